@@ -1,0 +1,318 @@
+/* catalog.c: live catalog facts and server-side probes for the planner. */
+#include "convoy/catalog.h"
+
+#include "convoy/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool
+fetch_table(pg_t *pg, table_fact_t *t)
+{
+    qname_t q = {t->schema_given, t->name_given};
+    char *qn = qname_sql(&q);
+    const char *params[1] = {qn};
+    PGresult *r = NULL;
+    char oid[16];
+    const char *p1[1] = {oid};
+    bool ok = false;
+
+    if (pg_run(pg,
+               "SELECT c.oid, n.nspname, c.relname, c.reltuples::bigint, "
+               "pg_total_relation_size(c.oid), pg_relation_size(c.oid) "
+               "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')",
+               1, params, &r) != PG_OK)
+        goto done;
+    if (PQntuples(r) == 0) {
+        t->exists = false;
+        ok = true;
+        goto done;
+    }
+    t->exists = true;
+    snprintf(oid, sizeof(oid), "%s", PQgetvalue(r, 0, 0));
+    t->schema = xstrdup(PQgetvalue(r, 0, 1));
+    t->name = xstrdup(PQgetvalue(r, 0, 2));
+    t->rows = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    t->bytes = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    PQclear(r);
+    r = NULL;
+    {
+        qname_t rq = {t->schema, t->name};
+        char *rn = qname_sql(&rq);
+        char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s), "
+                              "CASE WHEN %lld < 0 THEN (SELECT count(*) FROM %s) END",
+                              rn, (long long)t->rows, rn);
+        pg_status_t st = pg_run(pg, sql, 0, NULL, &r);
+        free(sql);
+        free(rn);
+        if (st != PG_OK)
+            goto done;
+        t->has_rows = PQgetvalue(r, 0, 0)[0] == 't';
+        if (!PQgetisnull(r, 0, 1))
+            t->rows = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        PQclear(r);
+        r = NULL;
+    }
+    if (pg_run(pg,
+               "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+               "WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+               1, p1, &r) != PG_OK)
+        goto done;
+    t->n_cols = (size_t)PQntuples(r);
+    t->cols = xcalloc(t->n_cols, sizeof(column_fact_t));
+    for (size_t i = 0; i < t->n_cols; i++) {
+        t->cols[i].name = xstrdup(PQgetvalue(r, (int)i, 0));
+        t->cols[i].type = xstrdup(PQgetvalue(r, (int)i, 1));
+        t->cols[i].not_null = PQgetvalue(r, (int)i, 2)[0] == 't';
+    }
+    PQclear(r);
+    r = NULL;
+    if (pg_run(pg,
+               "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+               "FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY "
+               "AS k(attnum, ord) JOIN pg_attribute a ON a.attrelid = i.indrelid AND "
+               "a.attnum = k.attnum WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY k.ord",
+               1, p1, &r) != PG_OK)
+        goto done;
+    t->n_pk = (size_t)PQntuples(r);
+    t->pk_cols = xcalloc(t->n_pk, sizeof(char *));
+    t->pk_types = xcalloc(t->n_pk, sizeof(char *));
+    for (size_t i = 0; i < t->n_pk; i++) {
+        t->pk_cols[i] = xstrdup(PQgetvalue(r, (int)i, 0));
+        t->pk_types[i] = xstrdup(PQgetvalue(r, (int)i, 1));
+    }
+    PQclear(r);
+    r = NULL;
+    if (pg_run(pg,
+               "SELECT c.relname, i.indisvalid, i.indisunique, "
+               "ARRAY(SELECT coalesce(a.attname, '') FROM unnest(i.indkey::int2[]) WITH "
+               "ORDINALITY AS k(attnum, ord) LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid "
+               "AND a.attnum = k.attnum WHERE k.ord <= i.indnkeyatts ORDER BY k.ord)::text[] "
+               "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::oid",
+               1, p1, &r) != PG_OK)
+        goto done;
+    t->n_indexes = (size_t)PQntuples(r);
+    t->indexes = xcalloc(t->n_indexes, sizeof(index_fact_t));
+    for (size_t i = 0; i < t->n_indexes; i++) {
+        index_fact_t *ix = &t->indexes[i];
+        char *arr = xstrdup(PQgetvalue(r, (int)i, 3));
+        char *save = NULL;
+        ix->name = xstrdup(PQgetvalue(r, (int)i, 0));
+        ix->valid = PQgetvalue(r, (int)i, 1)[0] == 't';
+        ix->unique = PQgetvalue(r, (int)i, 2)[0] == 't';
+        /* {a,b,"odd name"}: good enough to compare leading plain column names */
+        ix->cols = xcalloc(strlen(arr) + 1, sizeof(char *));
+        for (char *tok = strtok_r(arr + 1, ",}", &save); tok; tok = strtok_r(NULL, ",}", &save)) {
+            size_t n = strlen(tok);
+            if (n >= 2 && tok[0] == '"' && tok[n - 1] == '"') {
+                tok[n - 1] = '\0';
+                tok++;
+            }
+            ix->cols[ix->n_cols++] = xstrdup(tok);
+        }
+        free(arr);
+    }
+    PQclear(r);
+    r = NULL;
+    if (pg_run(pg, "SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = $1::oid",
+               1, p1, &r) != PG_OK)
+        goto done;
+    t->n_constraints = (size_t)PQntuples(r);
+    t->constraints = xcalloc(t->n_constraints, sizeof(constraint_fact_t));
+    for (size_t i = 0; i < t->n_constraints; i++) {
+        t->constraints[i].name = xstrdup(PQgetvalue(r, (int)i, 0));
+        t->constraints[i].type = PQgetvalue(r, (int)i, 1)[0];
+        t->constraints[i].validated = PQgetvalue(r, (int)i, 2)[0] == 't';
+    }
+    ok = true;
+done:
+    PQclear(r);
+    free(qn);
+    return ok;
+}
+
+static void
+want_table(facts_t *f, const qname_t *q)
+{
+    if (q->name == NULL || facts_table(f, q->schema, q->name))
+        return;
+    f->tables = xrealloc(f->tables, (f->n_tables + 1) * sizeof(table_fact_t));
+    memset(&f->tables[f->n_tables], 0, sizeof(table_fact_t));
+    f->tables[f->n_tables].schema_given = q->schema ? xstrdup(q->schema) : NULL;
+    f->tables[f->n_tables].name_given = xstrdup(q->name);
+    f->tables[f->n_tables].rows = -1;
+    f->tables[f->n_tables].bytes = -1;
+    f->n_tables++;
+}
+
+/* Runs `sql` inside a savepoint; on failure returns the server's message. */
+static char *
+try_in_savepoint(pg_t *pg, const char *sql)
+{
+    if (pg_exec(pg, "SAVEPOINT convoy_probe") != PG_OK)
+        return xstrdup(pg_errmsg(pg));
+    if (pg_exec(pg, sql) != PG_OK) {
+        char *msg = xstrdup(pg_errmsg(pg));
+        pg_exec(pg, "ROLLBACK TO SAVEPOINT convoy_probe");
+        return msg;
+    }
+    pg_exec(pg, "RELEASE SAVEPOINT convoy_probe");
+    return NULL;
+}
+
+static void
+probe_default(pg_t *pg, const action_t *a, size_t idx, default_fact_t *d)
+{
+    char *tmp = xasprintf("pg_temp.convoy_probe_%zu", idx);
+    char *sql = xasprintf("CREATE TEMP TABLE convoy_probe_%zu AS SELECT 1 AS x", idx);
+    char *err;
+
+    d->action = idx;
+    if ((err = try_in_savepoint(pg, sql)) != NULL) {
+        d->error = err;
+        goto done;
+    }
+    free(sql);
+    sql = xasprintf("ALTER TABLE %s ADD COLUMN c %s%s%s%s", tmp, a->type_sql,
+                    a->collate_sql ? a->collate_sql : "", a->default_sql ? " DEFAULT " : "",
+                    a->default_sql ? a->default_sql : "");
+    if ((err = try_in_savepoint(pg, sql)) != NULL) {
+        d->error = err;
+        goto done;
+    }
+    d->probed = true;
+    free(sql);
+    sql = xasprintf("SELECT atthasmissing FROM pg_attribute WHERE attrelid = '%s'::regclass "
+                    "AND attname = 'c'",
+                    tmp);
+    {
+        char *v = pg_value(pg, sql, 0, NULL);
+        d->fast = v && v[0] == 't';
+        free(v);
+    }
+    free(sql);
+    sql = xasprintf("SELECT t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_constraint k WHERE "
+                    "k.contypid = t.oid) FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                    "WHERE a.attrelid = '%s'::regclass AND a.attname = 'c'",
+                    tmp);
+    {
+        char *v = pg_value(pg, sql, 0, NULL);
+        d->domain_constrained = v && v[0] == 't';
+        free(v);
+    }
+    if (a->default_sql) {
+        /* A stored generated column demands an immutable expression: ask the server. */
+        free(sql);
+        sql = xasprintf("ALTER TABLE %s ADD COLUMN g %s GENERATED ALWAYS AS (%s) STORED", tmp,
+                        a->type_sql, a->default_sql);
+        err = try_in_savepoint(pg, sql);
+        d->immutable = err == NULL;
+        free(err);
+    } else {
+        d->immutable = true;
+    }
+done:
+    free(sql);
+    free(tmp);
+}
+
+static void
+probe_type(pg_t *pg, const action_t *a, const table_fact_t *t, size_t idx, type_fact_t *tf)
+{
+    const column_fact_t *cf = facts_column(t, a->column);
+    char *tmp = xasprintf("pg_temp.convoy_tprobe_%zu", idx);
+    char *sql = NULL, *err = NULL, *before = NULL, *after = NULL;
+
+    tf->action = idx;
+    if (cf == NULL)
+        goto done;
+    sql = xasprintf("CREATE TEMP TABLE convoy_tprobe_%zu (c %s); INSERT INTO %s VALUES (NULL)", idx,
+                    cf->type, tmp);
+    if ((err = try_in_savepoint(pg, sql)) != NULL) {
+        tf->error = err;
+        goto done;
+    }
+    free(sql);
+    sql = xasprintf("SELECT pg_relation_filenode('%s')", tmp);
+    before = pg_value(pg, sql, 0, NULL);
+    free(sql);
+    sql = xasprintf("ALTER TABLE %s ALTER COLUMN c TYPE %s", tmp, a->type_sql);
+    if ((err = try_in_savepoint(pg, sql)) != NULL) {
+        tf->error = err;
+        goto done;
+    }
+    free(sql);
+    sql = xasprintf("SELECT pg_relation_filenode('%s')", tmp);
+    after = pg_value(pg, sql, 0, NULL);
+    tf->probed = before && after;
+    tf->rewrites = !tf->probed || strcmp(before, after) != 0;
+done:
+    free(before);
+    free(after);
+    free(sql);
+    free(tmp);
+}
+
+bool
+catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
+{
+    PGresult *r = NULL;
+    bool ok = false;
+
+    memset(out, 0, sizeof(*out));
+    out->live = true;
+    if (pg_run(pg,
+               "SELECT current_setting('server_version_num')::int, "
+               "current_setting('server_version'), current_database()",
+               0, NULL, &r) != PG_OK) {
+        *err = xasprintf("reading the server version: %s", pg_errmsg(pg));
+        return false;
+    }
+    out->server_version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    out->server_desc = xasprintf("PostgreSQL %s, database %s", PQgetvalue(r, 0, 1),
+                                 PQgetvalue(r, 0, 2));
+    PQclear(r);
+
+    for (size_t i = 0; i < m->n_actions; i++) {
+        const action_t *a = &m->actions[i];
+        if (a->table_is_new || a->kind == ACT_REFUSE || a->kind == ACT_IGNORE ||
+            a->kind == ACT_DROP_INDEX || a->kind == ACT_PASSTHROUGH)
+            continue;
+        want_table(out, &a->table);
+        if (a->kind == ACT_ADD_FK)
+            want_table(out, &a->ref_table);
+    }
+    if (pg_exec(pg, "BEGIN") != PG_OK) {
+        *err = xasprintf("starting the catalog transaction: %s", pg_errmsg(pg));
+        return false;
+    }
+    for (size_t i = 0; i < out->n_tables; i++) {
+        if (!fetch_table(pg, &out->tables[i])) {
+            *err = xasprintf("reading table %s: %s", out->tables[i].name_given, pg_errmsg(pg));
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < m->n_actions; i++) {
+        const action_t *a = &m->actions[i];
+        const table_fact_t *t;
+        if (a->kind != ACT_ADD_COLUMN && a->kind != ACT_ALTER_TYPE)
+            continue;
+        t = facts_table(out, a->table.schema, a->table.name);
+        if (t == NULL || !t->exists)
+            continue;
+        if (a->kind == ACT_ADD_COLUMN) {
+            out->defaults = xrealloc(out->defaults, (out->n_defaults + 1) * sizeof(default_fact_t));
+            memset(&out->defaults[out->n_defaults], 0, sizeof(default_fact_t));
+            probe_default(pg, a, i, &out->defaults[out->n_defaults++]);
+        } else {
+            out->types = xrealloc(out->types, (out->n_types + 1) * sizeof(type_fact_t));
+            memset(&out->types[out->n_types], 0, sizeof(type_fact_t));
+            probe_type(pg, a, t, i, &out->types[out->n_types++]);
+        }
+    }
+    ok = true;
+done:
+    pg_exec(pg, "ROLLBACK");
+    return ok;
+}

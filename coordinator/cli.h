@@ -1,0 +1,40 @@
+/* cli.h: subcommands of the convoy binary, their shared options and exit codes. */
+#ifndef CONVOY_CLI_H
+#define CONVOY_CLI_H
+
+#include <stdbool.h>
+
+/* Exit codes (documented in docs/convoy.1.md). */
+enum {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,      /* bad input, unknown objects, SQL errors, connection failures */
+    EXIT_USAGE = 2,
+    EXIT_REFUSED = 3,    /* the planner refused an unsafe change */
+    EXIT_BUSY = 4,       /* another convoy process holds the migration's lease */
+    EXIT_LOCKED = 5,     /* a lock could not be taken within the retry budget */
+    EXIT_PRECONDITION = 6, /* data must be fixed first: FK orphans, duplicates, check violations */
+    EXIT_ABORTED = 7,
+};
+
+typedef struct {
+    const char *db; /* conninfo; NULL: PG* environment */
+    bool json;
+    bool quiet;
+    const char *file;
+    const char *name;
+} cli_opts_t;
+
+int cmd_plan(const cli_opts_t *o);
+int cmd_apply(const cli_opts_t *o);
+int cmd_status(const cli_opts_t *o);
+int cmd_audit(const cli_opts_t *o);
+int cmd_abort(const cli_opts_t *o);
+
+/* Loads and parses the migration; prints file:line:col errors. */
+#include "convoy/migration.h"
+bool cli_load_migration(const char *path, migration_t *m);
+/* Prints a JSON value on stdout and frees it. */
+#include <jansson.h>
+void cli_print_json(json_t *v);
+
+#endif

@@ -1,0 +1,77 @@
+/* cmd_plan.c: `convoy plan FILE`: print the plan, for people or as JSON. */
+#include "cli.h"
+#include "convoy/catalog.h"
+#include "convoy/plan.h"
+#include "convoy/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+bool
+cli_load_migration(const char *path, migration_t *m)
+{
+    parse_error_t err;
+
+    if (migration_load(path, m, &err))
+        return true;
+    if (err.line > 0)
+        fprintf(stderr, "convoy: %s:%d:%d: %s\n", path, err.line, err.column, err.message);
+    else
+        fprintf(stderr, "convoy: %s: %s\n", path, err.message);
+    return false;
+}
+
+void
+cli_print_json(json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(v);
+}
+
+int
+cmd_plan(const cli_opts_t *o)
+{
+    migration_t m;
+    facts_t facts = {0};
+    plan_t plan;
+    pg_t *pg = NULL;
+    char *err = NULL;
+    int rc = EXIT_OK;
+
+    if (!cli_load_migration(o->file, &m))
+        return EXIT_ERROR;
+    if (o->db != NULL) {
+        pg = pg_connect(o->db, &err);
+        if (pg == NULL) {
+            fprintf(stderr, "convoy: cannot connect to the database: %s\n", err);
+            free(err);
+            migration_free(&m);
+            return EXIT_ERROR;
+        }
+        if (!catalog_fetch(pg, &m, &facts, &err)) {
+            fprintf(stderr, "convoy: %s\n", err);
+            free(err);
+            pg_close(&pg);
+            migration_free(&m);
+            return EXIT_ERROR;
+        }
+    }
+    plan_build(&m, &facts, &plan);
+    if (o->json)
+        cli_print_json(plan_to_json(&plan));
+    else
+        plan_print(&plan, stdout);
+    if (plan.n_errors > 0)
+        rc = EXIT_ERROR;
+    else if (plan.n_refusals > 0)
+        rc = EXIT_REFUSED;
+    plan_free(&plan);
+    facts_free(&facts);
+    pg_close(&pg);
+    migration_free(&m);
+    return rc;
+}

@@ -1,0 +1,1124 @@
+/* migfile.c: a migration file (SQL + `-- convoy:` directives) parsed into actions. */
+#include "convoy/migration.h"
+
+#include "convoy/util.h"
+#include "pgq.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAME_LEN 63
+
+typedef struct {
+    const char *text;
+    migration_t *m;
+    parse_error_t *err;
+    /* tables created earlier in this file */
+    qname_t *new_tables;
+    size_t n_new_tables;
+    int version;
+} parser_t;
+
+const char *
+action_kind_name(action_kind_t kind)
+{
+    static const char *const names[] = {
+        "add_column",   "add_check",      "add_foreign_key", "add_unique",  "attach_index",
+        "validate",     "set_default",    "set_not_null",    "drop_not_null", "alter_type",
+        "create_index", "drop_index",     "passthrough",     "ignore",      "refuse"};
+    return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
+}
+
+static void
+offset_to_pos(const char *text, size_t offset, int *line, int *col)
+{
+    int l = 1, c = 1;
+    for (size_t i = 0; i < offset && text[i]; i++) {
+        if (text[i] == '\n') {
+            l++;
+            c = 1;
+        } else {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+static bool
+fail_at(parser_t *p, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static bool
+fail_at(parser_t *p, int line, int col, const char *fmt, ...)
+{
+    va_list ap;
+
+    p->err->line = line;
+    p->err->column = col;
+    va_start(ap, fmt);
+    vsnprintf(p->err->message, sizeof(p->err->message), fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+char *
+ident_sql(const char *ident)
+{
+    return pgq_quote_ident(ident);
+}
+
+char *
+qname_sql(const qname_t *q)
+{
+    char *name = ident_sql(q->name);
+    char *schema, *out;
+
+    if (q->schema == NULL)
+        return name;
+    schema = ident_sql(q->schema);
+    out = xasprintf("%s.%s", schema, name);
+    free(schema);
+    free(name);
+    return out;
+}
+
+static void
+qname_set(qname_t *q, const PgQuery__RangeVar *rv)
+{
+    q->schema = PGQ_STR_SET(rv->schemaname) ? xstrdup(rv->schemaname) : NULL;
+    q->name = xstrdup(rv->relname);
+}
+
+static bool
+qname_equal(const qname_t *a, const qname_t *b)
+{
+    const char *sa = a->schema ? a->schema : "public";
+    const char *sb = b->schema ? b->schema : "public";
+    return strcmp(a->name, b->name) == 0 && strcmp(sa, sb) == 0;
+}
+
+/* ---------------------------------------------------------------- directives */
+
+static const char *
+skip_space(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+/* Reads a possibly quoted identifier; returns the position after it or NULL. */
+static const char *
+read_ident(const char *s, char **out)
+{
+    sb_t sb;
+
+    if (*s == '"') {
+        sb_init(&sb);
+        s++;
+        for (;;) {
+            if (*s == '\0' || *s == '\n') {
+                sb_free(&sb);
+                return NULL;
+            }
+            if (*s == '"') {
+                if (s[1] == '"') {
+                    sb_putc(&sb, '"');
+                    s += 2;
+                    continue;
+                }
+                s++;
+                break;
+            }
+            sb_putc(&sb, *s++);
+        }
+        *out = sb_steal(&sb);
+        return s;
+    }
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return NULL;
+    sb_init(&sb);
+    while (isalnum((unsigned char)*s) || *s == '_' || *s == '$')
+        sb_putc(&sb, (char)tolower((unsigned char)*s++));
+    *out = sb_steal(&sb);
+    return s;
+}
+
+static bool
+parse_backfill_expr(parser_t *p, const char *expr, int line, int col, backfill_directive_t *bf)
+{
+    char *sql = xasprintf("SELECT %s", expr);
+    PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql);
+    PgQuery__ParseResult *pr = NULL;
+    bool ok = false;
+
+    if (r.error) {
+        int ecol = col + (r.error->cursorpos > 7 ? r.error->cursorpos - 8 : 0);
+        fail_at(p, line, ecol, "invalid backfill expression: %s; expected a SQL expression such "
+                               "as `-- convoy:backfill last_login = created_at`",
+                r.error->message);
+        goto done;
+    }
+    pr = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
+    if (pr == NULL || pr->n_stmts != 1 ||
+        pr->stmts[0]->stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) {
+        fail_at(p, line, col, "backfill expression must be a single SQL expression");
+        goto done;
+    }
+    {
+        PgQuery__SelectStmt *s = pr->stmts[0]->stmt->select_stmt;
+        if (s->n_target_list != 1 || s->n_from_clause != 0 || s->where_clause != NULL ||
+            s->n_group_clause != 0 || s->having_clause != NULL || s->n_sort_clause != 0 ||
+            s->limit_count != NULL || s->op != PG_QUERY__SET_OPERATION__SETOP_NONE ||
+            s->n_values_lists != 0 || s->with_clause != NULL) {
+            fail_at(p, line, col,
+                    "backfill expression must be a single SQL expression, not a query "
+                    "(no FROM, WHERE, commas or set operations)");
+            goto done;
+        }
+        PgQuery__Node *val = s->target_list[0]->res_target->val;
+        bf->expr_sql = pgq_deparse_expr(val);
+        bf->reads_columns = pgq_expr_reads_columns(val);
+        if (bf->expr_sql == NULL) {
+            fail_at(p, line, col, "backfill expression could not be normalised");
+            goto done;
+        }
+    }
+    ok = true;
+done:
+    if (pr)
+        pg_query__parse_result__free_unpacked(pr, NULL);
+    pg_query_free_protobuf_parse_result(r);
+    free(sql);
+    return ok;
+}
+
+static bool
+parse_duration_directive(parser_t *p, const char *key, const char *arg, int line, int col,
+                         int64_t min_ms, int64_t max_ms, int64_t *out)
+{
+    int64_t ms;
+
+    if (!parse_duration_ms(arg, &ms))
+        return fail_at(p, line, col, "invalid duration '%s' for convoy:%s; expected e.g. 50ms or 2s",
+                       arg, key);
+    if (ms < min_ms || ms > max_ms)
+        return fail_at(p, line, col,
+                       "convoy:%s %s is out of range; allowed %lld ms to %lld ms", key, arg,
+                       (long long)min_ms, (long long)max_ms);
+    *out = ms;
+    return true;
+}
+
+static bool
+parse_directive(parser_t *p, const char *start, const char *end, int line, int col)
+{
+    char *body = xstrndup(start, (size_t)(end - start));
+    char *key = NULL, *arg;
+    const char *s = body;
+    size_t klen = 0;
+    bool ok = false;
+
+    while (s[klen] && (isalnum((unsigned char)s[klen]) || s[klen] == '-' || s[klen] == '_'))
+        klen++;
+    key = xstrndup(s, klen);
+    arg = body + klen;
+    arg = (char *)skip_space(arg);
+    for (size_t n = strlen(arg); n > 0 && isspace((unsigned char)arg[n - 1]); n--)
+        arg[n - 1] = '\0';
+
+    if (strcmp(key, "name") == 0) {
+        size_t n = strlen(arg);
+        if (n == 0 || n > MAX_NAME_LEN || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+            fail_at(p, line, col,
+                    "invalid convoy:name '%s'; use 1-%d letters, digits, '_', '.' or '-'", arg,
+                    MAX_NAME_LEN);
+            goto done;
+        }
+        free(p->m->name);
+        p->m->name = xstrdup(arg);
+    } else if (strcmp(key, "lock-timeout") == 0) {
+        if (!parse_duration_directive(p, key, arg, line, col, 1, 10000, &p->m->lock_timeout_ms))
+            goto done;
+    } else if (strcmp(key, "batch-target") == 0) {
+        if (!parse_duration_directive(p, key, arg, line, col, 10, 60000, &p->m->batch_target_ms))
+            goto done;
+    } else if (strcmp(key, "statement-timeout") == 0) {
+        if (!parse_duration_directive(p, key, arg, line, col, 100, 3600000,
+                                      &p->m->statement_timeout_ms))
+            goto done;
+    } else if (strcmp(key, "backfill") == 0) {
+        backfill_directive_t bf = {0};
+        char *first = NULL, *second = NULL;
+        const char *q = read_ident(arg, &first);
+
+        bf.line = line;
+        if (q == NULL) {
+            fail_at(p, line, col, "convoy:backfill needs `<column> = <SQL expression>`");
+            goto done;
+        }
+        if (*q == '.') {
+            q = read_ident(q + 1, &second);
+            if (q == NULL) {
+                free(first);
+                fail_at(p, line, col, "convoy:backfill needs `<table>.<column> = <expression>`");
+                goto done;
+            }
+            bf.table = first;
+            bf.column = second;
+        } else {
+            bf.column = first;
+        }
+        q = skip_space(q);
+        if (*q != '=') {
+            free(bf.table);
+            free(bf.column);
+            fail_at(p, line, col + (int)(q - body) + 9,
+                    "convoy:backfill expected '=' after the column name, as in "
+                    "`-- convoy:backfill %s = <SQL expression>`",
+                    arg[0] ? "last_login" : "column");
+            goto done;
+        }
+        q = skip_space(q + 1);
+        if (*q == '\0') {
+            free(bf.table);
+            free(bf.column);
+            fail_at(p, line, col, "convoy:backfill is missing the expression after '='");
+            goto done;
+        }
+        if (!parse_backfill_expr(p, q, line, col + (int)(q - body) + 9, &bf)) {
+            free(bf.table);
+            free(bf.column);
+            goto done;
+        }
+        for (size_t i = 0; i < p->m->n_backfills; i++) {
+            if (strcmp(p->m->backfills[i].column, bf.column) == 0) {
+                int prev = p->m->backfills[i].line;
+                free(bf.table);
+                free(bf.column);
+                free(bf.expr_sql);
+                fail_at(p, line, col, "second convoy:backfill for column %s (first on line %d)",
+                        p->m->backfills[i].column, prev);
+                goto done;
+            }
+        }
+        p->m->backfills = xrealloc(p->m->backfills, (p->m->n_backfills + 1) * sizeof(bf));
+        p->m->backfills[p->m->n_backfills++] = bf;
+    } else {
+        fail_at(p, line, col,
+                "unknown directive 'convoy:%s'; expected one of: name, backfill, lock-timeout, "
+                "batch-target, statement-timeout",
+                key);
+        goto done;
+    }
+    ok = true;
+done:
+    free(key);
+    free(body);
+    return ok;
+}
+
+/* Finds `-- convoy:` comment lines. Directives must stand on their own line. */
+static bool
+parse_directives(parser_t *p)
+{
+    const char *line_start = p->text;
+    int line = 1;
+
+    while (*line_start) {
+        const char *eol = strchr(line_start, '\n');
+        const char *s = skip_space(line_start);
+        if (eol == NULL)
+            eol = line_start + strlen(line_start);
+        if (s[0] == '-' && s[1] == '-') {
+            const char *c = skip_space(s + 2);
+            if (strncmp(c, "convoy:", 7) == 0) {
+                int col = (int)(c - line_start) + 1;
+                if (!parse_directive(p, c + 7, eol, line, col))
+                    return false;
+            } else if (strncmp(c, "convoy ", 7) == 0 || strncmp(c, "convoy-", 7) == 0) {
+                return fail_at(p, line, (int)(c - line_start) + 1,
+                               "looks like a convoy directive but lacks the colon; write "
+                               "`-- convoy:<directive> ...`");
+            }
+        }
+        if (*eol == '\0')
+            break;
+        line_start = eol + 1;
+        line++;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- statements */
+
+static action_t *
+add_action(parser_t *p, action_kind_t kind, const char *stmt_sql, int line, int col)
+{
+    action_t *a;
+
+    p->m->actions = xrealloc(p->m->actions, (p->m->n_actions + 1) * sizeof(action_t));
+    a = &p->m->actions[p->m->n_actions++];
+    memset(a, 0, sizeof(*a));
+    a->kind = kind;
+    a->line = line;
+    a->line_col = col;
+    a->stmt_sql = xstrdup(stmt_sql);
+    return a;
+}
+
+static void
+refuse(parser_t *p, const char *stmt_sql, int line, int col, const char *reason, const char *fix)
+{
+    action_t *a = add_action(p, ACT_REFUSE, stmt_sql, line, col);
+    a->reason = xstrdup(reason);
+    a->fix = fix ? xstrdup(fix) : NULL;
+}
+
+static bool
+table_is_new(parser_t *p, const qname_t *q)
+{
+    for (size_t i = 0; i < p->n_new_tables; i++)
+        if (qname_equal(&p->new_tables[i], q))
+            return true;
+    return false;
+}
+
+/* PostgreSQL-style generated object name: table_col_suffix, kept within 63 bytes. */
+static char *
+make_object_name(const char *table, char **cols, size_t n_cols, const char *suffix)
+{
+    sb_t sb;
+    char *out;
+
+    sb_init(&sb);
+    sb_puts(&sb, table);
+    for (size_t i = 0; i < n_cols; i++) {
+        sb_putc(&sb, '_');
+        sb_puts(&sb, cols[i]);
+    }
+    if (sb.len + 1 + strlen(suffix) > MAX_NAME_LEN) {
+        size_t keep = MAX_NAME_LEN - 1 - strlen(suffix);
+        sb.data[keep] = '\0';
+        sb.len = keep;
+    }
+    sb_putc(&sb, '_');
+    sb_puts(&sb, suffix);
+    out = sb_steal(&sb);
+    return out;
+}
+
+static char **
+string_list(PgQuery__Node **nodes, size_t n, size_t *n_out)
+{
+    char **out = xcalloc(n ? n : 1, sizeof(char *));
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *s = pgq_node_str(nodes[i]);
+        if (s)
+            out[k++] = xstrdup(s);
+    }
+    *n_out = k;
+    return out;
+}
+
+static bool
+is_serial_type(PgQuery__TypeName *tn)
+{
+    static const char *const serials[] = {"serial",  "serial4",     "bigserial", "serial8",
+                                          "smallserial", "serial2", NULL};
+    const char *name;
+
+    if (tn == NULL || tn->n_names != 1)
+        return false;
+    name = pgq_node_str(tn->names[0]);
+    for (int i = 0; name && serials[i]; i++)
+        if (strcmp(name, serials[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A table-level constraint (from ALTER TABLE ADD CONSTRAINT or a column's inline one). */
+static void
+add_constraint_action(parser_t *p, const char *stmt_sql, int line, int col, const qname_t *table,
+                      PgQuery__Constraint *c, const char *inline_column)
+{
+    action_kind_t kind;
+    const char *suffix;
+    action_t *a;
+    PgQuery__String colstr = PG_QUERY__STRING__INIT;
+    PgQuery__Node coln = PG_QUERY__NODE__INIT;
+    PgQuery__Node *colarr[1] = {&coln};
+    bool patched_fk = false, patched_keys = false;
+
+    switch (c->contype) {
+    case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
+        kind = ACT_ADD_CHECK;
+        suffix = "check";
+        break;
+    case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
+        kind = ACT_ADD_FK;
+        suffix = "fkey";
+        break;
+    case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
+        kind = ACT_ADD_UNIQUE;
+        suffix = "key";
+        break;
+    case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+        kind = ACT_ADD_UNIQUE;
+        suffix = "pkey";
+        break;
+    case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION:
+        refuse(p, stmt_sql, line, col,
+               "EXCLUDE constraints build their index under an ACCESS EXCLUSIVE lock and "
+               "cannot be added NOT VALID or USING INDEX: there is no online way to add one",
+               "create a new table with the constraint and migrate the data, or enforce the "
+               "rule in the application");
+        return;
+    default:
+        return; /* NULL/NOT NULL/DEFAULT handled by the caller */
+    }
+    if (PGQ_STR_SET(c->indexname)) {
+        a = add_action(p, ACT_ATTACH_INDEX, stmt_sql, line, col);
+        a->table.schema = table->schema ? xstrdup(table->schema) : NULL;
+        a->table.name = xstrdup(table->name);
+        a->index_name = xstrdup(c->indexname);
+        a->is_primary = c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY;
+        a->constraint_name = PGQ_STR_SET(c->conname) ? xstrdup(c->conname) : NULL;
+        a->name_given = PGQ_STR_SET(c->conname);
+        a->constraint_sql = pgq_deparse_constraint(c);
+        return;
+    }
+
+    /* An inline column constraint names its column implicitly: make it explicit. */
+    if (inline_column) {
+        colstr.sval = (char *)inline_column;
+        coln.node_case = PG_QUERY__NODE__NODE_STRING;
+        coln.string = &colstr;
+        if (kind == ACT_ADD_FK && c->n_fk_attrs == 0) {
+            c->n_fk_attrs = 1;
+            c->fk_attrs = colarr;
+            patched_fk = true;
+        } else if (kind == ACT_ADD_UNIQUE && c->n_keys == 0) {
+            c->n_keys = 1;
+            c->keys = colarr;
+            patched_keys = true;
+        }
+    }
+
+    a = add_action(p, kind, stmt_sql, line, col);
+    a->table.schema = table->schema ? xstrdup(table->schema) : NULL;
+    a->table.name = xstrdup(table->name);
+    a->not_valid = c->skip_validation;
+    a->is_primary = c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY;
+    if (kind == ACT_ADD_FK) {
+        a->cols = string_list(c->fk_attrs, c->n_fk_attrs, &a->n_cols);
+        qname_set(&a->ref_table, c->pktable);
+        a->ref_cols = string_list(c->pk_attrs, c->n_pk_attrs, &a->n_ref_cols);
+    } else if (kind == ACT_ADD_UNIQUE) {
+        a->cols = string_list(c->keys, c->n_keys, &a->n_cols);
+    } else if (inline_column) {
+        a->cols = xcalloc(1, sizeof(char *));
+        a->cols[0] = xstrdup(inline_column);
+        a->n_cols = 1;
+    }
+    a->name_given = PGQ_STR_SET(c->conname);
+    if (a->name_given)
+        a->constraint_name = xstrdup(c->conname);
+    else if (kind == ACT_ADD_CHECK && a->n_cols == 0)
+        a->constraint_name = make_object_name(table->name, NULL, 0, suffix);
+    else
+        a->constraint_name = make_object_name(table->name, a->cols,
+                                              kind == ACT_ADD_FK ? 1 : a->n_cols, suffix);
+    if (kind == ACT_ADD_UNIQUE)
+        a->index_name = xstrdup(a->constraint_name);
+    a->constraint_sql = pgq_deparse_constraint(c);
+    if (patched_fk) {
+        c->n_fk_attrs = 0;
+        c->fk_attrs = NULL;
+    }
+    if (patched_keys) {
+        c->n_keys = 0;
+        c->keys = NULL;
+    }
+}
+
+static void
+convert_add_column(parser_t *p, const char *stmt_sql, int line, int col, const qname_t *table,
+                   PgQuery__ColumnDef *cd)
+{
+    action_t *a = add_action(p, ACT_ADD_COLUMN, stmt_sql, line, col);
+    size_t first_constraint = p->m->n_actions;
+    size_t n_actions_before;
+
+    a->table.schema = table->schema ? xstrdup(table->schema) : NULL;
+    a->table.name = xstrdup(table->name);
+    a->column = xstrdup(cd->colname);
+    a->type_sql = pgq_deparse_type(cd->type_name);
+    if (cd->coll_clause) {
+        char *coll = NULL;
+        size_t n = 0;
+        char **names = string_list(cd->coll_clause->collname, cd->coll_clause->n_collname, &n);
+        sb_t sb;
+        sb_init(&sb);
+        sb_puts(&sb, " COLLATE ");
+        for (size_t i = 0; i < n; i++) {
+            coll = ident_sql(names[i]);
+            sb_printf(&sb, "%s%s", i ? "." : "", coll);
+            free(coll);
+            free(names[i]);
+        }
+        free(names);
+        a->collate_sql = sb_steal(&sb);
+    }
+    a->is_serial = is_serial_type(cd->type_name);
+    if (a->is_serial) {
+        a->reason = xasprintf("%s column: the sequence default is volatile, so every existing "
+                              "row is rewritten under ACCESS EXCLUSIVE",
+                              a->type_sql);
+    }
+    if (cd->is_not_null)
+        a->not_null = true;
+    if (cd->raw_default) {
+        a->default_sql = pgq_deparse_expr(cd->raw_default);
+        a->default_volatile_hint = pgq_expr_calls_volatile(cd->raw_default);
+        a->default_calls_function = pgq_expr_calls_function(cd->raw_default);
+    }
+    n_actions_before = p->m->n_actions;
+    for (size_t i = 0; i < cd->n_constraints; i++) {
+        PgQuery__Constraint *c = cd->constraints[i]->constraint;
+        /* `a` may move when actions grow: re-fetch it by index. */
+        action_t *self = &p->m->actions[first_constraint - 1];
+
+        switch (c->contype) {
+        case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL:
+            self->not_null = true;
+            break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_NULL:
+            break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
+            free(self->default_sql);
+            self->default_sql = pgq_deparse_expr(c->raw_expr);
+            self->default_volatile_hint = pgq_expr_calls_volatile(c->raw_expr);
+            self->default_calls_function = pgq_expr_calls_function(c->raw_expr);
+            break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY:
+            self->is_serial = true;
+            free(self->reason);
+            self->reason = xstrdup("identity column: every existing row gets a sequence value, "
+                                   "which rewrites the table under ACCESS EXCLUSIVE");
+            break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED:
+            self->is_serial = true;
+            free(self->reason);
+            self->reason = xstrdup("GENERATED ALWAYS AS ... STORED computes and stores a value "
+                                   "for every row, rewriting the table under ACCESS EXCLUSIVE");
+            break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+            refuse(p, stmt_sql, line, col,
+                   "adding a new PRIMARY KEY column rewrites and scans the table under "
+                   "ACCESS EXCLUSIVE",
+                   "add the column nullable, backfill it, then CREATE UNIQUE INDEX "
+                   "CONCURRENTLY and ADD PRIMARY KEY USING INDEX in a later migration");
+            break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
+        case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
+        case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
+        case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION:
+            add_constraint_action(p, stmt_sql, line, col, table, c, cd->colname);
+            break;
+        default:
+            break;
+        }
+    }
+    (void)n_actions_before;
+}
+
+static void
+convert_alter_table(parser_t *p, const char *stmt_sql, int line, int col,
+                    PgQuery__AlterTableStmt *ats)
+{
+    qname_t table = {0};
+
+    if (ats->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
+        refuse(p, stmt_sql, line, col, "convoy only plans ALTER TABLE on tables",
+               "run this statement outside convoy");
+        return;
+    }
+    qname_set(&table, ats->relation);
+    if (table_is_new(p, &table)) {
+        action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        a->table = table;
+        a->table_is_new = true;
+        a->reason = xstrdup("table created earlier in this migration: it is empty");
+        return;
+    }
+    for (size_t i = 0; i < ats->n_cmds; i++) {
+        PgQuery__AlterTableCmd *cmd = ats->cmds[i]->alter_table_cmd;
+        action_t *a;
+
+        switch (cmd->subtype) {
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+            convert_add_column(p, stmt_sql, line, col, &table, cmd->def->column_def);
+            if (cmd->missing_ok) {
+                /* IF NOT EXISTS: the planner skips a column that already exists */
+                for (size_t k = p->m->n_actions; k-- > 0;) {
+                    if (p->m->actions[k].kind == ACT_ADD_COLUMN) {
+                        p->m->actions[k].if_not_exists = true;
+                        break;
+                    }
+                }
+            }
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+            add_constraint_action(p, stmt_sql, line, col, &table, cmd->def->constraint, NULL);
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+            a = add_action(p, ACT_VALIDATE, stmt_sql, line, col);
+            a->table.schema = table.schema ? xstrdup(table.schema) : NULL;
+            a->table.name = xstrdup(table.name);
+            a->constraint_name = xstrdup(cmd->name);
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
+            a = add_action(p, ACT_SET_DEFAULT, stmt_sql, line, col);
+            a->table.schema = table.schema ? xstrdup(table.schema) : NULL;
+            a->table.name = xstrdup(table.name);
+            a->column = xstrdup(cmd->name);
+            if (cmd->def)
+                a->default_sql = pgq_deparse_expr(cmd->def);
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
+            a = add_action(p,
+                           cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull
+                               ? ACT_SET_NOT_NULL
+                               : ACT_DROP_NOT_NULL,
+                           stmt_sql, line, col);
+            a->table.schema = table.schema ? xstrdup(table.schema) : NULL;
+            a->table.name = xstrdup(table.name);
+            a->column = xstrdup(cmd->name);
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType: {
+            PgQuery__ColumnDef *cd = cmd->def->column_def;
+            if (cd->raw_default) {
+                refuse(p, stmt_sql, line, col,
+                       "ALTER COLUMN TYPE ... USING rewrites the whole table under ACCESS "
+                       "EXCLUSIVE",
+                       "expand/contract: add a new column of the new type, backfill it with "
+                       "-- convoy:backfill, switch the application, then drop the old column");
+                break;
+            }
+            a = add_action(p, ACT_ALTER_TYPE, stmt_sql, line, col);
+            a->table.schema = table.schema ? xstrdup(table.schema) : NULL;
+            a->table.name = xstrdup(table.name);
+            a->column = xstrdup(cmd->name);
+            a->type_sql = pgq_deparse_type(cd->type_name);
+            break;
+        }
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
+            refuse(p, stmt_sql, line, col,
+                   "DROP COLUMN breaks every running application version that still reads the "
+                   "column; it belongs to the contract phase, after the old version is gone",
+                   "remove the column from the application first; convoy's contract phase will "
+                   "drop it once no old version remains");
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
+            refuse(p, stmt_sql, line, col,
+                   "DROP CONSTRAINT takes ACCESS EXCLUSIVE (on the referenced table too for a "
+                   "foreign key) and is a contract-phase change",
+                   "run it in a separate contract migration once no application depends on it");
+            break;
+        default:
+            refuse(p, stmt_sql, line, col,
+                   "convoy does not yet know how to make this ALTER TABLE form safe (it may "
+                   "rewrite the table or hold ACCESS EXCLUSIVE)",
+                   "split it out and run it in a maintenance window");
+            break;
+        }
+    }
+    free(table.schema);
+    free(table.name);
+}
+
+static void
+convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, int col)
+{
+    PgQuery__IndexStmt *is = stmt->index_stmt;
+    qname_t table = {0};
+    action_t *a;
+    char **cols = xcalloc(is->n_index_params ? is->n_index_params : 1, sizeof(char *));
+    size_t n_cols = 0;
+    char *err = NULL;
+    char *saved_name = is->idxname;
+    char *generated = NULL;
+
+    qname_set(&table, is->relation);
+    for (size_t i = 0; i < is->n_index_params; i++) {
+        PgQuery__IndexElem *ie = is->index_params[i]->index_elem;
+        if (PGQ_STR_SET(ie->name))
+            cols[n_cols++] = xstrdup(ie->name);
+    }
+    if (table_is_new(p, &table)) {
+        a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        a->table_is_new = true;
+        a->table = table;
+        a->reason = xstrdup("index on a table created in this migration: it is empty");
+        for (size_t i = 0; i < n_cols; i++)
+            free(cols[i]);
+        free(cols);
+        return;
+    }
+    a = add_action(p, ACT_CREATE_INDEX, stmt_sql, line, col);
+    a->table = table;
+    a->cols = cols;
+    a->n_cols = n_cols;
+    a->unique = is->unique;
+    if (!PGQ_STR_SET(is->idxname)) {
+        generated = make_object_name(table.name, cols, n_cols, is->unique ? "key" : "idx");
+        is->idxname = generated;
+    }
+    a->index_name = xstrdup(is->idxname);
+    is->concurrent = true;
+    is->if_not_exists = false;
+    a->index_sql = pgq_deparse_stmt(stmt, &err);
+    is->idxname = saved_name;
+    free(generated);
+    free(err);
+}
+
+static void
+convert_drop(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, int col)
+{
+    PgQuery__DropStmt *ds = stmt->drop_stmt;
+    char *err = NULL;
+
+    if (ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
+        action_t *a;
+        if (ds->n_objects != 1 || ds->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE) {
+            refuse(p, stmt_sql, line, col,
+                   "DROP INDEX CONCURRENTLY handles one index at a time and no CASCADE",
+                   "write one DROP INDEX statement per index, without CASCADE");
+            return;
+        }
+        a = add_action(p, ACT_DROP_INDEX, stmt_sql, line, col);
+        {
+            size_t n = 0;
+            char **names = string_list(ds->objects[0]->list->items, ds->objects[0]->list->n_items,
+                                       &n);
+            if (n >= 1) {
+                a->index_name = xstrdup(names[n - 1]);
+                if (n >= 2)
+                    a->table.schema = xstrdup(names[n - 2]);
+            }
+            for (size_t i = 0; i < n; i++)
+                free(names[i]);
+            free(names);
+        }
+        ds->concurrent = true;
+        a->index_sql = pgq_deparse_stmt(stmt, &err);
+        free(err);
+        return;
+    }
+    if (ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
+        refuse(p, stmt_sql, line, col,
+               "DROP TABLE destroys data and breaks every application version still using the "
+               "table; it is a contract-phase operation",
+               "stop all reads and writes to the table first, then drop it in a separate "
+               "contract migration");
+        return;
+    }
+    refuse(p, stmt_sql, line, col,
+           "DROP statements are contract-phase operations that convoy does not run yet",
+           "run it separately once no application version depends on the object");
+}
+
+static void
+convert_statement(parser_t *p, PgQuery__RawStmt *raw)
+{
+    PgQuery__Node *stmt = raw->stmt;
+    size_t start = (size_t)raw->stmt_location;
+    size_t len = raw->stmt_len ? (size_t)raw->stmt_len : strlen(p->text + start);
+    char *stmt_sql;
+    int line, col;
+
+    /* Skip leading whitespace and comments for the statement's position. */
+    while (start < strlen(p->text)) {
+        const char *s = p->text + start;
+        if (isspace((unsigned char)*s)) {
+            start++;
+            len--;
+        } else if (s[0] == '-' && s[1] == '-') {
+            const char *eol = strchr(s, '\n');
+            size_t skip = eol ? (size_t)(eol - s) + 1 : strlen(s);
+            start += skip;
+            len = len > skip ? len - skip : 0;
+        } else {
+            break;
+        }
+    }
+    stmt_sql = xstrndup(p->text + start, len);
+    for (size_t n = strlen(stmt_sql); n > 0 && isspace((unsigned char)stmt_sql[n - 1]); n--)
+        stmt_sql[n - 1] = '\0';
+    offset_to_pos(p->text, start, &line, &col);
+
+    switch (stmt->node_case) {
+    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+        convert_alter_table(p, stmt_sql, line, col, stmt->alter_table_stmt);
+        break;
+    case PG_QUERY__NODE__NODE_INDEX_STMT:
+        convert_create_index(p, stmt, stmt_sql, line, col);
+        break;
+    case PG_QUERY__NODE__NODE_DROP_STMT:
+        convert_drop(p, stmt, stmt_sql, line, col);
+        break;
+    case PG_QUERY__NODE__NODE_CREATE_STMT: {
+        action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        qname_set(&a->table, stmt->create_stmt->relation);
+        a->table_is_new = true;
+        p->new_tables = xrealloc(p->new_tables, (p->n_new_tables + 1) * sizeof(qname_t));
+        p->new_tables[p->n_new_tables].schema =
+            a->table.schema ? xstrdup(a->table.schema) : NULL;
+        p->new_tables[p->n_new_tables].name = xstrdup(a->table.name);
+        p->n_new_tables++;
+        break;
+    }
+    case PG_QUERY__NODE__NODE_COMMENT_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
+    case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
+    case PG_QUERY__NODE__NODE_GRANT_STMT:
+    case PG_QUERY__NODE__NODE_VIEW_STMT:
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+        add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        break;
+    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+        add_action(p, ACT_IGNORE, stmt_sql, line, col)->reason =
+            xstrdup("transaction control is ignored: convoy runs each step in its own short "
+                    "transaction");
+        break;
+    case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+        add_action(p, ACT_IGNORE, stmt_sql, line, col)->reason =
+            xstrdup("SET is ignored: convoy sets lock_timeout and statement_timeout per step "
+                    "(use -- convoy:lock-timeout)");
+        break;
+    case PG_QUERY__NODE__NODE_RENAME_STMT:
+        refuse(p, stmt_sql, line, col,
+               "RENAME breaks every running application version that uses the old name",
+               "expand/contract: add the new column (or a view with the new name), backfill, "
+               "switch the application, then drop the old one in a contract migration");
+        break;
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+    case PG_QUERY__NODE__NODE_DELETE_STMT:
+        refuse(p, stmt_sql, line, col,
+               "a whole-table UPDATE or DELETE holds row locks on every row until commit and "
+               "floods the WAL, so replicas fall behind",
+               "express the new values with `-- convoy:backfill <column> = <expression>`, which "
+               "runs in throttled, resumable batches");
+        break;
+    case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+        refuse(p, stmt_sql, line, col, "TRUNCATE takes ACCESS EXCLUSIVE and destroys data",
+               "run it separately and deliberately");
+        break;
+    case PG_QUERY__NODE__NODE_REINDEX_STMT:
+        refuse(p, stmt_sql, line, col,
+               "REINDEX blocks writes and, through planning, most reads while it rebuilds",
+               "use REINDEX ... CONCURRENTLY outside convoy");
+        break;
+    case PG_QUERY__NODE__NODE_VACUUM_STMT:
+    case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+    case PG_QUERY__NODE__NODE_LOCK_STMT:
+    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+        refuse(p, stmt_sql, line, col,
+               "this statement takes a strong lock for as long as it runs",
+               "run it outside convoy in a maintenance window (pg_repack for VACUUM FULL/CLUSTER)");
+        break;
+    default:
+        refuse(p, stmt_sql, line, col,
+               "convoy does not know how to make this kind of statement safe",
+               "run it separately, or open an issue describing the statement");
+        break;
+    }
+    free(stmt_sql);
+}
+
+static bool
+has_sql_tokens(const char *text)
+{
+    /* True when something other than whitespace and comments remains. */
+    const char *s = text;
+    while (*s) {
+        if (isspace((unsigned char)*s)) {
+            s++;
+        } else if (s[0] == '-' && s[1] == '-') {
+            const char *eol = strchr(s, '\n');
+            s = eol ? eol + 1 : s + strlen(s);
+        } else if (s[0] == '/' && s[1] == '*') {
+            const char *end = strstr(s + 2, "*/");
+            s = end ? end + 2 : s + strlen(s);
+        } else if (*s == ';') {
+            s++;
+        } else {
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *
+default_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    const char *dot;
+    sb_t sb;
+
+    base = base ? base + 1 : path;
+    dot = strrchr(base, '.');
+    sb_init(&sb);
+    for (const char *s = base; *s && s != dot && sb.len < MAX_NAME_LEN; s++)
+        sb_putc(&sb, (isalnum((unsigned char)*s) || *s == '-' || *s == '.') ? *s : '_');
+    if (sb.len == 0)
+        sb_puts(&sb, "migration");
+    return sb_steal(&sb);
+}
+
+bool
+migration_parse(const char *path, const char *text, migration_t *out, parse_error_t *err)
+{
+    parser_t p = {0};
+    PgQueryProtobufParseResult r = {0};
+    PgQuery__ParseResult *pr = NULL;
+    bool ok = false;
+
+    memset(out, 0, sizeof(*out));
+    memset(err, 0, sizeof(*err));
+    p.text = text;
+    p.m = out;
+    p.err = err;
+    out->path = xstrdup(path);
+    out->text = xstrdup(text);
+    out->name = default_name(path);
+    sha256_hex(text, strlen(text), out->checksum);
+
+    if (!parse_directives(&p))
+        goto done;
+    if (!has_sql_tokens(text)) {
+        fail_at(&p, 1, 1,
+                "no SQL statements found; expected at least one statement such as "
+                "`ALTER TABLE users ADD COLUMN last_login timestamptz;`");
+        goto done;
+    }
+    r = pg_query_parse_protobuf(text);
+    if (r.error) {
+        int line, col;
+        size_t pos = r.error->cursorpos > 0 ? (size_t)r.error->cursorpos - 1 : 0;
+        offset_to_pos(text, pos, &line, &col);
+        fail_at(&p, line, col, "SQL syntax error: %s; expected valid PostgreSQL SQL",
+                r.error->message);
+        goto done;
+    }
+    pr = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
+    if (pr == NULL) {
+        fail_at(&p, 1, 1, "internal error: could not decode the parse tree");
+        goto done;
+    }
+    for (size_t i = 0; i < pr->n_stmts; i++)
+        convert_statement(&p, pr->stmts[i]);
+    ok = true;
+done:
+    if (pr)
+        pg_query__parse_result__free_unpacked(pr, NULL);
+    if (r.error || r.parse_tree.data)
+        pg_query_free_protobuf_parse_result(r);
+    for (size_t i = 0; i < p.n_new_tables; i++) {
+        free(p.new_tables[i].schema);
+        free(p.new_tables[i].name);
+    }
+    free(p.new_tables);
+    if (!ok) {
+        migration_free(out);
+        memset(out, 0, sizeof(*out));
+    }
+    return ok;
+}
+
+bool
+migration_load(const char *path, migration_t *out, parse_error_t *err)
+{
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    bool ok;
+
+    memset(out, 0, sizeof(*out));
+    memset(err, 0, sizeof(*err));
+    if (text == NULL) {
+        snprintf(err->message, sizeof(err->message), "cannot read file: %s", strerror(errno));
+        return false;
+    }
+    if (strlen(text) != len) {
+        free(text);
+        err->line = 1;
+        err->column = 1;
+        snprintf(err->message, sizeof(err->message),
+                 "file contains NUL bytes; expected a UTF-8 text SQL file");
+        return false;
+    }
+    ok = migration_parse(path, text, out, err);
+    free(text);
+    return ok;
+}
+
+static void
+free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void
+migration_free(migration_t *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->n_actions; i++) {
+        action_t *a = &m->actions[i];
+        free(a->stmt_sql);
+        free(a->table.schema);
+        free(a->table.name);
+        free(a->column);
+        free(a->type_sql);
+        free(a->collate_sql);
+        free(a->default_sql);
+        free(a->constraint_name);
+        free(a->constraint_sql);
+        free_strv(a->cols, a->n_cols);
+        free(a->ref_table.schema);
+        free(a->ref_table.name);
+        free_strv(a->ref_cols, a->n_ref_cols);
+        free(a->index_name);
+        free(a->index_sql);
+        free(a->reason);
+        free(a->fix);
+    }
+    free(m->actions);
+    for (size_t i = 0; i < m->n_backfills; i++) {
+        free(m->backfills[i].table);
+        free(m->backfills[i].column);
+        free(m->backfills[i].expr_sql);
+    }
+    free(m->backfills);
+    free(m->path);
+    free(m->name);
+    free(m->text);
+    memset(m, 0, sizeof(*m));
+}

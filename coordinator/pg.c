@@ -1,0 +1,149 @@
+/* pg.c: libpq wrapper; every failure keeps its SQLSTATE and message. */
+#include "convoy/pg.h"
+
+#include "convoy/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+pg_t *
+pg_connect(const char *conninfo, char **err)
+{
+    const char *keys[] = {"dbname", "application_name", NULL};
+    const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, "convoy", NULL};
+    PGconn *conn;
+    pg_t *pg;
+
+    /* expand_dbname=1: dbname may be a full conninfo or URL; explicit keys win after it. */
+    conn = PQconnectdbParams(keys, vals, 1);
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+        char *m = xstrdup(msg);
+        size_t n = strlen(m);
+        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+            m[--n] = '\0';
+        *err = m;
+        PQfinish(conn);
+        return NULL;
+    }
+    pg = xcalloc(1, sizeof(*pg));
+    pg->conn = conn;
+    /* Quiet NOTICEs (e.g. "relation already exists, skipping"). */
+    PQclear(PQexec(conn, "SET client_min_messages = warning"));
+    return pg;
+}
+
+void
+pg_close(pg_t **pgp)
+{
+    pg_t *pg = pgp ? *pgp : NULL;
+
+    if (pg == NULL)
+        return;
+    PQfinish(pg->conn);
+    free(pg->errmsg);
+    free(pg->errdetail);
+    free(pg);
+    *pgp = NULL;
+}
+
+pg_status_t
+pg_classify(const char *sqlstate)
+{
+    if (sqlstate == NULL || sqlstate[0] == '\0')
+        return PG_CONN_LOST;
+    if (strcmp(sqlstate, "00000") == 0)
+        return PG_OK;
+    if (strcmp(sqlstate, "55P03") == 0)
+        return PG_LOCK_TIMEOUT;
+    if (strcmp(sqlstate, "57014") == 0)
+        return PG_CANCELED;
+    if (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0)
+        return PG_CONN_LOST;
+    return PG_ERROR;
+}
+
+static pg_status_t
+record_result(pg_t *pg, PGresult *r)
+{
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    const char *state, *msg, *detail;
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+        snprintf(pg->sqlstate, sizeof(pg->sqlstate), "00000");
+        return PG_OK;
+    }
+    state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
+    free(pg->errmsg);
+    free(pg->errdetail);
+    if (msg) {
+        pg->errmsg = xstrdup(msg);
+    } else {
+        char *m = xstrdup(PQerrorMessage(pg->conn));
+        size_t n = strlen(m);
+        while (n > 0 && m[n - 1] == '\n')
+            m[--n] = '\0';
+        pg->errmsg = m;
+    }
+    pg->errdetail = detail ? xstrdup(detail) : NULL;
+    if (PQstatus(pg->conn) != CONNECTION_OK)
+        return PG_CONN_LOST;
+    return pg_classify(pg->sqlstate);
+}
+
+pg_status_t
+pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **res)
+{
+    PGresult *r = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    pg_status_t st = record_result(pg, r);
+
+    if (res && st == PG_OK)
+        *res = r;
+    else
+        PQclear(r);
+    return st;
+}
+
+pg_status_t
+pg_exec(pg_t *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg->conn, sql);
+    pg_status_t st = record_result(pg, r);
+    PQclear(r);
+    return st;
+}
+
+char *
+pg_value(pg_t *pg, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *r = NULL;
+    char *out = NULL;
+
+    if (pg_run(pg, sql, nparams, params, &r) != PG_OK)
+        return NULL;
+    if (PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0))
+        out = xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
+}
+
+const char *
+pg_errmsg(const pg_t *pg)
+{
+    return pg->errmsg ? pg->errmsg : "unknown error";
+}
+
+const char *
+pg_sqlstate(const pg_t *pg)
+{
+    return pg->sqlstate;
+}
+
+int
+pg_backend_pid(const pg_t *pg)
+{
+    return PQbackendPID(pg->conn);
+}

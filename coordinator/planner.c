@@ -1,0 +1,964 @@
+/*
+ * planner.c: migration actions + catalog facts -> ordered, explained steps.
+ *
+ * Pure: no I/O. Every rule is documented in docs/planner.md and covered by the
+ * table-driven tests in tests/unit/test_planner.c.
+ */
+#include "convoy/plan.h"
+
+#include "convoy/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Throughput assumptions behind the estimates (documented in docs/planner.md). */
+#define BACKFILL_ROWS_PER_S 60000.0
+#define SCAN_BYTES_PER_S    (150.0 * 1024 * 1024)
+#define INDEX_BYTES_PER_S   (40.0 * 1024 * 1024)
+
+enum {
+    PHASE_EXPAND = 1,   /* metadata-only DDL and passthrough, in file order */
+    PHASE_BACKFILL = 2, /* batched backfills */
+    PHASE_NOT_NULL = 3, /* CHECK NOT VALID -> VALIDATE -> SET NOT NULL -> drop check */
+    PHASE_CONSTRAINT = 4,
+    PHASE_INDEX = 5,
+    PHASE_CLEANUP = 6,
+};
+
+typedef struct {
+    const migration_t *m;
+    const facts_t *f;
+    plan_t *p;
+} ctx_t;
+
+const char *
+step_kind_name(step_kind_t kind)
+{
+    static const char *const names[] = {"ddl",   "validate",   "orphan_check", "backfill",
+                                        "index", "drop_index", "passthrough"};
+    return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
+}
+
+const char *
+lock_mode_name(lock_mode_t mode)
+{
+    static const char *const names[] = {
+        "ACCESS SHARE", "ROW SHARE",           "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE",
+        "SHARE",        "SHARE ROW EXCLUSIVE", "EXCLUSIVE",     "ACCESS EXCLUSIVE"};
+    return (size_t)mode < sizeof(names) / sizeof(names[0]) ? names[mode] : "unknown";
+}
+
+bool
+lock_mode_blocks_writes(lock_mode_t mode)
+{
+    return mode >= LOCK_SHARE;
+}
+
+static void
+note_add(plan_note_t **v, size_t *n, int line, char *message, char *fix)
+{
+    *v = xrealloc(*v, (*n + 1) * sizeof(plan_note_t));
+    (*v)[*n].line = line;
+    (*v)[*n].message = message;
+    (*v)[*n].fix = fix;
+    (*n)++;
+}
+
+#define WARN(c, line, fix, ...)    note_add(&(c)->p->warnings, &(c)->p->n_warnings, line, xasprintf(__VA_ARGS__), fix)
+#define REFUSE(c, line, fix, ...)  note_add(&(c)->p->refusals, &(c)->p->n_refusals, line, xasprintf(__VA_ARGS__), fix)
+#define ERROR(c, line, fix, ...)   note_add(&(c)->p->errors, &(c)->p->n_errors, line, xasprintf(__VA_ARGS__), fix)
+
+static step_t *
+step_add(ctx_t *c, step_kind_t kind, int phase, char *sql, char *summary)
+{
+    step_t *s;
+
+    c->p->steps = xrealloc(c->p->steps, (c->p->n_steps + 1) * sizeof(step_t));
+    s = &c->p->steps[c->p->n_steps++];
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    s->phase = phase;
+    s->sql = sql;
+    s->summary = summary;
+    s->transactional = kind != STEP_INDEX && kind != STEP_DROP_INDEX;
+    s->est_ms = -1;
+    return s;
+}
+
+static void
+step_lock(step_t *s, const char *table, lock_mode_t mode)
+{
+    if (s->n_locks >= PLAN_MAX_LOCKS)
+        return;
+    s->locks[s->n_locks].table = xstrdup(table);
+    s->locks[s->n_locks].mode = mode;
+    s->n_locks++;
+}
+
+static const table_fact_t *
+table_of(ctx_t *c, const qname_t *q)
+{
+    return facts_table(c->f, q->schema, q->name);
+}
+
+/* The SQL name for a table: schema-qualified when the catalog resolved it. */
+static char *
+table_sql(ctx_t *c, const qname_t *q)
+{
+    const table_fact_t *t = table_of(c, q);
+    qname_t resolved;
+
+    if (t && t->exists) {
+        resolved.schema = t->schema;
+        resolved.name = t->name;
+        return qname_sql(&resolved);
+    }
+    return qname_sql(q);
+}
+
+static int64_t
+est_scan(const table_fact_t *t, double rate)
+{
+    if (t == NULL || !t->exists || t->bytes < 0)
+        return -1;
+    return (int64_t)((double)t->bytes / rate * 1000.0) + 1;
+}
+
+/* Was this column added by an earlier action of this migration? */
+static const action_t *
+added_column(ctx_t *c, const qname_t *table, const char *column)
+{
+    for (size_t i = 0; i < c->m->n_actions; i++) {
+        const action_t *a = &c->m->actions[i];
+        if (a->kind == ACT_ADD_COLUMN && strcmp(a->column, column) == 0 &&
+            strcmp(a->table.name, table->name) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+static bool
+column_known(ctx_t *c, const action_t *a, const qname_t *table, const char *column)
+{
+    const table_fact_t *t = table_of(c, table);
+
+    if (!c->f->live || added_column(c, table, column))
+        return true;
+    if (t == NULL || !t->exists)
+        return true; /* reported as an unknown table already */
+    if (facts_column(t, column))
+        return true;
+    ERROR(c, a->line, xstrdup("check the column name (identifiers are case-folded unless quoted)"),
+          "unknown column \"%s\" in table %s", column, t->name);
+    return false;
+}
+
+static bool
+table_known(ctx_t *c, const action_t *a, const qname_t *q)
+{
+    const table_fact_t *t;
+
+    if (!c->f->live)
+        return true;
+    t = table_of(c, q);
+    if (t && t->exists)
+        return true;
+    {
+        char *name = qname_sql(q);
+        ERROR(c, a->line,
+              xstrdup("check the table name and schema; unqualified names are resolved with the "
+                      "connection's search_path"),
+              "unknown table %s", name);
+        free(name);
+    }
+    return false;
+}
+
+static const backfill_directive_t *
+backfill_for(ctx_t *c, const action_t *a)
+{
+    for (size_t i = 0; i < c->m->n_backfills; i++) {
+        const backfill_directive_t *b = &c->m->backfills[i];
+        if (strcmp(b->column, a->column) == 0 && (b->table == NULL || strcmp(b->table, a->table.name) == 0))
+            return b;
+    }
+    return NULL;
+}
+
+static char *
+helper_name(const char *prefix, const char *table, const char *column, const char *suffix)
+{
+    char *name = xasprintf("%s%s_%s%s", prefix, table, column, suffix);
+    if (strlen(name) > 63) {
+        size_t keep = 63 - strlen(suffix);
+        memmove(name + keep, suffix, strlen(suffix) + 1);
+    }
+    return name;
+}
+
+/* CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CONSTRAINT. */
+static void
+plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, int64_t scan_ms)
+{
+    char *chk_name = helper_name("convoy_", a->table.name, a->column, "_not_null");
+    char *chk = ident_sql(chk_name);
+    step_t *s;
+
+    s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
+                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID", tbl,
+                           chk, col),
+                 xasprintf("add helper check %s NOT VALID (enforced for new rows at once)", chk));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    s = step_add(c, STEP_VALIDATE, PHASE_NOT_NULL,
+                 xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, chk),
+                 xasprintf("validate %s: scans the table while reads and writes continue", chk));
+    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+    s->scans = true;
+    s->est_ms = scan_ms;
+    s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
+                 xasprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", tbl, col),
+                 xasprintf("SET NOT NULL on %s: no scan, the validated check proves it", col));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
+                 xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", tbl, chk),
+                 xasprintf("drop helper check %s", chk));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    free(chk);
+    free(chk_name);
+}
+
+static void
+plan_backfill_step(ctx_t *c, const action_t *a, const char *tbl, const char *col, const char *expr)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    step_t *s;
+    sb_t where;
+    size_t n_keys;
+
+    if (c->f->live && (t == NULL || t->n_pk == 0)) {
+        REFUSE(c, a->line,
+               xasprintf("add a primary key first (CREATE UNIQUE INDEX CONCURRENTLY, then ALTER "
+                         "TABLE %s ADD PRIMARY KEY USING INDEX ...) in an earlier migration",
+                         tbl),
+               "table %s has no primary key: convoy pages its backfill by primary key so that a "
+               "resume is exact",
+               tbl);
+        return;
+    }
+    s = step_add(c, STEP_BACKFILL, PHASE_BACKFILL, NULL, NULL);
+    n_keys = c->f->live ? t->n_pk : 1;
+    s->n_keys = n_keys;
+    s->key_cols = xcalloc(n_keys, sizeof(char *));
+    s->key_types = xcalloc(n_keys, sizeof(char *));
+    for (size_t i = 0; i < n_keys; i++) {
+        s->key_cols[i] = c->f->live ? ident_sql(t->pk_cols[i]) : xstrdup("id");
+        s->key_types[i] = xstrdup(c->f->live ? t->pk_types[i] : "bigint");
+    }
+    sb_init(&where);
+    sb_puts(&where, "(");
+    for (size_t i = 0; i < n_keys; i++)
+        sb_printf(&where, "%s%s", i ? ", " : "", s->key_cols[i]);
+    sb_puts(&where, ")");
+    s->sql = xasprintf("UPDATE %s SET %s = %s WHERE %s > ($1) AND %s <= ($2) AND %s IS NULL", tbl,
+                       col, expr, where.data, where.data, col);
+    s->summary = xasprintf("backfill %s = %s in batches (keyset on %s, checkpointed per batch)",
+                           col, expr, where.data);
+    sb_free(&where);
+    s->table_sql = xstrdup(tbl);
+    s->column_sql = xstrdup(col);
+    s->expr_sql = xstrdup(expr);
+    step_lock(s, tbl, LOCK_ROW_EXCLUSIVE);
+    s->scans = true;
+    if (c->f->live && t->rows >= 0)
+        s->est_ms = (int64_t)((double)t->rows / BACKFILL_ROWS_PER_S * 1000.0);
+    if (!c->f->live) {
+        char *msg = xasprintf("backfill of %s assumes a single-column primary key named id; "
+                              "connect with --db to read the real key",
+                              col);
+        c->p->assumptions = xrealloc(c->p->assumptions, (c->p->n_assumptions + 1) * sizeof(char *));
+        c->p->assumptions[c->p->n_assumptions++] = msg;
+    }
+}
+
+static void
+plan_sync_trigger(ctx_t *c, const action_t *a, const char *tbl, const char *col, const char *expr)
+{
+    char *fn_name = helper_name("", a->table.name, a->column, "_backfill_sync");
+    char *trg_name = helper_name("convoy_", a->table.name, a->column, "_sync");
+    char *fn = ident_sql(fn_name);
+    char *trg = ident_sql(trg_name);
+    step_t *s;
+
+    if (strstr(expr, "$convoy$") != NULL) {
+        REFUSE(c, a->line, NULL, "backfill expression may not contain the text $convoy$");
+        goto done;
+    }
+    s = step_add(
+        c, STEP_DDL, PHASE_EXPAND,
+        xasprintf("CREATE OR REPLACE FUNCTION convoy.%s() RETURNS trigger LANGUAGE plpgsql AS "
+                  "$convoy$\nBEGIN\n"
+                  "  IF TG_OP = 'INSERT' THEN\n"
+                  "    IF NEW.%s IS NULL THEN NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r); END IF;\n"
+                  "  ELSIF NEW.%s IS NOT DISTINCT FROM OLD.%s THEN\n"
+                  "    NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r);\n"
+                  "  END IF;\n  RETURN NEW;\nEND\n$convoy$;\n"
+                  "CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
+                  "WHEN (current_setting('convoy.backfill', true) IS DISTINCT FROM 'on') "
+                  "EXECUTE FUNCTION convoy.%s()",
+                  fn, col, col, expr, col, col, col, expr, trg, tbl, fn),
+        xasprintf("install trigger %s: keeps %s = %s for writers that do not set it (old app)",
+                  trg, col, expr));
+    step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
+    s->est_ms = 0;
+    s = step_add(c, STEP_DDL, PHASE_CLEANUP,
+                 xasprintf("DROP TRIGGER IF EXISTS %s ON %s;\nDROP FUNCTION IF EXISTS convoy.%s()",
+                           trg, tbl, fn),
+                 xasprintf("remove sync trigger %s", trg));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+done:
+    free(fn);
+    free(trg);
+    free(fn_name);
+    free(trg_name);
+}
+
+static void
+plan_add_column(ctx_t *c, size_t idx, const action_t *a)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    const default_fact_t *df = facts_default(c->f, idx);
+    const backfill_directive_t *bf = backfill_for(c, a);
+    char *tbl = table_sql(c, &a->table);
+    char *col = ident_sql(a->column);
+    bool is_volatile, has_rows, stable = false;
+    step_t *s;
+
+    if (!table_known(c, a, &a->table))
+        goto done;
+    if (c->f->live && t && facts_column(t, a->column)) {
+        if (a->if_not_exists)
+            WARN(c, a->line, NULL, "column %s already exists: skipped (IF NOT EXISTS)", col);
+        else
+            ERROR(c, a->line, xstrdup("pick another name, or use ADD COLUMN IF NOT EXISTS"),
+                  "column %s already exists in %s", col, tbl);
+        goto done;
+    }
+    if (a->is_serial) {
+        REFUSE(c, a->line,
+               xasprintf("add %s as a plain bigint column, backfill it with `-- convoy:backfill "
+                         "%s = <expression>`, then SET DEFAULT nextval(...) in a later step",
+                         col, a->column),
+               "%s", a->reason ? a->reason : "serial/identity/generated column rewrites the table");
+        goto done;
+    }
+    if (df && df->error) {
+        ERROR(c, a->line, xstrdup("fix the column type or DEFAULT expression"),
+              "the server rejected column %s: %s", col, df->error);
+        goto done;
+    }
+    if (df && df->domain_constrained) {
+        REFUSE(c, a->line,
+               xstrdup("add the column with the domain's base type, backfill it, and add the "
+                       "domain's rule as a CHECK ... NOT VALID constraint, then VALIDATE it"),
+               "column %s has a domain type with constraints: adding it checks every row under "
+               "ACCESS EXCLUSIVE (and rewrites the table)",
+               col);
+        goto done;
+    }
+    if (a->default_sql == NULL)
+        is_volatile = false;
+    else if (c->f->live && df && df->probed)
+        is_volatile = !df->fast;
+    else
+        is_volatile = a->default_volatile_hint;
+    if (a->default_sql && !is_volatile) {
+        if (c->f->live && df && df->probed)
+            stable = !df->immutable;
+        else
+            stable = a->default_calls_function;
+    }
+    has_rows = c->f->live ? (t && t->has_rows) : true;
+
+    if (bf == NULL && !is_volatile) {
+        if (a->not_null && a->default_sql == NULL && has_rows) {
+            REFUSE(c, a->line,
+                   xasprintf("give %s a DEFAULT, or fill existing rows with `-- convoy:backfill "
+                             "%s = <SQL expression>` (convoy then adds it nullable, backfills in "
+                             "batches and sets NOT NULL without a long lock)",
+                             col, a->column),
+                   "ADD COLUMN %s NOT NULL without a DEFAULT fails on a non-empty table%s and breaks "
+                   "inserts from the running application version",
+                   col, c->f->live ? "" : " (assumed non-empty: no database given)");
+            goto done;
+        }
+        s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                     xasprintf("ALTER TABLE %s ADD COLUMN %s %s%s%s%s%s", tbl, col, a->type_sql,
+                               a->collate_sql ? a->collate_sql : "",
+                               a->default_sql ? " DEFAULT " : "",
+                               a->default_sql ? a->default_sql : "",
+                               a->not_null ? " NOT NULL" : ""),
+                     xasprintf("add column %s: metadata only%s", col,
+                               a->default_sql ? " (PG11+ fast default, no rewrite)" : ""));
+        step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        s->est_ms = 0;
+        if (c->f->live && c->f->server_version < 110000 && a->default_sql) {
+            s->rewrites = true;
+            s->scans = true;
+            s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
+        }
+        if (stable) {
+            WARN(c, a->line,
+                 xasprintf("add `-- convoy:backfill %s = <expression>` to give existing rows a "
+                           "value of their own (new rows still get the DEFAULT)",
+                           a->column),
+                 "DEFAULT %s is evaluated once: every existing row gets the migration's value%s",
+                 a->default_sql, c->f->live ? "" : " (if the function is stable, like now())");
+        }
+        goto done;
+    }
+
+    /* Expand: nullable column, default for new rows, batched backfill, NOT NULL dance. */
+    {
+        const char *expr = bf ? bf->expr_sql : a->default_sql;
+        s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                     xasprintf("ALTER TABLE %s ADD COLUMN %s %s%s", tbl, col, a->type_sql,
+                               a->collate_sql ? a->collate_sql : ""),
+                     xasprintf("add column %s nullable with no default: metadata only", col));
+        step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        s->est_ms = 0;
+        if (bf && bf->reads_columns)
+            plan_sync_trigger(c, a, tbl, col, expr);
+        if (a->default_sql) {
+            s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                         xasprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s", tbl, col,
+                                   a->default_sql),
+                         xasprintf("set DEFAULT %s for new rows only", a->default_sql));
+            step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+            s->est_ms = 0;
+        }
+        if (has_rows || !c->f->live)
+            plan_backfill_step(c, a, tbl, col, expr);
+        if (a->not_null)
+            plan_not_null(c, a, tbl, col, est_scan(t, SCAN_BYTES_PER_S));
+        if (is_volatile && bf == NULL)
+            WARN(c, a->line, NULL,
+                 "DEFAULT %s is volatile: a plain ADD COLUMN would rewrite the table under ACCESS "
+                 "EXCLUSIVE, so convoy backfills existing rows in batches instead",
+                 a->default_sql);
+    }
+done:
+    free(tbl);
+    free(col);
+}
+
+static bool
+fk_has_index(ctx_t *c, const action_t *a, const table_fact_t *t)
+{
+    /* Any index whose leading columns are the FK columns, or one this file creates. */
+    for (size_t i = 0; t && i < t->n_indexes; i++) {
+        const index_fact_t *ix = &t->indexes[i];
+        bool match = ix->n_cols >= a->n_cols;
+        for (size_t k = 0; match && k < a->n_cols; k++)
+            match = strcmp(ix->cols[k], a->cols[k]) == 0;
+        if (match)
+            return true;
+    }
+    for (size_t i = 0; i < c->m->n_actions; i++) {
+        const action_t *o = &c->m->actions[i];
+        bool match;
+        if ((o->kind != ACT_CREATE_INDEX && o->kind != ACT_ADD_UNIQUE) ||
+            strcmp(o->table.name, a->table.name) != 0 || o->n_cols < a->n_cols)
+            continue;
+        match = true;
+        for (size_t k = 0; match && k < a->n_cols; k++)
+            match = strcmp(o->cols[k], a->cols[k]) == 0;
+        if (match)
+            return true;
+    }
+    return false;
+}
+
+static void
+plan_fk(ctx_t *c, const action_t *a)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    const table_fact_t *rt = table_of(c, &a->ref_table);
+    char *tbl = table_sql(c, &a->table);
+    char *rtbl = table_sql(c, &a->ref_table);
+    char *con = ident_sql(a->constraint_name);
+    char **ref_cols = a->ref_cols;
+    size_t n_ref = a->n_ref_cols;
+    char *default_ref = "id";
+    step_t *s;
+    sb_t cnt, match, sample;
+
+    if (!table_known(c, a, &a->table) || !table_known(c, a, &a->ref_table))
+        goto done;
+    for (size_t i = 0; i < a->n_cols; i++)
+        if (!column_known(c, a, &a->table, a->cols[i]))
+            goto done;
+    if (n_ref == 0) {
+        if (c->f->live && rt->n_pk == 0) {
+            ERROR(c, a->line, xstrdup("name the referenced columns explicitly"),
+                  "%s has no primary key to reference", rtbl);
+            goto done;
+        }
+        ref_cols = c->f->live ? rt->pk_cols : &default_ref;
+        n_ref = c->f->live ? rt->n_pk : 1;
+    }
+    for (size_t i = 0; i < n_ref; i++)
+        if (!column_known(c, a, &a->ref_table, ref_cols[i]))
+            goto done;
+    if (n_ref != a->n_cols) {
+        ERROR(c, a->line, NULL, "foreign key has %zu columns but references %zu", a->n_cols, n_ref);
+        goto done;
+    }
+
+    s = step_add(c, STEP_DDL, PHASE_CONSTRAINT,
+                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con,
+                           a->constraint_sql),
+                 xasprintf("add foreign key %s NOT VALID: enforced for new rows, no scan", con));
+    step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
+    step_lock(s, rtbl, LOCK_SHARE_ROW_EXCLUSIVE);
+    s->est_ms = 0;
+    if (a->not_valid)
+        goto index;
+
+    sb_init(&cnt);
+    sb_init(&match);
+    sb_init(&sample);
+    for (size_t i = 0; i < a->n_cols; i++) {
+        char *fc = ident_sql(a->cols[i]);
+        char *pc = ident_sql(ref_cols[i]);
+        sb_printf(&cnt, " AND c.%s IS NOT NULL", fc);
+        sb_printf(&match, "%sp.%s = c.%s", i ? " AND " : "", pc, fc);
+        sb_printf(&sample, "%sc.%s::text", i ? ", " : "", fc);
+        free(fc);
+        free(pc);
+    }
+    s = step_add(c, STEP_ORPHAN_CHECK, PHASE_CONSTRAINT,
+                 xasprintf("SELECT count(*) FROM %s c WHERE true%s AND NOT EXISTS (SELECT 1 FROM "
+                           "%s p WHERE %s)",
+                           tbl, cnt.data, rtbl, match.data),
+                 xasprintf("orphan pre-check for %s: refuse to validate while orphans exist", con));
+    s->count_sql = xstrdup(s->sql);
+    s->sample_sql = xasprintf("SELECT concat_ws(', ', %s) FROM %s c WHERE true%s AND NOT EXISTS "
+                              "(SELECT 1 FROM %s p WHERE %s) LIMIT 5",
+                              sample.data, tbl, cnt.data, rtbl, match.data);
+    step_lock(s, tbl, LOCK_ACCESS_SHARE);
+    step_lock(s, rtbl, LOCK_ACCESS_SHARE);
+    s->scans = true;
+    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+    sb_free(&cnt);
+    sb_free(&match);
+    sb_free(&sample);
+
+    s = step_add(c, STEP_VALIDATE, PHASE_CONSTRAINT,
+                 xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, con),
+                 xasprintf("validate %s: scans while reads and writes continue", con));
+    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+    step_lock(s, rtbl, LOCK_ROW_SHARE);
+    s->scans = true;
+    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+
+index:
+    if (!fk_has_index(c, a, t)) {
+        char *ix_name = helper_name("", a->table.name, a->cols[0], "_idx");
+        char *ix = ident_sql(ix_name);
+        sb_t cols;
+        sb_init(&cols);
+        for (size_t i = 0; i < a->n_cols; i++) {
+            char *fc = ident_sql(a->cols[i]);
+            sb_printf(&cols, "%s%s", i ? ", " : "", fc);
+            free(fc);
+        }
+        s = step_add(c, STEP_INDEX, PHASE_INDEX,
+                     xasprintf("CREATE INDEX CONCURRENTLY %s ON %s (%s)", ix, tbl, cols.data),
+                     xasprintf("index the referencing column(s) %s, so deletes on %s do not scan "
+                               "%s",
+                               cols.data, rtbl, tbl));
+        s->index_name = xstrdup(ix_name);
+        s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
+        step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+        s->scans = true;
+        s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
+        sb_free(&cols);
+        free(ix);
+        free(ix_name);
+    }
+done:
+    free(tbl);
+    free(rtbl);
+    free(con);
+}
+
+static void
+plan_check(ctx_t *c, const action_t *a)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    char *tbl = table_sql(c, &a->table);
+    char *con = ident_sql(a->constraint_name);
+    step_t *s;
+
+    if (!table_known(c, a, &a->table))
+        goto done;
+    s = step_add(c, STEP_DDL, PHASE_CONSTRAINT,
+                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con,
+                           a->constraint_sql),
+                 xasprintf("add check %s NOT VALID: enforced for new rows, no scan", con));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    if (a->not_valid)
+        goto done;
+    s = step_add(c, STEP_VALIDATE, PHASE_CONSTRAINT,
+                 xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, con),
+                 xasprintf("validate %s: scans while reads and writes continue", con));
+    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+    s->scans = true;
+    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+done:
+    free(tbl);
+    free(con);
+}
+
+static void
+plan_unique(ctx_t *c, const action_t *a)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    char *tbl = table_sql(c, &a->table);
+    char *con = ident_sql(a->constraint_name);
+    step_t *s;
+    sb_t cols;
+
+    if (!table_known(c, a, &a->table))
+        goto done;
+    for (size_t i = 0; i < a->n_cols; i++)
+        if (!column_known(c, a, &a->table, a->cols[i]))
+            goto done;
+    if (a->is_primary && c->f->live) {
+        for (size_t i = 0; i < a->n_cols; i++) {
+            const column_fact_t *cf = facts_column(t, a->cols[i]);
+            if (cf == NULL || !cf->not_null) {
+                REFUSE(c, a->line,
+                       xasprintf("first run `ALTER TABLE %s ALTER COLUMN %s SET NOT NULL` "
+                                 "through convoy (check NOT VALID, VALIDATE, SET NOT NULL)",
+                                 tbl, a->cols[i]),
+                       "PRIMARY KEY on nullable column %s would SET NOT NULL with a full scan "
+                       "under ACCESS EXCLUSIVE",
+                       a->cols[i]);
+                goto done;
+            }
+        }
+    }
+    sb_init(&cols);
+    for (size_t i = 0; i < a->n_cols; i++) {
+        char *fc = ident_sql(a->cols[i]);
+        sb_printf(&cols, "%s%s", i ? ", " : "", fc);
+        free(fc);
+    }
+    s = step_add(c, STEP_INDEX, PHASE_INDEX,
+                 xasprintf("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)", con, tbl, cols.data),
+                 xasprintf("build unique index %s concurrently: reads and writes continue", con));
+    s->index_name = xstrdup(a->constraint_name);
+    s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
+    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+    s->scans = true;
+    s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
+    s = step_add(c, STEP_DDL, PHASE_INDEX,
+                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s", tbl, con,
+                           a->is_primary ? "PRIMARY KEY" : "UNIQUE", con),
+                 xasprintf("attach %s as a %s constraint: metadata only", con,
+                           a->is_primary ? "primary key" : "unique"));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    sb_free(&cols);
+done:
+    free(tbl);
+    free(con);
+}
+
+static void
+plan_action(ctx_t *c, size_t idx)
+{
+    const action_t *a = &c->m->actions[idx];
+    const table_fact_t *t = NULL;
+    char *tbl = NULL, *col = NULL;
+    step_t *s;
+
+    switch (a->kind) {
+    case ACT_ADD_COLUMN:
+        plan_add_column(c, idx, a);
+        return;
+    case ACT_ADD_CHECK:
+        plan_check(c, a);
+        return;
+    case ACT_ADD_FK:
+        plan_fk(c, a);
+        return;
+    case ACT_ADD_UNIQUE:
+        plan_unique(c, a);
+        return;
+    case ACT_REFUSE:
+        REFUSE(c, a->line, a->fix ? xstrdup(a->fix) : NULL, "%s", a->reason);
+        return;
+    case ACT_IGNORE:
+        WARN(c, a->line, NULL, "%s", a->reason);
+        return;
+    case ACT_PASSTHROUGH:
+        s = step_add(c, STEP_PASSTHROUGH, PHASE_EXPAND, xstrdup(a->stmt_sql),
+                     xstrdup(a->reason ? a->reason : "harmless statement, run as written"));
+        s->est_ms = 0;
+        if (a->table.name) {
+            tbl = qname_sql(&a->table);
+            step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        }
+        free(tbl);
+        return;
+    default:
+        break;
+    }
+
+    /* The remaining kinds all act on an existing table. */
+    if (a->table.name && a->kind != ACT_DROP_INDEX) {
+        if (!table_known(c, a, &a->table))
+            return;
+        t = table_of(c, &a->table);
+        tbl = table_sql(c, &a->table);
+    }
+    if (a->column) {
+        if (!column_known(c, a, &a->table, a->column))
+            goto done;
+        col = ident_sql(a->column);
+    }
+    switch (a->kind) {
+    case ACT_ATTACH_INDEX: {
+        char *con = a->constraint_name ? ident_sql(a->constraint_name) : NULL;
+        char *ix = ident_sql(a->index_name);
+        s = step_add(c, STEP_DDL, PHASE_INDEX,
+                     xasprintf("ALTER TABLE %s ADD %s%s%s%s", tbl, con ? "CONSTRAINT " : "",
+                               con ? con : "", con ? " " : "", a->constraint_sql),
+                     xasprintf("attach existing index %s as a constraint: metadata only", ix));
+        step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        s->est_ms = 0;
+        free(con);
+        free(ix);
+        break;
+    }
+    case ACT_VALIDATE: {
+        char *con = ident_sql(a->constraint_name);
+        s = step_add(c, STEP_VALIDATE, PHASE_CONSTRAINT,
+                     xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, con),
+                     xasprintf("validate %s: scans while reads and writes continue", con));
+        step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+        s->scans = true;
+        s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+        free(con);
+        break;
+    }
+    case ACT_SET_DEFAULT:
+        s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                     a->default_sql
+                         ? xasprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s", tbl, col,
+                                     a->default_sql)
+                         : xasprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", tbl, col),
+                     xasprintf("%s default of %s: affects new rows only",
+                               a->default_sql ? "set" : "drop", col));
+        step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        s->est_ms = 0;
+        break;
+    case ACT_DROP_NOT_NULL:
+        s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                     xasprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", tbl, col),
+                     xasprintf("drop NOT NULL on %s: metadata only", col));
+        step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        s->est_ms = 0;
+        break;
+    case ACT_SET_NOT_NULL: {
+        const column_fact_t *cf = t ? facts_column(t, a->column) : NULL;
+        if (cf && cf->not_null) {
+            WARN(c, a->line, NULL, "%s is already NOT NULL: nothing to do", col);
+            break;
+        }
+        plan_not_null(c, a, tbl, col, est_scan(t, SCAN_BYTES_PER_S));
+        break;
+    }
+    case ACT_ALTER_TYPE: {
+        const type_fact_t *tf = facts_type(c->f, idx);
+        if (tf && tf->error) {
+            ERROR(c, a->line, NULL, "the server rejected the type change of %s: %s", col,
+                  tf->error);
+            break;
+        }
+        if (!c->f->live || tf == NULL || !tf->probed || tf->rewrites) {
+            REFUSE(c, a->line,
+                   xasprintf("expand/contract: add a new %s column, backfill it with "
+                             "`-- convoy:backfill`, move the application to it, then drop %s "
+                             "in a contract migration",
+                             a->type_sql, col),
+                   "changing %s to %s %s the table under ACCESS EXCLUSIVE", col, a->type_sql,
+                   c->f->live ? "rewrites" : "may rewrite (no database given to prove it is "
+                                             "binary-coercible)");
+            break;
+        }
+        s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                     xasprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", tbl, col, a->type_sql),
+                     xasprintf("change %s to %s: binary-coercible, no rewrite (checked by the "
+                               "server)",
+                               col, a->type_sql));
+        step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        s->est_ms = 0;
+        break;
+    }
+    case ACT_CREATE_INDEX:
+        for (size_t i = 0; i < a->n_cols; i++)
+            if (!column_known(c, a, &a->table, a->cols[i]))
+                goto done;
+        if (c->f->live && t) {
+            for (size_t i = 0; i < t->n_indexes; i++) {
+                if (strcmp(t->indexes[i].name, a->index_name) == 0) {
+                    ERROR(c, a->line, xstrdup("choose another index name or drop the old index"),
+                          "index %s already exists%s", a->index_name,
+                          t->indexes[i].valid ? "" : " (INVALID, from a failed build)");
+                    goto done;
+                }
+            }
+        }
+        s = step_add(c, STEP_INDEX, PHASE_INDEX, xstrdup(a->index_sql),
+                     xasprintf("build %sindex %s concurrently, after any backfill: reads and "
+                               "writes continue",
+                               a->unique ? "unique " : "", a->index_name));
+        s->index_name = xstrdup(a->index_name);
+        s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
+        step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+        s->scans = true;
+        s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
+        break;
+    case ACT_DROP_INDEX:
+        s = step_add(c, STEP_DROP_INDEX, PHASE_INDEX, xstrdup(a->index_sql),
+                     xasprintf("drop index %s concurrently", a->index_name));
+        s->index_name = xstrdup(a->index_name);
+        s->index_schema = a->table.schema ? xstrdup(a->table.schema) : NULL;
+        s->est_ms = 0;
+        break;
+    default:
+        break;
+    }
+done:
+    free(tbl);
+    free(col);
+}
+
+static int
+phase_cmp(const void *x, const void *y)
+{
+    const step_t *a = x, *b = y;
+    return a->phase - b->phase;
+}
+
+void
+plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
+{
+    ctx_t c = {m, facts, out};
+    step_t *sorted;
+
+    memset(out, 0, sizeof(*out));
+    out->name = xstrdup(m->name);
+    out->live = facts->live;
+    out->server_desc = facts->server_desc ? xstrdup(facts->server_desc) : NULL;
+    out->lock_timeout_ms = m->lock_timeout_ms ? m->lock_timeout_ms : PLAN_DEFAULT_LOCK_TIMEOUT_MS;
+    out->batch_target_ms = m->batch_target_ms ? m->batch_target_ms : PLAN_DEFAULT_BATCH_TARGET_MS;
+    out->statement_timeout_ms =
+        m->statement_timeout_ms ? m->statement_timeout_ms : PLAN_DEFAULT_STATEMENT_TIMEOUT_MS;
+    if (!facts->live) {
+        out->assumptions = xcalloc(1, sizeof(char *));
+        out->assumptions[0] = xstrdup(
+            "no database given: assuming PostgreSQL 15, existing tables that are non-empty and of "
+            "unknown size; defaults count as volatile only when they call a known volatile "
+            "function (random(), clock_timestamp(), gen_random_uuid(), nextval(), ...)");
+        out->n_assumptions = 1;
+    }
+    for (size_t i = 0; i < m->n_backfills; i++) {
+        const backfill_directive_t *b = &m->backfills[i];
+        bool found = false;
+        for (size_t k = 0; k < m->n_actions && !found; k++) {
+            const action_t *a = &m->actions[k];
+            found = a->kind == ACT_ADD_COLUMN && strcmp(a->column, b->column) == 0 &&
+                    (b->table == NULL || strcmp(b->table, a->table.name) == 0);
+        }
+        if (!found)
+            ERROR(&c, b->line,
+                  xstrdup("a backfill directive must name a column that this file adds with "
+                          "ADD COLUMN"),
+                  "convoy:backfill names column \"%s\", but no ADD COLUMN in this file adds it",
+                  b->column);
+    }
+    for (size_t i = 0; i < m->n_actions; i++)
+        plan_action(&c, i);
+    if (out->n_steps == 0 && out->n_refusals == 0 && out->n_errors == 0)
+        WARN(&c, 1, NULL, "nothing to do: the file contains no schema change");
+
+    /* Stable sort by phase: insertion sort keeps file order within a phase. */
+    sorted = out->steps;
+    for (size_t i = 1; i < out->n_steps; i++) {
+        step_t tmp = sorted[i];
+        size_t j = i;
+        while (j > 0 && phase_cmp(&sorted[j - 1], &tmp) > 0) {
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = tmp;
+    }
+}
+
+static void
+notes_free(plan_note_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].message);
+        free(v[i].fix);
+    }
+    free(v);
+}
+
+void
+plan_free(plan_t *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        step_t *s = &p->steps[i];
+        free(s->sql);
+        free(s->summary);
+        for (int k = 0; k < s->n_locks; k++)
+            free(s->locks[k].table);
+        free(s->table_sql);
+        free(s->column_sql);
+        free(s->expr_sql);
+        for (size_t k = 0; k < s->n_keys; k++) {
+            free(s->key_cols[k]);
+            free(s->key_types[k]);
+        }
+        free(s->key_cols);
+        free(s->key_types);
+        free(s->count_sql);
+        free(s->sample_sql);
+        free(s->index_schema);
+        free(s->index_name);
+    }
+    free(p->steps);
+    notes_free(p->warnings, p->n_warnings);
+    notes_free(p->refusals, p->n_refusals);
+    notes_free(p->errors, p->n_errors);
+    for (size_t i = 0; i < p->n_assumptions; i++)
+        free(p->assumptions[i]);
+    free(p->assumptions);
+    free(p->name);
+    free(p->server_desc);
+    memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,90 @@
+/*
+ * facts.h: what the live catalog says about the tables a migration touches.
+ *
+ * catalog.c fills these from a database; the planner only reads them. With no
+ * database, facts.live is false and the planner states its assumptions.
+ */
+#ifndef CONVOY_FACTS_H
+#define CONVOY_FACTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *name;
+    char *type; /* format_type() */
+    bool not_null;
+} column_fact_t;
+
+typedef struct {
+    char *name;
+    char **cols; /* key column names in order; "" for an expression */
+    size_t n_cols;
+    bool valid;
+    bool unique;
+} index_fact_t;
+
+typedef struct {
+    char *name;
+    char type; /* pg_constraint.contype */
+    bool validated;
+} constraint_fact_t;
+
+typedef struct {
+    char *schema_given; /* as the migration wrote it (may be NULL) */
+    char *name_given;
+    bool exists;
+    char *schema; /* resolved */
+    char *name;
+    int64_t rows;  /* estimate; -1 unknown */
+    int64_t bytes; /* heap + toast + indexes */
+    bool has_rows;
+    column_fact_t *cols;
+    size_t n_cols;
+    char **pk_cols;
+    char **pk_types;
+    size_t n_pk;
+    index_fact_t *indexes;
+    size_t n_indexes;
+    constraint_fact_t *constraints;
+    size_t n_constraints;
+} table_fact_t;
+
+/* Result of asking the server how ADD COLUMN ... DEFAULT behaves. */
+typedef struct {
+    size_t action; /* index into migration.actions */
+    bool probed;
+    bool fast;      /* pg_attribute.atthasmissing after the probe */
+    bool immutable; /* the default is immutable (not merely stable) */
+    bool domain_constrained;
+    char *error; /* the server rejected the type or default */
+} default_fact_t;
+
+/* Result of asking the server whether an ALTER COLUMN TYPE rewrites. */
+typedef struct {
+    size_t action;
+    bool probed;
+    bool rewrites;
+    char *error;
+} type_fact_t;
+
+typedef struct {
+    bool live; /* false: planned on assumptions */
+    int server_version; /* e.g. 150004; assumed 150000 offline */
+    char *server_desc;
+    table_fact_t *tables;
+    size_t n_tables;
+    default_fact_t *defaults;
+    size_t n_defaults;
+    type_fact_t *types;
+    size_t n_types;
+} facts_t;
+
+const table_fact_t *facts_table(const facts_t *f, const char *schema, const char *name);
+const column_fact_t *facts_column(const table_fact_t *t, const char *column);
+const default_fact_t *facts_default(const facts_t *f, size_t action);
+const type_fact_t *facts_type(const facts_t *f, size_t action);
+void facts_free(facts_t *f);
+
+#endif

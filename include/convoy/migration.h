@@ -1,0 +1,130 @@
+/*
+ * migration.h: a migration file turned into actions.
+ *
+ * The parser (sqlparse.c) reads the file, its `-- convoy:` directives and its SQL
+ * (through libpg_query) and produces one action per schema change. Every SQL
+ * fragment in an action was produced by libpg_query's deparser, so it is
+ * parse-validated: user text never reaches the database verbatim except for
+ * passthrough statements, which are parsed whole first.
+ */
+#ifndef CONVOY_MIGRATION_H
+#define CONVOY_MIGRATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    ACT_ADD_COLUMN,
+    ACT_ADD_CHECK,
+    ACT_ADD_FK,
+    ACT_ADD_UNIQUE,      /* UNIQUE or PRIMARY KEY constraint (see is_primary) */
+    ACT_ATTACH_INDEX,    /* ADD CONSTRAINT ... USING INDEX */
+    ACT_VALIDATE,        /* ALTER TABLE ... VALIDATE CONSTRAINT */
+    ACT_SET_DEFAULT,     /* SET DEFAULT / DROP DEFAULT */
+    ACT_SET_NOT_NULL,
+    ACT_DROP_NOT_NULL,
+    ACT_ALTER_TYPE,
+    ACT_CREATE_INDEX,
+    ACT_DROP_INDEX,
+    ACT_PASSTHROUGH,     /* harmless statement run as written */
+    ACT_IGNORE,          /* BEGIN/COMMIT/SET: convoy manages transactions itself */
+    ACT_REFUSE,          /* cannot be made safe: reason + alternative */
+} action_kind_t;
+
+const char *action_kind_name(action_kind_t kind);
+
+typedef struct {
+    char *schema; /* NULL when the user left it unqualified */
+    char *name;
+} qname_t;
+
+typedef struct {
+    action_kind_t kind;
+    int line;   /* 1-based position of the statement in the file */
+    int line_col;
+    char *stmt_sql; /* the original statement text */
+
+    qname_t table;
+    bool table_is_new; /* created earlier in this file: it is empty */
+
+    /* ADD COLUMN, SET DEFAULT, SET/DROP NOT NULL, ALTER TYPE */
+    char *column;
+    char *type_sql;      /* deparsed type, e.g. "timestamptz(6)" */
+    char *collate_sql;   /* " COLLATE ..." or NULL */
+    char *default_sql;   /* deparsed DEFAULT expression, or NULL */
+    bool not_null;
+    bool default_volatile_hint; /* calls a function known to be volatile */
+    bool default_calls_function; /* any function call: maybe only stable, like now() */
+    bool if_not_exists;
+    bool is_serial;             /* serial types, identity, generated, ... */
+
+    /* constraints */
+    char *constraint_name; /* as given, or generated the way PostgreSQL would */
+    bool name_given;
+    char *constraint_sql;  /* "CHECK (x > 0)", "FOREIGN KEY (a) REFERENCES p (id)" */
+    bool not_valid;        /* the user already wrote NOT VALID */
+    bool is_primary;
+    char **cols;
+    size_t n_cols;
+    qname_t ref_table;
+    char **ref_cols;
+    size_t n_ref_cols;
+
+    /* indexes */
+    char *index_name;
+    char *index_sql; /* deparsed CREATE/DROP INDEX CONCURRENTLY */
+    bool unique;
+
+    /* refusals and notes */
+    char *reason;
+    char *fix;
+} action_t;
+
+typedef struct {
+    char *table;  /* optional "table." prefix */
+    char *column;
+    char *expr_sql;   /* deparsed expression */
+    bool reads_columns; /* the expression references columns of the row */
+    int line;
+} backfill_directive_t;
+
+typedef struct {
+    char *path;
+    char *name;
+    char *text;
+    char checksum[65];
+
+    int64_t lock_timeout_ms;      /* 0: default */
+    int64_t batch_target_ms;      /* 0: default */
+    int64_t statement_timeout_ms; /* 0: default */
+
+    backfill_directive_t *backfills;
+    size_t n_backfills;
+    action_t *actions;
+    size_t n_actions;
+} migration_t;
+
+/* A parse error, pointing into the file. */
+typedef struct {
+    int line;
+    int column;
+    char message[512];
+} parse_error_t;
+
+/*
+ * Parses a migration from text. `path` is used for the default name and in
+ * messages. Returns false and fills err on the first error. On success the
+ * caller owns *out and frees it with migration_free.
+ */
+bool migration_parse(const char *path, const char *text, migration_t *out, parse_error_t *err);
+/* Reads `path` and parses it. */
+bool migration_load(const char *path, migration_t *out, parse_error_t *err);
+void migration_free(migration_t *m);
+
+/* "schema.name" or "name", quoted where needed. Caller frees. */
+char *qname_sql(const qname_t *q);
+/* An identifier, quoted only when it must be. Caller frees. */
+char *ident_sql(const char *ident);
+
+#endif

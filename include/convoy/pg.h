@@ -1,0 +1,41 @@
+/* pg.h: the one libpq module: connect, run, classify errors by SQLSTATE. */
+#ifndef CONVOY_PG_H
+#define CONVOY_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef enum {
+    PG_OK,
+    PG_LOCK_TIMEOUT, /* 55P03 */
+    PG_CANCELED,     /* 57014: statement_timeout or cancel */
+    PG_CONN_LOST,    /* class 08, or no connection */
+    PG_ERROR,        /* anything else: see pg_sqlstate/pg_errmsg */
+} pg_status_t;
+
+typedef struct {
+    PGconn *conn;
+    char sqlstate[6];
+    char *errmsg; /* last error, owned */
+    char *errdetail;
+} pg_t;
+
+/* Connects with libpq conventions (conninfo or URL, PG* env defaults). NULL + *err on failure. */
+pg_t *pg_connect(const char *conninfo, char **err);
+void pg_close(pg_t **pg);
+
+/* Runs SQL with text parameters. Returns the status; *res (if given) gets the result. */
+pg_status_t pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params,
+                   PGresult **res);
+/* Runs one or more statements with no parameters and no result rows. */
+pg_status_t pg_exec(pg_t *pg, const char *sql);
+/* First cell of the first row as a new string, or NULL (NULL value, no rows or error). */
+char *pg_value(pg_t *pg, const char *sql, int nparams, const char *const *params);
+
+const char *pg_errmsg(const pg_t *pg);
+const char *pg_sqlstate(const pg_t *pg);
+pg_status_t pg_classify(const char *sqlstate);
+/* The server's backend pid for this session. */
+int pg_backend_pid(const pg_t *pg);
+
+#endif
