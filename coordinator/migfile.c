@@ -33,6 +33,7 @@ action_kind_name(action_kind_t kind)
     return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
 }
 
+/* Line and column (in characters, not bytes) of a byte offset into UTF-8 text. */
 static void
 offset_to_pos(const char *text, size_t offset, int *line, int *col)
 {
@@ -41,12 +42,27 @@ offset_to_pos(const char *text, size_t offset, int *line, int *col)
         if (text[i] == '\n') {
             l++;
             c = 1;
-        } else {
-            c++;
+        } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+            c++; /* a UTF-8 continuation byte does not start a new character */
         }
     }
     *line = l;
     *col = c;
+}
+
+/* Byte offset of the `chars`-th character: the server reports error positions in characters. */
+static size_t
+char_to_byte_offset(const char *text, size_t chars)
+{
+    size_t i = 0;
+
+    while (text[i] && chars > 0) {
+        i++;
+        while (((unsigned char)text[i] & 0xC0) == 0x80)
+            i++;
+        chars--;
+    }
+    return i;
 }
 
 static bool
@@ -444,6 +460,45 @@ is_serial_type(PgQuery__TypeName *tn)
     return false;
 }
 
+typedef struct {
+    const char *first;
+    bool several;
+} colref_scan_t;
+
+static bool
+scan_column_ref(const ProtobufCMessage *msg, void *arg)
+{
+    colref_scan_t *scan = arg;
+    const PgQuery__ColumnRef *cr;
+    const char *name;
+
+    if (msg->descriptor != &pg_query__column_ref__descriptor)
+        return true;
+    cr = (const PgQuery__ColumnRef *)msg;
+    name = pgq_last_name(cr->fields, cr->n_fields);
+    if (name == NULL)
+        return true;
+    if (scan->first == NULL)
+        scan->first = name;
+    else if (strcmp(scan->first, name) != 0)
+        scan->several = true;
+    return !scan->several;
+}
+
+/*
+ * The column PostgreSQL names an unnamed CHECK after: the only column the expression
+ * reads, or NULL when it reads none or several (the name is then table_check).
+ */
+static const char *
+check_name_column(const PgQuery__Constraint *c)
+{
+    colref_scan_t scan = {NULL, false};
+
+    if (c->raw_expr)
+        pgq_walk(&c->raw_expr->base, scan_column_ref, &scan);
+    return scan.several ? NULL : scan.first;
+}
+
 /* A table-level constraint (from ALTER TABLE ADD CONSTRAINT or a column's inline one). */
 static void
 add_constraint_action(parser_t *p, const char *stmt_sql, int line, int col, const qname_t *table,
@@ -495,6 +550,19 @@ add_constraint_action(parser_t *p, const char *stmt_sql, int line, int col, cons
         a->constraint_sql = pgq_deparse_constraint(c);
         return;
     }
+    if (kind == ACT_ADD_UNIQUE && (c->deferrable || c->nulls_not_distinct || c->n_including > 0 ||
+                                   c->n_options > 0 || PGQ_STR_SET(c->indexspace))) {
+        /* The planner's CREATE UNIQUE INDEX + USING INDEX pair would silently drop these. */
+        refuse(p, stmt_sql, line, col,
+               "convoy adds UNIQUE and PRIMARY KEY constraints as CREATE UNIQUE INDEX "
+               "CONCURRENTLY plus ADD CONSTRAINT ... USING INDEX, and cannot yet carry "
+               "DEFERRABLE, INCLUDE, NULLS NOT DISTINCT, WITH (...) or USING INDEX TABLESPACE "
+               "over to them",
+               "write the two statements yourself and convoy runs both safely: CREATE UNIQUE "
+               "INDEX <name> ON <table> (...) with the index options, then ALTER TABLE <table> "
+               "ADD CONSTRAINT <name> UNIQUE USING INDEX <name> [DEFERRABLE ...]");
+        return;
+    }
 
     /* An inline column constraint names its column implicitly: make it explicit. */
     if (inline_column) {
@@ -529,13 +597,20 @@ add_constraint_action(parser_t *p, const char *stmt_sql, int line, int col, cons
         a->n_cols = 1;
     }
     a->name_given = PGQ_STR_SET(c->conname);
-    if (a->name_given)
+    if (a->name_given) {
         a->constraint_name = xstrdup(c->conname);
-    else if (kind == ACT_ADD_CHECK && a->n_cols == 0)
-        a->constraint_name = make_object_name(table->name, NULL, 0, suffix);
-    else
-        a->constraint_name = make_object_name(table->name, a->cols,
-                                              kind == ACT_ADD_FK ? 1 : a->n_cols, suffix);
+    } else if (kind == ACT_ADD_CHECK) {
+        /* PostgreSQL: table_col_check when the expression reads one column, else table_check. */
+        const char *only = check_name_column(c);
+        char *only_col = (char *)only;
+        a->constraint_name = make_object_name(table->name, only ? &only_col : NULL,
+                                              only ? 1 : 0, suffix);
+    } else if (a->is_primary) {
+        a->constraint_name = make_object_name(table->name, NULL, 0, suffix); /* table_pkey */
+    } else {
+        /* table_col1_col2_fkey / table_col1_col2_key, every column as PostgreSQL does */
+        a->constraint_name = make_object_name(table->name, a->cols, a->n_cols, suffix);
+    }
     if (kind == ACT_ADD_UNIQUE)
         a->index_name = xstrdup(a->constraint_name);
     a->constraint_sql = pgq_deparse_constraint(c);
@@ -590,6 +665,45 @@ convert_add_column(parser_t *p, const char *stmt_sql, int line, int col, const q
         a->default_volatile_hint = pgq_expr_calls_volatile(cd->raw_default);
         a->default_calls_function = pgq_expr_calls_function(cd->raw_default);
     }
+    /*
+     * In a column definition the grammar leaves DEFERRABLE and INITIALLY DEFERRED as
+     * separate attribute nodes after their constraint; fold them in, or the deparsed
+     * constraint would silently lose them.
+     */
+    {
+        PgQuery__Constraint *last = NULL;
+        for (size_t i = 0; i < cd->n_constraints; i++) {
+            PgQuery__Constraint *c = cd->constraints[i]->constraint;
+            switch (c->contype) {
+            case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
+            case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
+            case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+            case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION:
+                last = c;
+                break;
+            case PG_QUERY__CONSTR_TYPE__CONSTR_ATTR_DEFERRABLE:
+                if (last)
+                    last->deferrable = true;
+                break;
+            case PG_QUERY__CONSTR_TYPE__CONSTR_ATTR_NOT_DEFERRABLE:
+                if (last)
+                    last->deferrable = false;
+                break;
+            case PG_QUERY__CONSTR_TYPE__CONSTR_ATTR_DEFERRED:
+                if (last) {
+                    last->deferrable = true;
+                    last->initdeferred = true;
+                }
+                break;
+            case PG_QUERY__CONSTR_TYPE__CONSTR_ATTR_IMMEDIATE:
+                if (last)
+                    last->initdeferred = false;
+                break;
+            default:
+                break;
+            }
+        }
+    }
     n_actions_before = p->m->n_actions;
     for (size_t i = 0; i < cd->n_constraints; i++) {
         PgQuery__Constraint *c = cd->constraints[i]->constraint;
@@ -619,6 +733,16 @@ convert_add_column(parser_t *p, const char *stmt_sql, int line, int col, const q
             free(self->reason);
             self->reason = xstrdup("GENERATED ALWAYS AS ... STORED computes and stores a value "
                                    "for every row, rewriting the table under ACCESS EXCLUSIVE");
+            free(self->fix);
+            {
+                char *qcol = ident_sql(self->column);
+                self->fix = xasprintf(
+                    "add %s as a plain %s column, fill it with `-- convoy:backfill %s = <the "
+                    "generation expression>` and keep it current from the application or a "
+                    "trigger",
+                    qcol, self->type_sql, qcol);
+                free(qcol);
+            }
             break;
         case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
             refuse(p, stmt_sql, line, col,
@@ -911,6 +1035,12 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
             xstrdup("SET is ignored: convoy sets lock_timeout and statement_timeout per step "
                     "(use -- convoy:lock-timeout)");
         break;
+    case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
+        /* Django emits SET CONSTRAINTS ... IMMEDIATE after adding a deferrable foreign key. */
+        add_action(p, ACT_IGNORE, stmt_sql, line, col)->reason =
+            xstrdup("SET CONSTRAINTS is ignored: it only lasts for its transaction, and convoy "
+                    "runs each step in its own short transaction");
+        break;
     case PG_QUERY__NODE__NODE_RENAME_STMT:
         refuse(p, stmt_sql, line, col,
                "RENAME breaks every running application version that uses the old name",
@@ -1021,7 +1151,7 @@ migration_parse(const char *path, const char *text, migration_t *out, parse_erro
     if (r.error) {
         int line, col;
         size_t pos = r.error->cursorpos > 0 ? (size_t)r.error->cursorpos - 1 : 0;
-        offset_to_pos(text, pos, &line, &col);
+        offset_to_pos(text, char_to_byte_offset(text, pos), &line, &col);
         fail_at(&p, line, col, "SQL syntax error: %s; expected valid PostgreSQL SQL",
                 r.error->message);
         goto done;

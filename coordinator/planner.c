@@ -351,9 +351,11 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
     }
     if (a->is_serial) {
         REFUSE(c, a->line,
-               xasprintf("add %s as a plain bigint column, backfill it with `-- convoy:backfill "
-                         "%s = <expression>`, then SET DEFAULT nextval(...) in a later step",
-                         col, a->column),
+               a->fix ? xstrdup(a->fix)
+                      : xasprintf("add %s as a plain bigint column, backfill it with `-- "
+                                  "convoy:backfill %s = <expression>`, then SET DEFAULT "
+                                  "nextval(...) in a later step",
+                                  col, col),
                "%s", a->reason ? a->reason : "serial/identity/generated column rewrites the table");
         goto done;
     }
@@ -391,7 +393,7 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
                    xasprintf("give %s a DEFAULT, or fill existing rows with `-- convoy:backfill "
                              "%s = <SQL expression>` (convoy then adds it nullable, backfills in "
                              "batches and sets NOT NULL without a long lock)",
-                             col, a->column),
+                             col, col),
                    "ADD COLUMN %s NOT NULL without a DEFAULT fails on a non-empty table%s and breaks "
                    "inserts from the running application version",
                    col, c->f->live ? "" : " (assumed non-empty: no database given)");
@@ -416,7 +418,7 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
             WARN(c, a->line,
                  xasprintf("add `-- convoy:backfill %s = <expression>` to give existing rows a "
                            "value of their own (new rows still get the DEFAULT)",
-                           a->column),
+                           col),
                  "DEFAULT %s is evaluated once: every existing row gets the migration's value%s",
                  a->default_sql, c->f->live ? "" : " (if the function is stable, like now())");
         }
@@ -927,30 +929,35 @@ notes_free(plan_note_t *v, size_t n)
 }
 
 void
+plan_step_free(step_t *s)
+{
+    free(s->sql);
+    free(s->summary);
+    for (int k = 0; k < s->n_locks; k++)
+        free(s->locks[k].table);
+    free(s->table_sql);
+    free(s->column_sql);
+    free(s->expr_sql);
+    for (size_t k = 0; k < s->n_keys; k++) {
+        free(s->key_cols[k]);
+        free(s->key_types[k]);
+    }
+    free(s->key_cols);
+    free(s->key_types);
+    free(s->count_sql);
+    free(s->sample_sql);
+    free(s->index_schema);
+    free(s->index_name);
+    memset(s, 0, sizeof(*s));
+}
+
+void
 plan_free(plan_t *p)
 {
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->n_steps; i++) {
-        step_t *s = &p->steps[i];
-        free(s->sql);
-        free(s->summary);
-        for (int k = 0; k < s->n_locks; k++)
-            free(s->locks[k].table);
-        free(s->table_sql);
-        free(s->column_sql);
-        free(s->expr_sql);
-        for (size_t k = 0; k < s->n_keys; k++) {
-            free(s->key_cols[k]);
-            free(s->key_types[k]);
-        }
-        free(s->key_cols);
-        free(s->key_types);
-        free(s->count_sql);
-        free(s->sample_sql);
-        free(s->index_schema);
-        free(s->index_name);
-    }
+    for (size_t i = 0; i < p->n_steps; i++)
+        plan_step_free(&p->steps[i]);
     free(p->steps);
     notes_free(p->warnings, p->n_warnings);
     notes_free(p->refusals, p->n_refusals);

@@ -115,4 +115,13 @@ void plan_print(const plan_t *p, FILE *out);
 /* The plan as JSON; caller decrefs. */
 json_t *plan_to_json(const plan_t *p);
 
+/*
+ * Full step encoding for durable state: a resumed migration runs the steps it
+ * planned at the start, not a re-plan against an already changed catalog.
+ */
+json_t *plan_step_encode(const step_t *s);
+/* Decodes into *out (zeroed first). False on a malformed object. */
+bool plan_step_decode(const json_t *o, step_t *out);
+void plan_step_free(step_t *s);
+
 #endif

@@ -1,0 +1,248 @@
+/* cmd_status.c: `convoy status`, `convoy audit` and `convoy abort`. */
+#include "cli.h"
+#include "convoy/executor.h"
+#include "convoy/lease.h"
+#include "convoy/state.h"
+#include "convoy/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static pg_t *
+connect_or_report(const cli_opts_t *o)
+{
+    char *err = NULL;
+    pg_t *pg = pg_connect(o->db, &err);
+
+    if (pg == NULL) {
+        fprintf(stderr, "convoy: cannot connect to the database: %s\n", err);
+        free(err);
+    }
+    return pg;
+}
+
+/* Prints rows as JSON objects keyed by column name (all values as strings or null). */
+static json_t *
+rows_json(PGresult *r)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *o = json_object();
+        for (int k = 0; k < PQnfields(r); k++)
+            json_object_set_new(o, PQfname(r, k),
+                                PQgetisnull(r, i, k) ? json_null()
+                                                     : json_string(PQgetvalue(r, i, k)));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+int
+cmd_status(const cli_opts_t *o)
+{
+    pg_t *pg = connect_or_report(o);
+    const char *p[1] = {o->name};
+    PGresult *r = NULL;
+    int rc = EXIT_ERROR;
+
+    if (pg == NULL)
+        return EXIT_ERROR;
+    if (!state_schema_exists(pg)) {
+        if (o->json)
+            cli_print_json(json_array());
+        else
+            printf("no convoy migrations in this database yet\n");
+        rc = o->name ? EXIT_ERROR : EXIT_OK;
+        goto done;
+    }
+    if (pg_run(pg,
+               "SELECT m.name, m.status, m.current_step, m.n_steps, "
+               "to_char(m.started_at, 'YYYY-MM-DD HH24:MI:SSOF') AS started_at, "
+               "to_char(m.updated_at, 'YYYY-MM-DD HH24:MI:SSOF') AS updated_at, "
+               "to_char(m.finished_at, 'YYYY-MM-DD HH24:MI:SSOF') AS finished_at, m.error, "
+               "(SELECT s.summary FROM convoy.steps s WHERE s.migration = m.name AND "
+               "s.status <> 'done' ORDER BY s.n LIMIT 1) AS next_step, "
+               "(SELECT b.rows_done FROM convoy.backfill b WHERE b.migration = m.name "
+               "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_done, "
+               "(SELECT b.rows_total FROM convoy.backfill b WHERE b.migration = m.name "
+               "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_total, "
+               "(SELECT l.holder FROM convoy.lease l WHERE l.migration = m.name AND "
+               "l.expires_at > now()) AS lease_holder "
+               "FROM convoy.migrations m WHERE $1::text IS NULL OR m.name = $1 "
+               "ORDER BY m.started_at",
+               1, p, &r) != PG_OK) {
+        fprintf(stderr, "convoy: reading status: %s\n", pg_errmsg(pg));
+        goto done;
+    }
+    if (o->name && PQntuples(r) == 0) {
+        fprintf(stderr, "convoy: no migration named %s\n", o->name);
+        goto done;
+    }
+    if (o->json) {
+        cli_print_json(rows_json(r));
+    } else {
+        for (int i = 0; i < PQntuples(r); i++) {
+            printf("%s  %s  step %s/%s  started %s  updated %s\n", PQgetvalue(r, i, 0),
+                   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                   PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+            if (!PQgetisnull(r, i, 8))
+                printf("    next: %s\n", PQgetvalue(r, i, 8));
+            if (!PQgetisnull(r, i, 9))
+                printf("    backfill: %s of %s rows\n", PQgetvalue(r, i, 9),
+                       PQgetisnull(r, i, 10) ? "?" : PQgetvalue(r, i, 10));
+            if (!PQgetisnull(r, i, 11))
+                printf("    driven by: %s\n", PQgetvalue(r, i, 11));
+            if (!PQgetisnull(r, i, 7))
+                printf("    error: %s\n", PQgetvalue(r, i, 7));
+        }
+    }
+    rc = EXIT_OK;
+done:
+    PQclear(r);
+    pg_close(&pg);
+    return rc;
+}
+
+int
+cmd_audit(const cli_opts_t *o)
+{
+    pg_t *pg = connect_or_report(o);
+    const char *p[1] = {o->name};
+    PGresult *r = NULL;
+    int rc = EXIT_ERROR;
+
+    if (pg == NULL)
+        return EXIT_ERROR;
+    if (!state_schema_exists(pg)) {
+        if (o->json)
+            cli_print_json(json_array());
+        else
+            printf("no convoy audit log in this database yet\n");
+        rc = EXIT_OK;
+        goto done;
+    }
+    if (pg_run(pg,
+               "SELECT id, to_char(at, 'YYYY-MM-DD HH24:MI:SS.MSOF') AS at, migration, step, "
+               "actor, db_user, action, outcome, duration_ms, rows, locks, sql, detail "
+               "FROM convoy.audit WHERE $1::text IS NULL OR migration = $1 ORDER BY id",
+               1, p, &r) != PG_OK) {
+        fprintf(stderr, "convoy: reading the audit log: %s\n", pg_errmsg(pg));
+        goto done;
+    }
+    if (o->json) {
+        cli_print_json(rows_json(r));
+    } else {
+        for (int i = 0; i < PQntuples(r); i++) {
+            printf("%s  %s  %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 6));
+            if (!PQgetisnull(r, i, 3))
+                printf(" step %s", PQgetvalue(r, i, 3));
+            printf("  %s  by %s (db user %s)", PQgetvalue(r, i, 7), PQgetvalue(r, i, 4),
+                   PQgetvalue(r, i, 5));
+            if (!PQgetisnull(r, i, 8))
+                printf("  %s ms", PQgetvalue(r, i, 8));
+            if (!PQgetisnull(r, i, 9))
+                printf("  %s rows", PQgetvalue(r, i, 9));
+            putchar('\n');
+            if (!PQgetisnull(r, i, 10) && PQgetvalue(r, i, 10)[0])
+                printf("    locks: %s\n", PQgetvalue(r, i, 10));
+            if (!PQgetisnull(r, i, 11))
+                printf("    sql: %s\n", PQgetvalue(r, i, 11));
+            if (!PQgetisnull(r, i, 12))
+                printf("    detail: %s\n", PQgetvalue(r, i, 12));
+        }
+    }
+    rc = EXIT_OK;
+done:
+    PQclear(r);
+    pg_close(&pg);
+    return rc;
+}
+
+int
+cmd_abort(const cli_opts_t *o)
+{
+    pg_t *pg = connect_or_report(o);
+    const char *p[1] = {o->name};
+    mig_row_t row = {0};
+    bool found = false;
+    lease_t lease = {0};
+    char *holder = NULL, *actor = NULL;
+    char **status = NULL;
+    plan_t stored = {0};
+    progress_t prog;
+    int rc = EXIT_ERROR;
+
+    if (pg == NULL)
+        return EXIT_ERROR;
+    progress_init(&prog, o->quiet);
+    if (!state_load_migration(pg, o->name, &row, &found) || !found) {
+        fprintf(stderr, "convoy: no migration named %s\n", o->name);
+        goto done;
+    }
+    if (strcmp(row.status, "done") == 0 || strcmp(row.status, "aborted") == 0) {
+        fprintf(stderr, "convoy: migration %s is already %s; nothing to abort\n", o->name,
+                row.status);
+        rc = strcmp(row.status, "aborted") == 0 ? EXIT_OK : EXIT_ERROR;
+        goto done;
+    }
+    {
+        char host[256] = "unknown-host";
+        gethostname(host, sizeof(host) - 1);
+        actor = xasprintf("%s@%s pid %ld (abort)", getenv("USER") ? getenv("USER") : "unknown",
+                          host, (long)getpid());
+        state_set_actor(actor);
+    }
+    if (pg_run(pg, "UPDATE convoy.migrations SET status = 'aborting', updated_at = now() "
+                   "WHERE name = $1", 1, p, NULL) != PG_OK) {
+        fprintf(stderr, "convoy: %s\n", pg_errmsg(pg));
+        goto done;
+    }
+    if (lease_acquire(pg, o->name, actor, &lease, &holder) == LEASE_ACQUIRED) {
+        /* Nobody drives it: clean up here. */
+        exec_t ex = {0};
+        if (!state_load_steps(pg, o->name, &stored, &status)) {
+            fprintf(stderr, "convoy: reading the stored plan: %s\n", pg_errmsg(pg));
+            goto done;
+        }
+        ex.pg = pg;
+        ex.name = o->name;
+        ex.plan = &stored;
+        ex.status = status;
+        ex.lease = &lease;
+        ex.progress = &prog;
+        exec_abort_cleanup(&ex);
+        lease_release(pg, &lease);
+        rc = EXIT_OK;
+        goto done;
+    }
+    progress_line(&prog, "convoy: asked %s to stop at the next safe point; waiting", holder);
+    for (int i = 0; i < 600; i++) {
+        char *st = pg_value(pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
+        bool stopped = st && strcmp(st, "aborting") != 0;
+        struct timespec ts = {0, 100 * 1000000L};
+        if (stopped) {
+            progress_line(&prog, "convoy: migration %s is now %s", o->name, st);
+            free(st);
+            rc = EXIT_OK;
+            goto done;
+        }
+        free(st);
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "convoy: the driving process has not reached a safe point after 60 s; it "
+                    "will stop there. Check with `convoy status %s`\n", o->name);
+    rc = EXIT_OK;
+done:
+    for (size_t i = 0; status && i < stored.n_steps; i++)
+        free(status[i]);
+    free(status);
+    plan_free(&stored);
+    mig_row_free(&row);
+    free(holder);
+    free(actor);
+    pg_close(&pg);
+    return rc;
+}
