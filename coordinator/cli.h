@@ -23,6 +23,8 @@ int cmd_abort(const cli_opts_t *o);
 /* Loads and parses the migration; prints file:line:col errors. */
 #include "convoy/migration.h"
 bool cli_load_migration(const char *path, migration_t *m);
+/* "user@host pid N": who drives a migration, for leases and the audit log. Caller frees. */
+char *cli_actor(void);
 /* Prints a JSON value on stdout and frees it. */
 #include <jansson.h>
 void cli_print_json(json_t *v);

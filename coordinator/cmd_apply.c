@@ -7,6 +7,7 @@
 #include "convoy/util.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,12 @@ on_signal(int sig)
     stop_requested = 1;
 }
 
-static char *
-make_actor(void)
+char *
+cli_actor(void)
 {
     char host[256] = "unknown-host";
-    const char *user = getenv("USER");
+    const struct passwd *pw = getpwuid(getuid());
+    const char *user = pw ? pw->pw_name : getenv("USER");
 
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
@@ -113,7 +115,7 @@ cmd_apply(const cli_opts_t *o)
         fprintf(stderr, "convoy: cannot connect to the database: %s\n", err);
         goto done;
     }
-    actor = make_actor();
+    actor = cli_actor();
     state_set_actor(actor);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

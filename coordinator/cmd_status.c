@@ -188,13 +188,8 @@ cmd_abort(const cli_opts_t *o)
         rc = strcmp(row.status, "aborted") == 0 ? EXIT_OK : EXIT_ERROR;
         goto done;
     }
-    {
-        char host[256] = "unknown-host";
-        gethostname(host, sizeof(host) - 1);
-        actor = xasprintf("%s@%s pid %ld (abort)", getenv("USER") ? getenv("USER") : "unknown",
-                          host, (long)getpid());
-        state_set_actor(actor);
-    }
+    actor = cli_actor();
+    state_set_actor(actor);
     if (pg_run(pg, "UPDATE convoy.migrations SET status = 'aborting', updated_at = now() "
                    "WHERE name = $1", 1, p, NULL) != PG_OK) {
         fprintf(stderr, "convoy: %s\n", pg_errmsg(pg));
