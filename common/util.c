@@ -1,6 +1,7 @@
 /* util.c: allocation wrappers, string buffers, strict parsing, clocks and quoting. */
 #include "convoy/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -161,7 +162,7 @@ parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
     char *end = NULL;
     long long v;
 
-    if (s == NULL || *s == '\0')
+    if (s == NULL || !(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
         return false;
     errno = 0;
     v = strtoll(s, &end, 10);
@@ -176,38 +177,42 @@ parse_duration_ms(const char *s, int64_t *out_ms)
 {
     static const struct {
         const char *suffix;
-        double factor;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"sec", 1000}, {"m", 60000}, {"min", 60000},
-                 {"h", 3600000}, {"", 1}};
-    char *end = NULL;
-    double v;
+        int64_t factor;
+    } units[] = {{"ms", 1},       {"s", 1000},     {"sec", 1000}, {"m", 60000},
+                 {"min", 60000}, {"h", 3600000}, {"", 1}};
+    double v = 0, scale = 1;
+    bool digits = false;
+    const char *p;
 
     if (s == NULL)
         return false;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (*s == '\0' || *s == '-' || *s == '+')
+    p = s;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    /* plain decimal only: no sign, hex, exponent, inf or nan */
+    for (; isdigit((unsigned char)*p); p++, digits = true)
+        v = v * 10 + (*p - '0');
+    if (*p == '.') {
+        for (p++; isdigit((unsigned char)*p); p++, digits = true) {
+            scale /= 10;
+            v += (*p - '0') * scale;
+        }
+    }
+    if (!digits || v > 1e15)
         return false;
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || !isfinite(v) || v < 0)
-        return false;
-    while (*end == ' ')
-        end++;
+    while (*p == ' ')
+        p++;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         size_t n = strlen(units[i].suffix);
-        if (strncmp(end, units[i].suffix, n) == 0) {
-            const char *rest = end + n;
-            while (*rest == ' ' || *rest == '\t')
-                rest++;
-            if (*rest != '\0')
-                continue;
-            v *= units[i].factor;
-            if (v > (double)INT64_MAX / 2)
-                return false;
-            *out_ms = (int64_t)llround(v);
-            return true;
-        }
+        const char *rest = p + n;
+        if (strncmp(p, units[i].suffix, n) != 0)
+            continue;
+        while (*rest == ' ' || *rest == '\t')
+            rest++;
+        if (*rest != '\0')
+            continue;
+        *out_ms = (int64_t)llround(v * (double)units[i].factor);
+        return true;
     }
     return false;
 }
@@ -219,7 +224,7 @@ format_duration(int64_t ms, char *buf, size_t len)
         snprintf(buf, len, "unknown");
     else if (ms < 1000)
         snprintf(buf, len, "%lld ms", (long long)ms);
-    else if (ms < 60000)
+    else if (ms < 59950)
         snprintf(buf, len, "%.1f s", (double)ms / 1000.0);
     else if (ms < 3600000)
         snprintf(buf, len, "%lld min %lld s", (long long)(ms / 60000),

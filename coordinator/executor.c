@@ -110,6 +110,32 @@ fail_step(exec_t *ex, int n, const step_t *s, int64_t ms, const char *msg, int c
     return code;
 }
 
+static int mark_done(exec_t *ex, int n, const step_t *s, int64_t ms, int64_t rows,
+                     const char *detail);
+
+/* A passthrough statement that refuses to run inside a transaction block. */
+static int
+run_outside_tx(exec_t *ex, int n, const step_t *s)
+{
+    int64_t t0 = now_mono_ms();
+    char *set_sql = xasprintf("SET lock_timeout = '%lldms'", (long long)ex->lock_timeout_ms);
+    pg_status_t st;
+
+    pg_exec(ex->pg, set_sql);
+    st = pg_exec(ex->pg, s->sql);
+    free(set_sql);
+    if (st != PG_OK) {
+        char *full = xasprintf("%s (SQLSTATE %s)", pg_errmsg(ex->pg), pg_sqlstate(ex->pg));
+        int rc;
+        pg_exec(ex->pg, "RESET lock_timeout");
+        rc = fail_step(ex, n, s, now_mono_ms() - t0, full, exit_for_sqlstate(pg_sqlstate(ex->pg)));
+        free(full);
+        return rc;
+    }
+    pg_exec(ex->pg, "RESET lock_timeout");
+    return mark_done(ex, n, s, now_mono_ms() - t0, -1, "ran outside a transaction block");
+}
+
 /* A transactional step: SET LOCAL timeouts, run, record completion in the same transaction. */
 static int
 run_tx_step(exec_t *ex, int n, const step_t *s)
@@ -163,6 +189,12 @@ run_tx_step(exec_t *ex, int n, const step_t *s)
             char state[6];
             snprintf(state, sizeof(state), "%s", pg_sqlstate(ex->pg));
             pg_exec(ex->pg, "ROLLBACK");
+            if (strcmp(state, "25001") == 0 && s->kind == STEP_PASSTHROUGH) {
+                /* e.g. CREATE INDEX CONCURRENTLY on a new table: cannot run in a transaction */
+                free(msg);
+                free(set_sql);
+                return run_outside_tx(ex, n, s);
+            }
             if (st == PG_LOCK_TIMEOUT && retry_allowed(&ex->retry, attempt, now_mono_ms() - first)) {
                 int64_t delay = retry_delay_ms(&ex->retry, attempt, randombytes_random());
                 char *who = describe_blockers(ex, s);

@@ -349,6 +349,23 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
                   "column %s already exists in %s", col, tbl);
         goto done;
     }
+    for (size_t i = 0; i < idx; i++) {
+        /* The second ADD would fail halfway through the run, after the first was applied. */
+        const action_t *o = &c->m->actions[i];
+        bool same_schema = (o->table.schema == NULL && a->table.schema == NULL) ||
+                           (o->table.schema && a->table.schema &&
+                            strcmp(o->table.schema, a->table.schema) == 0);
+        if (o->kind != ACT_ADD_COLUMN || !same_schema ||
+            strcmp(o->table.name, a->table.name) != 0 || strcmp(o->column, a->column) != 0)
+            continue;
+        if (a->if_not_exists)
+            WARN(c, a->line, NULL, "column %s is already added on line %d: skipped (IF NOT EXISTS)",
+                 col, o->line);
+        else
+            ERROR(c, a->line, xstrdup("add each column once"),
+                  "column %s is added twice in %s (first on line %d)", col, tbl, o->line);
+        goto done;
+    }
     if (a->is_serial) {
         REFUSE(c, a->line,
                a->fix ? xstrdup(a->fix)
@@ -434,7 +451,9 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
                      xasprintf("add column %s nullable with no default: metadata only", col));
         step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
         s->est_ms = 0;
-        if (bf && bf->reads_columns)
+        /* Writers that do not set the column (the old app) must still get a value:
+         * recompute it when it reads other columns, or fill it when no DEFAULT will. */
+        if (bf && (bf->reads_columns || a->default_sql == NULL))
             plan_sync_trigger(c, a, tbl, col, expr);
         if (a->default_sql) {
             s = step_add(c, STEP_DDL, PHASE_EXPAND,
@@ -803,9 +822,9 @@ plan_action(ctx_t *c, size_t idx)
                              "`-- convoy:backfill`, move the application to it, then drop %s "
                              "in a contract migration",
                              a->type_sql, col),
-                   "changing %s to %s %s the table under ACCESS EXCLUSIVE", col, a->type_sql,
-                   c->f->live ? "rewrites" : "may rewrite (no database given to prove it is "
-                                             "binary-coercible)");
+                   "changing %s to %s %s the table under ACCESS EXCLUSIVE%s", col, a->type_sql,
+                   c->f->live ? "rewrites" : "may rewrite",
+                   c->f->live ? "" : " (no database given to prove it is binary-coercible)");
             break;
         }
         s = step_add(c, STEP_DDL, PHASE_EXPAND,
@@ -846,6 +865,14 @@ plan_action(ctx_t *c, size_t idx)
                      xasprintf("drop index %s concurrently", a->index_name));
         s->index_name = xstrdup(a->index_name);
         s->index_schema = a->table.schema ? xstrdup(a->table.schema) : NULL;
+        {
+            /* SHARE UPDATE EXCLUSIVE on the index's table; name the index, the table is implicit */
+            char *ix = ident_sql(a->index_name);
+            char *what = xasprintf("table of index %s", ix);
+            step_lock(s, what, LOCK_SHARE_UPDATE_EXCLUSIVE);
+            free(what);
+            free(ix);
+        }
         s->est_ms = 0;
         break;
     default:

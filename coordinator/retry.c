@@ -15,13 +15,14 @@ retry_delay_ms(const retry_policy_t *p, int attempt, uint32_t rnd)
 {
     int64_t ceiling = p->base_ms;
 
-    for (int i = 1; i < attempt && ceiling < p->cap_ms; i++)
+    for (int i = 1; i < attempt && ceiling < p->cap_ms && ceiling <= INT64_MAX / 2; i++)
         ceiling *= 2;
     if (ceiling > p->cap_ms)
         ceiling = p->cap_ms;
     if (ceiling <= 0)
         return 0;
-    return (int64_t)(rnd % (uint32_t)(ceiling + 1));
+    /* 64-bit modulo: no truncation or division by zero for any ceiling. */
+    return (int64_t)((uint64_t)rnd % ((uint64_t)ceiling + 1));
 }
 
 bool

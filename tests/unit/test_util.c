@@ -1,0 +1,310 @@
+/* test_util.c: strict number and duration parsing, SQL quoting and duration formatting. */
+#include "convoy/util.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka.h needs these first. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+typedef struct {
+    const char *in;
+    bool ok;
+    int64_t ms;
+} duration_case_t;
+
+static const duration_case_t duration_cases[] = {
+    /* valid */
+    {"50ms", true, 50},
+    {"2s", true, 2000},
+    {"1.5s", true, 1500},
+    {"3m", true, 180000},
+    {"250", true, 250},
+    {"0", true, 0},
+    {"0ms", true, 0},
+    {"1h", true, 3600000},
+    {"2min", true, 120000},
+    {"1sec", true, 1000},
+    {"0.25s", true, 250},
+    {"1.0006s", true, 1001}, /* rounded to the nearest millisecond */
+    {"0.4ms", true, 0},
+    {"50 ms", true, 50},
+    {" 50ms", true, 50},
+    {"50ms  ", true, 50},
+    {"10000ms", true, 10000},
+    {"24h", true, 86400000},
+    /* invalid */
+    {"", false, 0},
+    {"   ", false, 0},
+    {"ms", false, 0},
+    {"s", false, 0},
+    {"-5ms", false, 0},
+    {"-0", false, 0},
+    {"+5ms", false, 0},
+    {"5 parsecs", false, 0},
+    {"5msx", false, 0},
+    {"5 m s", false, 0},
+    {"5ms5", false, 0},
+    {"5,5s", false, 0},
+    {"abc", false, 0},
+    {"inf", false, 0},
+    {"nan", false, 0},
+    {"1e400", false, 0},
+    {"5d", false, 0},
+    {"5S", false, 0},
+    {"9223372036854775807", false, 0},
+    {"1.5.5s", false, 0},
+};
+
+static void
+test_parse_duration(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(duration_cases) / sizeof(duration_cases[0]); i++) {
+        const duration_case_t *tc = &duration_cases[i];
+        int64_t ms = -12345;
+        bool ok = parse_duration_ms(tc->in, &ms);
+
+        if (ok != tc->ok)
+            fail_msg("parse_duration_ms(\"%s\") returned %d, expected %d", tc->in, ok, tc->ok);
+        if (ok && ms != tc->ms)
+            fail_msg("parse_duration_ms(\"%s\") = %lld ms, expected %lld", tc->in, (long long)ms,
+                     (long long)tc->ms);
+        if (!ok && ms != -12345)
+            fail_msg("parse_duration_ms(\"%s\") failed but wrote its output", tc->in);
+    }
+    assert_false(parse_duration_ms(NULL, &(int64_t){0}));
+}
+
+typedef struct {
+    const char *in;
+    int64_t min, max;
+    bool ok;
+    int64_t value;
+} int_case_t;
+
+static const int_case_t int_cases[] = {
+    {"0", 0, 10, true, 0},
+    {"10", 0, 10, true, 10},
+    {"11", 0, 10, false, 0},
+    {"-1", 0, 10, false, 0},
+    {"-1", -5, 5, true, -1},
+    {"-5", -5, 5, true, -5},
+    {"-6", -5, 5, false, 0},
+    {"1", 1, 1, true, 1},
+    {"9223372036854775807", INT64_MIN, INT64_MAX, true, INT64_MAX},
+    {"-9223372036854775808", INT64_MIN, INT64_MAX, true, INT64_MIN},
+    {"9223372036854775808", INT64_MIN, INT64_MAX, false, 0},
+    {"-9223372036854775809", INT64_MIN, INT64_MAX, false, 0},
+    {"99999999999999999999", INT64_MIN, INT64_MAX, false, 0},
+    {"007", 0, 10, true, 7},
+    {"", 0, 10, false, 0},
+    {"5 ", 0, 10, false, 0},
+    {"5x", 0, 10, false, 0},
+    {"0x10", 0, 100, false, 0},
+    {"1e3", 0, 10000, false, 0},
+    {"1.0", 0, 10, false, 0},
+    {"-", 0, 10, false, 0},
+    {"abc", 0, 10, false, 0},
+};
+
+static void
+test_parse_int64(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
+        const int_case_t *tc = &int_cases[i];
+        int64_t v = 4242;
+        bool ok = parse_int64(tc->in, tc->min, tc->max, &v);
+
+        if (ok != tc->ok)
+            fail_msg("parse_int64(\"%s\", %lld, %lld) returned %d, expected %d", tc->in,
+                     (long long)tc->min, (long long)tc->max, ok, tc->ok);
+        if (ok && v != tc->value)
+            fail_msg("parse_int64(\"%s\") = %lld, expected %lld", tc->in, (long long)v,
+                     (long long)tc->value);
+        if (!ok && v != 4242)
+            fail_msg("parse_int64(\"%s\") failed but wrote its output", tc->in);
+    }
+    assert_false(parse_int64(NULL, 0, 10, &(int64_t){0}));
+}
+
+/*
+ * Undoes quote_ident: returns the identifier a quoted name denotes, or NULL when the
+ * text is not exactly one well-formed quoted identifier. Caller frees.
+ */
+static char *
+unquote_ident(const char *q)
+{
+    size_t n = strlen(q);
+    char *out, *o;
+
+    if (n < 2 || q[0] != '"' || q[n - 1] != '"')
+        return NULL;
+    out = o = xmalloc(n);
+    for (size_t i = 1; i < n - 1; i++) {
+        if (q[i] == '"') {
+            if (i + 1 >= n - 1 || q[i + 1] != '"') {
+                free(out);
+                return NULL; /* a lone quote would end the identifier early */
+            }
+            i++;
+        }
+        *o++ = q[i];
+    }
+    *o = '\0';
+    return out;
+}
+
+static void
+test_quote_ident(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *out;
+    } cases[] = {
+        {"users", NULL}, /* NULL: bare or quoted, as long as it round-trips */
+        {"Users", "\"Users\""},
+        {"a\"b", "\"a\"\"b\""},
+        {"\"", "\"\"\"\""},
+        {"", "\"\""},
+        {"users; DROP TABLE x", "\"users; DROP TABLE x\""},
+        {"select", "\"select\""},
+        {"last login", "\"last login\""},
+        {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *q = quote_ident(cases[i].in);
+        char *back = unquote_ident(q);
+        bool bare_ok = cases[i].out == NULL && strcmp(q, cases[i].in) == 0;
+        bool same = cases[i].out == NULL || strcmp(q, cases[i].out) == 0;
+        bool round_trips = bare_ok || (back != NULL && strcmp(back, cases[i].in) == 0);
+
+        if (!same || !round_trips)
+            print_error("quote_ident(\"%s\") = %s, expected %s (round trip %s)\n", cases[i].in, q,
+                        cases[i].out ? cases[i].out : "(either)", round_trips ? "ok" : "FAILED");
+        free(back);
+        free(q);
+        if (!same || !round_trips)
+            fail();
+    }
+}
+
+static void
+test_quote_literal(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *out;
+    } cases[] = {
+        {"free", "'free'"},
+        {"", "''"},
+        {"it's", "'it''s'"},
+        {"''", "''''''"},
+        {"a\\b", "E'a\\\\b'"},
+        {"it's a\\b", "E'it''s a\\\\b'"},
+        {"'; DROP TABLE users; --", "'''; DROP TABLE users; --'"},
+        {"line\nbreak", "'line\nbreak'"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *q = quote_literal(cases[i].in);
+        bool same = strcmp(q, cases[i].out) == 0;
+
+        if (!same)
+            print_error("quote_literal(\"%s\") = %s, expected %s\n", cases[i].in, q, cases[i].out);
+        free(q);
+        if (!same)
+            fail();
+    }
+}
+
+static void
+test_format_duration(void **state)
+{
+    static const struct {
+        int64_t ms;
+        const char *out;
+    } cases[] = {
+        {-1, "unknown"},        {-5000, "unknown"},       {0, "0 ms"},
+        {35, "35 ms"},          {999, "999 ms"},          {1000, "1.0 s"},
+        {4200, "4.2 s"},        {12345, "12.3 s"},        {60000, "1 min 0 s"},
+        {190000, "3 min 10 s"}, {3599999, "59 min 59 s"}, {3600000, "1 h 0 min"},
+        {7500000, "2 h 5 min"}, {90061000, "25 h 1 min"},
+    };
+    char buf[64];
+    char tiny[5];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        format_duration(cases[i].ms, buf, sizeof(buf));
+        if (strcmp(buf, cases[i].out) != 0)
+            fail_msg("format_duration(%lld) = \"%s\", expected \"%s\"", (long long)cases[i].ms, buf,
+                     cases[i].out);
+    }
+    /* A short buffer truncates and stays terminated. */
+    memset(tiny, 'x', sizeof(tiny));
+    format_duration(190000, tiny, sizeof(tiny));
+    assert_string_equal(tiny, "3 mi");
+}
+
+static void
+test_sha256_hex(void **state)
+{
+    char out[65];
+
+    (void)state;
+    sha256_hex("", 0, out);
+    assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha256_hex("abc", 3, out);
+    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void
+test_string_buffer(void **state)
+{
+    sb_t sb;
+    char *s;
+
+    (void)state;
+    sb_init(&sb);
+    for (int i = 0; i < 1000; i++)
+        sb_printf(&sb, "%d,", i % 10);
+    assert_int_equal(sb.len, 2000);
+    assert_int_equal(strlen(sb.data), 2000);
+    sb_putn(&sb, "abc", 2);
+    sb_putc(&sb, '!');
+    s = sb_steal(&sb);
+    assert_null(sb.data);
+    assert_string_equal(s + 2000, "ab!");
+    free(s);
+    s = xasprintf("%s-%03d", "x", 7);
+    assert_string_equal(s, "x-007");
+    free(s);
+    s = xstrndup("abcdef", 3);
+    assert_string_equal(s, "abc");
+    free(s);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_duration),  cmocka_unit_test(test_parse_int64),
+        cmocka_unit_test(test_quote_ident),     cmocka_unit_test(test_quote_literal),
+        cmocka_unit_test(test_format_duration), cmocka_unit_test(test_sha256_hex),
+        cmocka_unit_test(test_string_buffer),
+    };
+    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
