@@ -62,19 +62,22 @@ holder_is_dead_local(const char *desc)
 }
 
 static void
-print_notes(const plan_t *p)
+print_note_list(const char *file, const char *kind, const char *fix_label, const plan_note_t *v,
+                size_t n)
 {
-    for (size_t i = 0; i < p->n_errors; i++)
-        fprintf(stderr, "convoy: error: line %d: %s%s%s\n", p->errors[i].line, p->errors[i].message,
-                p->errors[i].fix ? "\n  fix: " : "", p->errors[i].fix ? p->errors[i].fix : "");
-    for (size_t i = 0; i < p->n_refusals; i++)
-        fprintf(stderr, "convoy: refused: line %d: %s%s%s\n", p->refusals[i].line,
-                p->refusals[i].message, p->refusals[i].fix ? "\n  safe alternative: " : "",
-                p->refusals[i].fix ? p->refusals[i].fix : "");
-    for (size_t i = 0; i < p->n_warnings; i++)
-        fprintf(stderr, "convoy: warning: line %d: %s%s%s\n", p->warnings[i].line,
-                p->warnings[i].message, p->warnings[i].fix ? "\n  hint: " : "",
-                p->warnings[i].fix ? p->warnings[i].fix : "");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(stderr, "convoy: %s:%d: %s: %s\n", file, v[i].line, kind, v[i].message);
+        if (v[i].fix)
+            fprintf(stderr, "  %s: %s\n", fix_label, v[i].fix);
+    }
+}
+
+static void
+print_notes(const char *file, const plan_t *p)
+{
+    print_note_list(file, "error", "fix", p->errors, p->n_errors);
+    print_note_list(file, "refused", "safe alternative", p->refusals, p->n_refusals);
+    print_note_list(file, "warning", "hint", p->warnings, p->n_warnings);
 }
 
 static int
@@ -146,7 +149,7 @@ cmd_apply(const cli_opts_t *o)
             goto done;
         }
         plan_build(&m, &facts, &plan);
-        print_notes(&plan);
+        print_notes(o->file, &plan);
         if (plan.n_errors > 0 || plan.n_refusals > 0) {
             rc = plan.n_errors > 0 ? EXIT_ERROR : EXIT_REFUSED;
             fprintf(stderr, "convoy: %s: nothing was changed\n", o->file);

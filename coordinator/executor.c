@@ -249,7 +249,8 @@ static bool
 drop_index_concurrently(exec_t *ex, const step_t *s)
 {
     const char *p[2] = {s->index_name, s->index_schema};
-    char *schema = pg_value(ex->pg, "SELECT coalesce($2, current_schema()) WHERE $1 IS NOT NULL",
+    char *schema = pg_value(ex->pg, "SELECT coalesce($2::text, current_schema()) "
+                                    "WHERE $1::text IS NOT NULL",
                             2, p);
     char *qs, *qi, *sql;
     bool ok;
@@ -265,6 +266,9 @@ drop_index_concurrently(exec_t *ex, const step_t *s)
     if (ok)
         progress_line(ex->progress, "    dropped INVALID index %s.%s left by a failed build", qs,
                       qi);
+    else
+        progress_line(ex->progress, "    could not drop INVALID index %s.%s: %s", qs, qi,
+                      pg_errmsg(ex->pg));
     free(sql);
     free(qs);
     free(qi);
@@ -321,14 +325,27 @@ run_index_step(exec_t *ex, int n, const step_t *s)
             return mark_done(ex, n, s, now_mono_ms() - t0, -1, NULL);
         }
         /* Never leave an INVALID index behind. */
-        state = index_state(ex, s);
-        if (state && strcmp(state, "invalid") == 0)
-            drop_index_concurrently(ex, s);
-        free(state);
+        {
+            bool left_invalid, dropped = false;
+            state = index_state(ex, s);
+            left_invalid = state && strcmp(state, "invalid") == 0;
+            if (left_invalid)
+                dropped = drop_index_concurrently(ex, s);
+            free(state);
+            if (left_invalid && !dropped) {
+                char *full = xasprintf("%s; the failed build left an INVALID index that convoy "
+                                       "could not drop: drop it with DROP INDEX CONCURRENTLY",
+                                       msg);
+                rc = fail_step(ex, n, s, now_mono_ms() - t0, full, EXIT_ERROR);
+                free(full);
+                free(msg);
+                return rc;
+            }
+        }
         if (strcmp(sqlstate, "23505") == 0) {
-            char *full = xasprintf("index build failed on duplicate values: %s. convoy dropped the "
-                                   "INVALID index the failed build left. Remove the duplicates, "
-                                   "then run convoy apply again",
+            char *full = xasprintf("index build failed on duplicate values: %s. No INVALID index "
+                                   "was left behind. Remove the duplicates, then run convoy "
+                                   "apply again",
                                    msg);
             rc = fail_step(ex, n, s, now_mono_ms() - t0, full, EXIT_PRECONDITION);
             free(full);

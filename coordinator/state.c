@@ -11,7 +11,6 @@
 static char *actor_name;
 
 static const char schema_sql[] =
-    "SELECT pg_advisory_xact_lock(hashtext('convoy.schema'));\n"
     "CREATE SCHEMA IF NOT EXISTS convoy;\n"
     "CREATE TABLE IF NOT EXISTS convoy.migrations (\n"
     "  name text PRIMARY KEY,\n"
@@ -104,19 +103,41 @@ state_schema_exists(pg_t *pg)
     return exists;
 }
 
+static bool
+schema_ready(pg_t *pg)
+{
+    char *v;
+    bool ready;
+
+    if (!state_schema_exists(pg))
+        return false;
+    v = pg_value(pg, "SELECT 1 FROM pg_trigger WHERE tgname = 'audit_no_truncate'", 0, NULL);
+    ready = v != NULL;
+    free(v);
+    return ready;
+}
+
 bool
 state_ensure_schema(pg_t *pg, char **err)
 {
     sb_t sb;
     bool ok;
 
-    if (state_schema_exists(pg)) {
-        char *v = pg_value(pg, "SELECT 1 FROM pg_trigger WHERE tgname = 'audit_no_truncate'", 0,
-                           NULL);
-        bool ready = v != NULL;
-        free(v);
-        if (ready)
-            return true;
+    if (schema_ready(pg))
+        return true;
+    /*
+     * Serialise concurrent creators with a session lock taken in its own
+     * statement: the script below then starts with a fresh catalog snapshot
+     * and sees a schema another process just created (an advisory lock taken
+     * inside the script does not invalidate the catalog snapshot).
+     */
+    if (pg_exec(pg, "SELECT pg_advisory_lock(hashtext('convoy.schema'))") != PG_OK) {
+        *err = xasprintf("locking the convoy schema: %s", pg_errmsg(pg));
+        return false;
+    }
+    if (schema_ready(pg)) {
+        pg_exec(pg, "SELECT pg_advisory_unlock(hashtext('convoy.schema'))");
+        return true;
     }
     sb_init(&sb);
     sb_puts(&sb, "BEGIN;\n");
@@ -127,6 +148,7 @@ state_ensure_schema(pg_t *pg, char **err)
         *err = xasprintf("creating the convoy schema: %s", pg_errmsg(pg));
         pg_exec(pg, "ROLLBACK");
     }
+    pg_exec(pg, "SELECT pg_advisory_unlock(hashtext('convoy.schema'))");
     sb_free(&sb);
     return ok;
 }

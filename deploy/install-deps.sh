@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# install-deps.sh: idempotently installs the Debian 12 packages convoy needs to build and test.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential
+  cmake
+  pkg-config
+  libpq-dev
+  libpg-query-dev
+  libprotobuf-c-dev
+  libjansson-dev
+  libsodium-dev
+  libcmocka-dev
+  libhiredis-dev
+  libzmq3-dev
+  postgresql-15
+  postgresql-contrib
+  redis-server
+  clang-format
+)
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    exec sudo -- bash "$0" "$@"
+  fi
+  echo "install-deps.sh: must run as root (or with sudo available)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "install-deps.sh: installing: ${missing[*]}"
+  # Refresh the package index once per run, only when something must be installed.
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed"
+fi
+
+# The postgresql package creates the `postgres` system user; the test harness runs
+# initdb/pg_ctl as that user because postgres refuses to run as root.
+if ! id postgres >/dev/null 2>&1; then
+  echo "install-deps.sh: system user 'postgres' is missing after installing postgresql-15" >&2
+  exit 1
+fi
+
+bindir="$(pg_config --bindir)"
+for tool in initdb pg_ctl postgres pg_basebackup pg_dump; do
+  if [[ ! -x "$bindir/$tool" ]]; then
+    echo "install-deps.sh: $bindir/$tool not found (is postgresql-15 installed?)" >&2
+    exit 1
+  fi
+done
+
+# The Debian package may have created (and started) a default cluster on port 5432 and a
+# redis-server on 6379. They are left alone: every test server uses its own temporary
+# directory and a free port found at run time, so they cannot interfere.
+echo "install-deps.sh: done (PostgreSQL server binaries in $bindir)"
