@@ -178,7 +178,7 @@ parse_duration_ms(const char *s, int64_t *out_ms)
     static const struct {
         const char *suffix;
         int64_t factor;
-    } units[] = {{"ms", 1},       {"s", 1000},     {"sec", 1000}, {"m", 60000},
+    } units[] = {{"ms", 1},      {"s", 1000},    {"sec", 1000}, {"m", 60000},
                  {"min", 60000}, {"h", 3600000}, {"", 1}};
     double v = 0, scale = 1;
     bool digits = false;

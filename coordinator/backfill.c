@@ -122,8 +122,8 @@ load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
 
     /* First start: fix the upper bound and count the rows to cover. */
     free(sql);
-    sql = xasprintf("SELECT %s FROM %s ORDER BY %s LIMIT 1", b->as_text, c->step->table_sql,
-                    b->desc);
+    sql =
+        xasprintf("SELECT %s FROM %s ORDER BY %s LIMIT 1", b->as_text, c->step->table_sql, b->desc);
     if (pg_run(c->pg, sql, 0, NULL, &r) != PG_OK) {
         fail(b, "finding the largest key");
         goto done;
@@ -194,7 +194,11 @@ typedef enum { BATCH_OK, BATCH_RETRY, BATCH_LEASE_LOST, BATCH_FAIL } batch_t;
 
 /* One transaction: find the batch's last key, update, checkpoint, renew the lease. */
 static batch_t
-run_batch(bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finished,
+run_batch(bf_t *b,
+          int64_t size,
+          int64_t *covered,
+          int64_t *updated,
+          bool *finished,
           bool *abort_requested)
 {
     bf_ctx_t *c = b->c;
@@ -212,10 +216,11 @@ run_batch(bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finis
 
     *finished = false;
     *abort_requested = false;
-    set_sql = xasprintf("BEGIN; SET LOCAL convoy.backfill = 'on'; SET LOCAL lock_timeout = '%lldms'; "
-                        "SET LOCAL statement_timeout = '%lldms'",
-                        (long long)c->lock_timeout_ms,
-                        (long long)(c->target_ms * 20 > 10000 ? c->target_ms * 20 : 10000));
+    set_sql =
+        xasprintf("BEGIN; SET LOCAL convoy.backfill = 'on'; SET LOCAL lock_timeout = '%lldms'; "
+                  "SET LOCAL statement_timeout = '%lldms'",
+                  (long long)c->lock_timeout_ms,
+                  (long long)(c->target_ms * 20 > 10000 ? c->target_ms * 20 : 10000));
     if ((st = pg_exec(c->pg, set_sql)) != PG_OK)
         goto failed;
 
@@ -231,8 +236,7 @@ run_batch(bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finis
     if (b->lo) {
         sql = xasprintf("SELECT %s FROM %s WHERE %s > %s AND %s <= %s ORDER BY %s OFFSET $%d "
                         "LIMIT 1",
-                        b->as_text, c->step->table_sql, b->keys, lo_t, b->keys, up_t, b->order,
-                        np);
+                        b->as_text, c->step->table_sql, b->keys, lo_t, b->keys, up_t, b->order, np);
         st = pg_run(c->pg, sql, np, p, &r);
     } else {
         char *up1 = param_tuple(b, 1);
@@ -378,19 +382,18 @@ run_batch(bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finis
     res = BATCH_OK;
     goto done;
 
-failed:
-    {
-        char *msg = xstrdup(pg_errmsg(c->pg));
-        pg_exec(c->pg, "ROLLBACK");
-        if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(pg_sqlstate(c->pg), "40P01") == 0 ||
-            strcmp(pg_sqlstate(c->pg), "40001") == 0) {
-            res = BATCH_RETRY;
-        } else {
-            res = BATCH_FAIL;
-        }
-        free(c->error);
-        c->error = msg;
+failed : {
+    char *msg = xstrdup(pg_errmsg(c->pg));
+    pg_exec(c->pg, "ROLLBACK");
+    if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(pg_sqlstate(c->pg), "40P01") == 0 ||
+        strcmp(pg_sqlstate(c->pg), "40001") == 0) {
+        res = BATCH_RETRY;
+    } else {
+        res = BATCH_FAIL;
     }
+    free(c->error);
+    c->error = msg;
+}
 done:
     PQclear(r);
     free_keys(hi, k);

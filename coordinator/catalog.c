@@ -115,7 +115,8 @@ fetch_table(pg_t *pg, table_fact_t *t)
     }
     PQclear(r);
     r = NULL;
-    if (pg_run(pg, "SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = $1::oid",
+    if (pg_run(pg,
+               "SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = $1::oid",
                1, p1, &r) != PG_OK)
         goto done;
     t->n_constraints = (size_t)PQntuples(r);
@@ -270,8 +271,8 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
         return false;
     }
     out->server_version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    out->server_desc = xasprintf("PostgreSQL %s, database %s", PQgetvalue(r, 0, 1),
-                                 PQgetvalue(r, 0, 2));
+    out->server_desc =
+        xasprintf("PostgreSQL %s, database %s", PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
     PQclear(r);
 
     for (size_t i = 0; i < m->n_actions; i++) {

@@ -2,9 +2,9 @@
 #ifndef CONVOY_CLI_H
 #define CONVOY_CLI_H
 
-#include <stdbool.h>
-
 #include "convoy/exit.h"
+
+#include <stdbool.h>
 
 typedef struct {
     const char *db; /* conninfo; NULL: PG* environment */

@@ -62,8 +62,8 @@ holder_is_dead_local(const char *desc)
 }
 
 static void
-print_note_list(const char *file, const char *kind, const char *fix_label, const plan_note_t *v,
-                size_t n)
+print_note_list(
+    const char *file, const char *kind, const char *fix_label, const plan_note_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         fprintf(stderr, "convoy: %s:%d: %s: %s\n", file, v[i].line, kind, v[i].message);
@@ -84,8 +84,8 @@ static int
 finish(const cli_opts_t *o, const char *name, const char *status, int rc, json_t *report)
 {
     if (o->json) {
-        json_t *out = json_pack("{s:s, s:s, s:i}", "migration", name, "status", status,
-                                "exit_code", rc);
+        json_t *out =
+            json_pack("{s:s, s:s, s:i}", "migration", name, "status", status, "exit_code", rc);
         json_object_set_new(out, "steps", report ? json_incref(report) : json_array());
         cli_print_json(out);
     }
@@ -225,8 +225,8 @@ cmd_apply(const cli_opts_t *o)
     }
     state_set_status(pg, m.name, "running", NULL);
     {
-        audit_entry_t e = {m.name, 0, found ? "resume" : "apply", NULL, NULL, -1, -1, "started",
-                           o->file};
+        audit_entry_t e = {m.name,    0,      found ? "resume" : "apply", NULL, NULL, -1, -1,
+                           "started", o->file};
         state_audit(pg, &e);
     }
 
@@ -251,9 +251,10 @@ cmd_apply(const cli_opts_t *o)
         progress_line(&prog, "convoy: migration %s applied", m.name);
         final_status = "done";
     } else {
-        final_status = rc == EXIT_ABORTED ? "aborted" : rc == EXIT_PRECONDITION ? "blocked"
-                                                    : rc == EXIT_BUSY         ? "busy"
-                                                                              : "failed";
+        final_status = rc == EXIT_ABORTED        ? "aborted"
+                       : rc == EXIT_PRECONDITION ? "blocked"
+                       : rc == EXIT_BUSY         ? "busy"
+                                                 : "failed";
     }
 done:
     if (have_lease)

@@ -190,8 +190,10 @@ cmd_abort(const cli_opts_t *o)
     }
     actor = cli_actor();
     state_set_actor(actor);
-    if (pg_run(pg, "UPDATE convoy.migrations SET status = 'aborting', updated_at = now() "
-                   "WHERE name = $1", 1, p, NULL) != PG_OK) {
+    if (pg_run(pg,
+               "UPDATE convoy.migrations SET status = 'aborting', updated_at = now() "
+               "WHERE name = $1",
+               1, p, NULL) != PG_OK) {
         fprintf(stderr, "convoy: %s\n", pg_errmsg(pg));
         goto done;
     }
@@ -227,8 +229,10 @@ cmd_abort(const cli_opts_t *o)
         free(st);
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "convoy: the driving process has not reached a safe point after 60 s; it "
-                    "will stop there. Check with `convoy status %s`\n", o->name);
+    fprintf(stderr,
+            "convoy: the driving process has not reached a safe point after 60 s; it "
+            "will stop there. Check with `convoy status %s`\n",
+            o->name);
     rc = EXIT_OK;
 done:
     for (size_t i = 0; status && i < stored.n_steps; i++)

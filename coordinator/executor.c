@@ -33,18 +33,28 @@ locks_text(const step_t *s)
 }
 
 static void
-audit_step(exec_t *ex, int n, const step_t *s, const char *outcome, int64_t ms, int64_t rows,
+audit_step(exec_t *ex,
+           int n,
+           const step_t *s,
+           const char *outcome,
+           int64_t ms,
+           int64_t rows,
            const char *detail)
 {
     char *locks = locks_text(s);
-    audit_entry_t e = {ex->name, n, step_kind_name(s->kind), s->sql, locks, ms, rows, outcome,
-                       detail};
+    audit_entry_t e = {ex->name, n,     step_kind_name(s->kind), s->sql, locks, ms, rows,
+                       outcome,  detail};
     state_audit(ex->pg, &e);
     free(locks);
 }
 
 static void
-report_step(exec_t *ex, int n, const step_t *s, const char *outcome, int64_t ms, int64_t rows,
+report_step(exec_t *ex,
+            int n,
+            const step_t *s,
+            const char *outcome,
+            int64_t ms,
+            int64_t rows,
             const char *detail)
 {
     json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "n", n, "kind", step_kind_name(s->kind),
@@ -110,8 +120,8 @@ fail_step(exec_t *ex, int n, const step_t *s, int64_t ms, const char *msg, int c
     return code;
 }
 
-static int mark_done(exec_t *ex, int n, const step_t *s, int64_t ms, int64_t rows,
-                     const char *detail);
+static int
+mark_done(exec_t *ex, int n, const step_t *s, int64_t ms, int64_t rows, const char *detail);
 
 /* A passthrough statement that refuses to run inside a transaction block. */
 static int
@@ -165,15 +175,18 @@ run_tx_step(exec_t *ex, int n, const step_t *s)
             snprintf(dur, sizeof(dur), "%lld", (long long)ms);
             locks = locks_text(s);
             {
-                audit_entry_t e = {ex->name, n, step_kind_name(s->kind), s->sql, locks, ms, -1,
-                                   "done", attempt > 1 ? "succeeded after lock retries" : NULL};
-                if (pg_run(ex->pg,
-                           "WITH s AS (UPDATE convoy.steps SET status = 'done', "
-                           "finished_at = clock_timestamp(), duration_ms = $3::bigint, error = NULL "
-                           "WHERE migration = $1 AND n = $2::int) "
-                           "UPDATE convoy.migrations SET current_step = $2::int, updated_at = now() "
-                           "WHERE name = $1",
-                           3, p, NULL) == PG_OK &&
+                audit_entry_t e = {
+                    ex->name, n,      step_kind_name(s->kind),
+                    s->sql,   locks,  ms,
+                    -1,       "done", attempt > 1 ? "succeeded after lock retries" : NULL};
+                if (pg_run(
+                        ex->pg,
+                        "WITH s AS (UPDATE convoy.steps SET status = 'done', "
+                        "finished_at = clock_timestamp(), duration_ms = $3::bigint, error = NULL "
+                        "WHERE migration = $1 AND n = $2::int) "
+                        "UPDATE convoy.migrations SET current_step = $2::int, updated_at = now() "
+                        "WHERE name = $1",
+                        3, p, NULL) == PG_OK &&
                     state_audit(ex->pg, &e) && pg_exec(ex->pg, "COMMIT") == PG_OK) {
                     free(locks);
                     report_step(ex, n, s, "done", ms, -1, NULL);
@@ -195,7 +208,8 @@ run_tx_step(exec_t *ex, int n, const step_t *s)
                 free(set_sql);
                 return run_outside_tx(ex, n, s);
             }
-            if (st == PG_LOCK_TIMEOUT && retry_allowed(&ex->retry, attempt, now_mono_ms() - first)) {
+            if (st == PG_LOCK_TIMEOUT &&
+                retry_allowed(&ex->retry, attempt, now_mono_ms() - first)) {
                 int64_t delay = retry_delay_ms(&ex->retry, attempt, randombytes_random());
                 char *who = describe_blockers(ex, s);
                 progress_line(ex->progress,
@@ -249,8 +263,9 @@ static bool
 drop_index_concurrently(exec_t *ex, const step_t *s)
 {
     const char *p[2] = {s->index_name, s->index_schema};
-    char *schema = pg_value(ex->pg, "SELECT coalesce($2::text, current_schema()) "
-                                    "WHERE $1::text IS NOT NULL",
+    char *schema = pg_value(ex->pg,
+                            "SELECT coalesce($2::text, current_schema()) "
+                            "WHERE $1::text IS NOT NULL",
                             2, p);
     char *qs, *qi, *sql;
     bool ok;
@@ -301,7 +316,8 @@ run_index_step(exec_t *ex, int n, const step_t *s)
     }
     if (state && !drop_index_concurrently(ex, s)) {
         free(state);
-        return fail_step(ex, n, s, 0, "an INVALID index of this name exists and could not be dropped",
+        return fail_step(ex, n, s, 0,
+                         "an INVALID index of this name exists and could not be dropped",
                          EXIT_ERROR);
     }
     free(state);
@@ -352,8 +368,8 @@ run_index_step(exec_t *ex, int n, const step_t *s)
             free(msg);
             return rc;
         }
-        if (attempt < 2 && (st == PG_CANCELED || st == PG_LOCK_TIMEOUT ||
-                            strcmp(sqlstate, "40P01") == 0)) {
+        if (attempt < 2 &&
+            (st == PG_CANCELED || st == PG_LOCK_TIMEOUT || strcmp(sqlstate, "40P01") == 0)) {
             progress_line(ex->progress, "    index build interrupted (%s); retrying once", msg);
             free(msg);
             continue;
@@ -521,8 +537,9 @@ exec_abort_cleanup(exec_t *ex)
     }
     state_set_status(ex->pg, ex->name, "aborted", "aborted by operator");
     {
-        audit_entry_t e = {ex->name, 0, "abort", NULL, NULL, -1, -1, "aborted",
-                           undone.len ? undone.data : "nothing to undo"};
+        audit_entry_t e = {ex->name, 0,         "abort",
+                           NULL,     NULL,      -1,
+                           -1,       "aborted", undone.len ? undone.data : "nothing to undo"};
         state_audit(ex->pg, &e);
     }
     progress_line(ex->progress,
@@ -546,8 +563,10 @@ exec_run(exec_t *ex)
         if (ex->status[i] && strcmp(ex->status[i], "done") == 0)
             continue;
         if (ex->stop_flag && *ex->stop_flag) {
-            progress_line(ex->progress, "convoy: interrupted before step %d; run convoy apply "
-                                        "again to resume", n);
+            progress_line(ex->progress,
+                          "convoy: interrupted before step %d; run convoy apply "
+                          "again to resume",
+                          n);
             return EXIT_ABORTED;
         }
         if (!lease_renew(ex->pg, ex->lease)) {

@@ -8,8 +8,7 @@
 #include <string.h>
 
 lease_result_t
-lease_acquire(pg_t *pg, const char *migration, const char *holder, lease_t *out,
-              char **holder_desc)
+lease_acquire(pg_t *pg, const char *migration, const char *holder, lease_t *out, char **holder_desc)
 {
     char ttl[16];
     const char *p[3] = {migration, holder, ttl};

@@ -42,12 +42,10 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
-    static const struct option long_opts[] = {{"db", required_argument, NULL, 'd'},
-                                              {"json", no_argument, NULL, 'j'},
-                                              {"quiet", no_argument, NULL, 'q'},
-                                              {"verbose", no_argument, NULL, 'v'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+    static const struct option long_opts[] = {
+        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},    {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
     cli_opts_t o = {0};
     const char *cmd;
     int c;

@@ -1,6 +1,5 @@
 /* migfile.c: a migration file (SQL + `-- convoy:` directives) parsed into actions. */
 #include "convoy/migration.h"
-
 #include "convoy/util.h"
 #include "pgq.h"
 
@@ -27,9 +26,9 @@ const char *
 action_kind_name(action_kind_t kind)
 {
     static const char *const names[] = {
-        "add_column",   "add_check",      "add_foreign_key", "add_unique",  "attach_index",
-        "validate",     "set_default",    "set_not_null",    "drop_not_null", "alter_type",
-        "create_index", "drop_index",     "passthrough",     "ignore",      "refuse"};
+        "add_column",   "add_check",   "add_foreign_key", "add_unique",    "attach_index",
+        "validate",     "set_default", "set_not_null",    "drop_not_null", "alter_type",
+        "create_index", "drop_index",  "passthrough",     "ignore",        "refuse"};
     return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
 }
 
@@ -65,8 +64,8 @@ char_to_byte_offset(const char *text, size_t chars)
     return i;
 }
 
-static bool
-fail_at(parser_t *p, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool fail_at(parser_t *p, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static bool
 fail_at(parser_t *p, int line, int col, const char *fmt, ...)
@@ -174,8 +173,9 @@ parse_backfill_expr(parser_t *p, const char *expr, int line, int col, backfill_d
 
     if (r.error) {
         int ecol = col + (r.error->cursorpos > 7 ? r.error->cursorpos - 8 : 0);
-        fail_at(p, line, ecol, "invalid backfill expression: %s; expected a SQL expression such "
-                               "as `-- convoy:backfill last_login = created_at`",
+        fail_at(p, line, ecol,
+                "invalid backfill expression: %s; expected a SQL expression such "
+                "as `-- convoy:backfill last_login = created_at`",
                 r.error->message);
         goto done;
     }
@@ -214,18 +214,23 @@ done:
 }
 
 static bool
-parse_duration_directive(parser_t *p, const char *key, const char *arg, int line, int col,
-                         int64_t min_ms, int64_t max_ms, int64_t *out)
+parse_duration_directive(parser_t *p,
+                         const char *key,
+                         const char *arg,
+                         int line,
+                         int col,
+                         int64_t min_ms,
+                         int64_t max_ms,
+                         int64_t *out)
 {
     int64_t ms;
 
     if (!parse_duration_ms(arg, &ms))
-        return fail_at(p, line, col, "invalid duration '%s' for convoy:%s; expected e.g. 50ms or 2s",
-                       arg, key);
-    if (ms < min_ms || ms > max_ms)
         return fail_at(p, line, col,
-                       "convoy:%s %s is out of range; allowed %lld ms to %lld ms", key, arg,
-                       (long long)min_ms, (long long)max_ms);
+                       "invalid duration '%s' for convoy:%s; expected e.g. 50ms or 2s", arg, key);
+    if (ms < min_ms || ms > max_ms)
+        return fail_at(p, line, col, "convoy:%s %s is out of range; allowed %lld ms to %lld ms",
+                       key, arg, (long long)min_ms, (long long)max_ms);
     *out = ms;
     return true;
 }
@@ -249,8 +254,9 @@ parse_directive(parser_t *p, const char *start, const char *end, int line, int c
 
     if (strcmp(key, "name") == 0) {
         size_t n = strlen(arg);
-        if (n == 0 || n > MAX_NAME_LEN || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
-                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+        if (n == 0 || n > MAX_NAME_LEN ||
+            strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
             fail_at(p, line, col,
                     "invalid convoy:name '%s'; use 1-%d letters, digits, '_', '.' or '-'", arg,
                     MAX_NAME_LEN);
@@ -447,7 +453,7 @@ string_list(PgQuery__Node **nodes, size_t n, size_t *n_out)
 static bool
 is_serial_type(PgQuery__TypeName *tn)
 {
-    static const char *const serials[] = {"serial",  "serial4",     "bigserial", "serial8",
+    static const char *const serials[] = {"serial",      "serial4", "bigserial", "serial8",
                                           "smallserial", "serial2", NULL};
     const char *name;
 
@@ -501,8 +507,13 @@ check_name_column(const PgQuery__Constraint *c)
 
 /* A table-level constraint (from ALTER TABLE ADD CONSTRAINT or a column's inline one). */
 static void
-add_constraint_action(parser_t *p, const char *stmt_sql, int line, int col, const qname_t *table,
-                      PgQuery__Constraint *c, const char *inline_column)
+add_constraint_action(parser_t *p,
+                      const char *stmt_sql,
+                      int line,
+                      int col,
+                      const qname_t *table,
+                      PgQuery__Constraint *c,
+                      const char *inline_column)
 {
     action_kind_t kind;
     const char *suffix;
@@ -603,8 +614,8 @@ add_constraint_action(parser_t *p, const char *stmt_sql, int line, int col, cons
         /* PostgreSQL: table_col_check when the expression reads one column, else table_check. */
         const char *only = check_name_column(c);
         char *only_col = (char *)only;
-        a->constraint_name = make_object_name(table->name, only ? &only_col : NULL,
-                                              only ? 1 : 0, suffix);
+        a->constraint_name =
+            make_object_name(table->name, only ? &only_col : NULL, only ? 1 : 0, suffix);
     } else if (a->is_primary) {
         a->constraint_name = make_object_name(table->name, NULL, 0, suffix); /* table_pkey */
     } else {
@@ -625,7 +636,11 @@ add_constraint_action(parser_t *p, const char *stmt_sql, int line, int col, cons
 }
 
 static void
-convert_add_column(parser_t *p, const char *stmt_sql, int line, int col, const qname_t *table,
+convert_add_column(parser_t *p,
+                   const char *stmt_sql,
+                   int line,
+                   int col,
+                   const qname_t *table,
                    PgQuery__ColumnDef *cd)
 {
     action_t *a = add_action(p, ACT_ADD_COLUMN, stmt_sql, line, col);
@@ -765,8 +780,8 @@ convert_add_column(parser_t *p, const char *stmt_sql, int line, int col, const q
 }
 
 static void
-convert_alter_table(parser_t *p, const char *stmt_sql, int line, int col,
-                    PgQuery__AlterTableStmt *ats)
+convert_alter_table(
+    parser_t *p, const char *stmt_sql, int line, int col, PgQuery__AlterTableStmt *ats)
 {
     qname_t table = {0};
 
@@ -933,8 +948,8 @@ convert_drop(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, i
         a = add_action(p, ACT_DROP_INDEX, stmt_sql, line, col);
         {
             size_t n = 0;
-            char **names = string_list(ds->objects[0]->list->items, ds->objects[0]->list->n_items,
-                                       &n);
+            char **names =
+                string_list(ds->objects[0]->list->items, ds->objects[0]->list->n_items, &n);
             if (n >= 1) {
                 a->index_name = xstrdup(names[n - 1]);
                 if (n >= 2)
@@ -1006,8 +1021,7 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         qname_set(&a->table, stmt->create_stmt->relation);
         a->table_is_new = true;
         p->new_tables = xrealloc(p->new_tables, (p->n_new_tables + 1) * sizeof(qname_t));
-        p->new_tables[p->n_new_tables].schema =
-            a->table.schema ? xstrdup(a->table.schema) : NULL;
+        p->new_tables[p->n_new_tables].schema = a->table.schema ? xstrdup(a->table.schema) : NULL;
         p->new_tables[p->n_new_tables].name = xstrdup(a->table.name);
         p->n_new_tables++;
         break;
@@ -1068,8 +1082,7 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
     case PG_QUERY__NODE__NODE_CLUSTER_STMT:
     case PG_QUERY__NODE__NODE_LOCK_STMT:
     case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
-        refuse(p, stmt_sql, line, col,
-               "this statement takes a strong lock for as long as it runs",
+        refuse(p, stmt_sql, line, col, "this statement takes a strong lock for as long as it runs",
                "run it outside convoy in a maintenance window (pg_repack for VACUUM FULL/CLUSTER)");
         break;
     default:

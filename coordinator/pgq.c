@@ -237,9 +237,9 @@ find_volatile_call(const ProtobufCMessage *msg, void *arg)
 {
     /* Common volatile built-ins; the live probe decides when a database is given. */
     static const char *const volatile_funcs[] = {
-        "random",        "clock_timestamp", "gen_random_uuid", "uuid_generate_v4",
-        "uuid_generate_v1", "timeofday",    "nextval",         "setval",
-        "txid_current",  "random_normal",   NULL};
+        "random",    "clock_timestamp", "gen_random_uuid", "uuid_generate_v4", "uuid_generate_v1",
+        "timeofday", "nextval",         "setval",          "txid_current",     "random_normal",
+        NULL};
     const PgQuery__FuncCall *fc;
     const char *name;
 

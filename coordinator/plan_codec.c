@@ -1,6 +1,5 @@
 /* plan_codec.c: steps to and from JSON, so durable state holds the exact plan. */
 #include "convoy/plan.h"
-
 #include "convoy/util.h"
 
 #include <stdlib.h>

@@ -1,6 +1,5 @@
 /* plan_print.c: a plan rendered for people (text) and for machines (JSON). */
 #include "convoy/plan.h"
-
 #include "convoy/util.h"
 
 #include <stdio.h>
@@ -102,13 +101,14 @@ plan_to_json(const plan_t *p)
         json_t *locks = json_array();
         json_t *o;
         for (int k = 0; k < s->n_locks; k++)
-            json_array_append_new(locks, json_pack("{s:s, s:s}", "table", s->locks[k].table,
-                                                   "mode", lock_mode_name(s->locks[k].mode)));
+            json_array_append_new(locks, json_pack("{s:s, s:s}", "table", s->locks[k].table, "mode",
+                                                   lock_mode_name(s->locks[k].mode)));
         o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:b, s:b, s:b}", "n", (int)(i + 1), "kind",
-                      step_kind_name(s->kind), "summary", s->summary, "sql", s->sql, "locks",
-                      locks, "rewrites", s->rewrites, "scans", s->scans, "transactional",
+                      step_kind_name(s->kind), "summary", s->summary, "sql", s->sql, "locks", locks,
+                      "rewrites", s->rewrites, "scans", s->scans, "transactional",
                       s->transactional);
-        json_object_set_new(o, "estimate_ms", s->est_ms >= 0 ? json_integer(s->est_ms) : json_null());
+        json_object_set_new(o, "estimate_ms",
+                            s->est_ms >= 0 ? json_integer(s->est_ms) : json_null());
         json_array_append_new(steps, o);
     }
     json_object_set_new(root, "steps", steps);

@@ -5,7 +5,6 @@
  * table-driven tests in tests/unit/test_planner.c.
  */
 #include "convoy/plan.h"
-
 #include "convoy/util.h"
 
 #include <stdarg.h>
@@ -66,9 +65,12 @@ note_add(plan_note_t **v, size_t *n, int line, char *message, char *fix)
     (*n)++;
 }
 
-#define WARN(c, line, fix, ...)    note_add(&(c)->p->warnings, &(c)->p->n_warnings, line, xasprintf(__VA_ARGS__), fix)
-#define REFUSE(c, line, fix, ...)  note_add(&(c)->p->refusals, &(c)->p->n_refusals, line, xasprintf(__VA_ARGS__), fix)
-#define ERROR(c, line, fix, ...)   note_add(&(c)->p->errors, &(c)->p->n_errors, line, xasprintf(__VA_ARGS__), fix)
+#define WARN(c, line, fix, ...)                                                                    \
+    note_add(&(c)->p->warnings, &(c)->p->n_warnings, line, xasprintf(__VA_ARGS__), fix)
+#define REFUSE(c, line, fix, ...)                                                                  \
+    note_add(&(c)->p->refusals, &(c)->p->n_refusals, line, xasprintf(__VA_ARGS__), fix)
+#define ERROR(c, line, fix, ...)                                                                   \
+    note_add(&(c)->p->errors, &(c)->p->n_errors, line, xasprintf(__VA_ARGS__), fix)
 
 static step_t *
 step_add(ctx_t *c, step_kind_t kind, int phase, char *sql, char *summary)
@@ -181,7 +183,8 @@ backfill_for(ctx_t *c, const action_t *a)
 {
     for (size_t i = 0; i < c->m->n_backfills; i++) {
         const backfill_directive_t *b = &c->m->backfills[i];
-        if (strcmp(b->column, a->column) == 0 && (b->table == NULL || strcmp(b->table, a->table.name) == 0))
+        if (strcmp(b->column, a->column) == 0 &&
+            (b->table == NULL || strcmp(b->table, a->table.name) == 0))
             return b;
     }
     return NULL;
@@ -300,19 +303,20 @@ plan_sync_trigger(ctx_t *c, const action_t *a, const char *tbl, const char *col,
     }
     s = step_add(
         c, STEP_DDL, PHASE_EXPAND,
-        xasprintf("CREATE OR REPLACE FUNCTION convoy.%s() RETURNS trigger LANGUAGE plpgsql AS "
-                  "$convoy$\nBEGIN\n"
-                  "  IF TG_OP = 'INSERT' THEN\n"
-                  "    IF NEW.%s IS NULL THEN NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r); END IF;\n"
-                  "  ELSIF NEW.%s IS NOT DISTINCT FROM OLD.%s THEN\n"
-                  "    NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r);\n"
-                  "  END IF;\n  RETURN NEW;\nEND\n$convoy$;\n"
-                  "CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
-                  "WHEN (current_setting('convoy.backfill', true) IS DISTINCT FROM 'on') "
-                  "EXECUTE FUNCTION convoy.%s()",
-                  fn, col, col, expr, col, col, col, expr, trg, tbl, fn),
-        xasprintf("install trigger %s: keeps %s = %s for writers that do not set it (old app)",
-                  trg, col, expr));
+        xasprintf(
+            "CREATE OR REPLACE FUNCTION convoy.%s() RETURNS trigger LANGUAGE plpgsql AS "
+            "$convoy$\nBEGIN\n"
+            "  IF TG_OP = 'INSERT' THEN\n"
+            "    IF NEW.%s IS NULL THEN NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r); END IF;\n"
+            "  ELSIF NEW.%s IS NOT DISTINCT FROM OLD.%s THEN\n"
+            "    NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r);\n"
+            "  END IF;\n  RETURN NEW;\nEND\n$convoy$;\n"
+            "CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
+            "WHEN (current_setting('convoy.backfill', true) IS DISTINCT FROM 'on') "
+            "EXECUTE FUNCTION convoy.%s()",
+            fn, col, col, expr, col, col, col, expr, trg, tbl, fn),
+        xasprintf("install trigger %s: keeps %s = %s for writers that do not set it (old app)", trg,
+                  col, expr));
     step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
     s->est_ms = 0;
     s = step_add(c, STEP_DDL, PHASE_CLEANUP,
@@ -352,9 +356,9 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
     for (size_t i = 0; i < idx; i++) {
         /* The second ADD would fail halfway through the run, after the first was applied. */
         const action_t *o = &c->m->actions[i];
-        bool same_schema = (o->table.schema == NULL && a->table.schema == NULL) ||
-                           (o->table.schema && a->table.schema &&
-                            strcmp(o->table.schema, a->table.schema) == 0);
+        bool same_schema =
+            (o->table.schema == NULL && a->table.schema == NULL) ||
+            (o->table.schema && a->table.schema && strcmp(o->table.schema, a->table.schema) == 0);
         if (o->kind != ACT_ADD_COLUMN || !same_schema ||
             strcmp(o->table.name, a->table.name) != 0 || strcmp(o->column, a->column) != 0)
             continue;
@@ -406,24 +410,24 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
 
     if (bf == NULL && !is_volatile) {
         if (a->not_null && a->default_sql == NULL && has_rows) {
-            REFUSE(c, a->line,
-                   xasprintf("give %s a DEFAULT, or fill existing rows with `-- convoy:backfill "
-                             "%s = <SQL expression>` (convoy then adds it nullable, backfills in "
-                             "batches and sets NOT NULL without a long lock)",
-                             col, col),
-                   "ADD COLUMN %s NOT NULL without a DEFAULT fails on a non-empty table%s and breaks "
-                   "inserts from the running application version",
-                   col, c->f->live ? "" : " (assumed non-empty: no database given)");
+            REFUSE(
+                c, a->line,
+                xasprintf("give %s a DEFAULT, or fill existing rows with `-- convoy:backfill "
+                          "%s = <SQL expression>` (convoy then adds it nullable, backfills in "
+                          "batches and sets NOT NULL without a long lock)",
+                          col, col),
+                "ADD COLUMN %s NOT NULL without a DEFAULT fails on a non-empty table%s and breaks "
+                "inserts from the running application version",
+                col, c->f->live ? "" : " (assumed non-empty: no database given)");
             goto done;
         }
-        s = step_add(c, STEP_DDL, PHASE_EXPAND,
-                     xasprintf("ALTER TABLE %s ADD COLUMN %s %s%s%s%s%s", tbl, col, a->type_sql,
-                               a->collate_sql ? a->collate_sql : "",
-                               a->default_sql ? " DEFAULT " : "",
-                               a->default_sql ? a->default_sql : "",
-                               a->not_null ? " NOT NULL" : ""),
-                     xasprintf("add column %s: metadata only%s", col,
-                               a->default_sql ? " (PG11+ fast default, no rewrite)" : ""));
+        s = step_add(
+            c, STEP_DDL, PHASE_EXPAND,
+            xasprintf("ALTER TABLE %s ADD COLUMN %s %s%s%s%s%s", tbl, col, a->type_sql,
+                      a->collate_sql ? a->collate_sql : "", a->default_sql ? " DEFAULT " : "",
+                      a->default_sql ? a->default_sql : "", a->not_null ? " NOT NULL" : ""),
+            xasprintf("add column %s: metadata only%s", col,
+                      a->default_sql ? " (PG11+ fast default, no rewrite)" : ""));
         step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
         s->est_ms = 0;
         if (c->f->live && c->f->server_version < 110000 && a->default_sql) {
@@ -541,10 +545,10 @@ plan_fk(ctx_t *c, const action_t *a)
         goto done;
     }
 
-    s = step_add(c, STEP_DDL, PHASE_CONSTRAINT,
-                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con,
-                           a->constraint_sql),
-                 xasprintf("add foreign key %s NOT VALID: enforced for new rows, no scan", con));
+    s = step_add(
+        c, STEP_DDL, PHASE_CONSTRAINT,
+        xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con, a->constraint_sql),
+        xasprintf("add foreign key %s NOT VALID: enforced for new rows, no scan", con));
     step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
     step_lock(s, rtbl, LOCK_SHARE_ROW_EXCLUSIVE);
     s->est_ms = 0;
@@ -629,10 +633,10 @@ plan_check(ctx_t *c, const action_t *a)
 
     if (!table_known(c, a, &a->table))
         goto done;
-    s = step_add(c, STEP_DDL, PHASE_CONSTRAINT,
-                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con,
-                           a->constraint_sql),
-                 xasprintf("add check %s NOT VALID: enforced for new rows, no scan", con));
+    s = step_add(
+        c, STEP_DDL, PHASE_CONSTRAINT,
+        xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con, a->constraint_sql),
+        xasprintf("add check %s NOT VALID: enforced for new rows, no scan", con));
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
     s->est_ms = 0;
     if (a->not_valid)

@@ -190,8 +190,8 @@ state_load_migration(pg_t *pg, const char *name, mig_row_t *out, bool *found)
 }
 
 bool
-state_create_migration(pg_t *pg, const char *name, const char *checksum, const plan_t *plan,
-                       const char *actor)
+state_create_migration(
+    pg_t *pg, const char *name, const char *checksum, const plan_t *plan, const char *actor)
 {
     char n_steps[16];
     const char *p[4] = {name, checksum, n_steps, actor};
@@ -209,8 +209,8 @@ state_create_migration(pg_t *pg, const char *name, const char *checksum, const p
         json_t *spec = plan_step_encode(&plan->steps[i]);
         char *spec_s = json_dumps(spec, JSON_COMPACT);
         char num[16];
-        const char *sp[5] = {name, num, step_kind_name(plan->steps[i].kind),
-                             plan->steps[i].summary, spec_s};
+        const char *sp[5] = {name, num, step_kind_name(plan->steps[i].kind), plan->steps[i].summary,
+                             spec_s};
         pg_status_t st;
         snprintf(num, sizeof(num), "%d", (int)(i + 1));
         st = pg_run(pg,
@@ -237,8 +237,8 @@ state_load_steps(pg_t *pg, const char *name, plan_t *plan, char ***status_out)
     int n;
     char **status;
 
-    if (pg_run(pg, "SELECT spec::text, status FROM convoy.steps WHERE migration = $1 ORDER BY n",
-               1, p, &r) != PG_OK)
+    if (pg_run(pg, "SELECT spec::text, status FROM convoy.steps WHERE migration = $1 ORDER BY n", 1,
+               p, &r) != PG_OK)
         return false;
     n = PQntuples(r);
     plan->steps = xcalloc((size_t)(n ? n : 1), sizeof(step_t));
@@ -264,8 +264,13 @@ state_load_steps(pg_t *pg, const char *name, plan_t *plan, char ***status_out)
 }
 
 bool
-state_mark_step(pg_t *pg, const char *name, int n, const char *status, int64_t duration_ms,
-                int64_t rows, const char *error)
+state_mark_step(pg_t *pg,
+                const char *name,
+                int n,
+                const char *status,
+                int64_t duration_ms,
+                int64_t rows,
+                const char *error)
 {
     char num[16], dur[32], rws[32];
     const char *p[6] = {name, num, status, duration_ms >= 0 ? dur : NULL, rows >= 0 ? rws : NULL,

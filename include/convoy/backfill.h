@@ -16,10 +16,10 @@
 
 typedef enum {
     BF_DONE,
-    BF_ABORTED,    /* convoy abort was requested: stopped at a batch boundary */
+    BF_ABORTED,     /* convoy abort was requested: stopped at a batch boundary */
     BF_INTERRUPTED, /* SIGINT/SIGTERM: stopped at a batch boundary */
     BF_LEASE_LOST,
-    BF_LOCKED,     /* row locks kept timing out past the retry budget */
+    BF_LOCKED, /* row locks kept timing out past the retry budget */
     BF_ERROR,
 } bf_result_t;
 

@@ -21,8 +21,8 @@
 typedef struct {
     pg_t *pg;
     const char *name;
-    plan_t *plan;    /* steps as stored */
-    char **status;   /* per step, as stored */
+    plan_t *plan;  /* steps as stored */
+    char **status; /* per step, as stored */
     lease_t *lease;
     progress_t *progress;
     retry_policy_t retry;

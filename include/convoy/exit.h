@@ -4,7 +4,7 @@
 
 enum {
     EXIT_OK = 0,
-    EXIT_ERROR = 1,        /* bad input, unknown objects, SQL errors, connection failures */
+    EXIT_ERROR = 1, /* bad input, unknown objects, SQL errors, connection failures */
     EXIT_USAGE = 2,
     EXIT_REFUSED = 3,      /* the planner refused an unsafe change */
     EXIT_BUSY = 4,         /* another convoy process holds the migration's lease */

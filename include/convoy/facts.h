@@ -70,7 +70,7 @@ typedef struct {
 } type_fact_t;
 
 typedef struct {
-    bool live; /* false: planned on assumptions */
+    bool live;          /* false: planned on assumptions */
     int server_version; /* e.g. 150004; assumed 150000 offline */
     char *server_desc;
     table_fact_t *tables;

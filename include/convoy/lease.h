@@ -28,14 +28,14 @@ typedef enum {
     LEASE_ERROR, /* query failed */
 } lease_result_t;
 
-lease_result_t lease_acquire(pg_t *pg, const char *migration, const char *holder, lease_t *out,
-                             char **holder_desc);
+lease_result_t lease_acquire(
+    pg_t *pg, const char *migration, const char *holder, lease_t *out, char **holder_desc);
 /* Renews; false when the lease was lost (another holder took over) or on error. */
 bool lease_renew(pg_t *pg, const lease_t *l);
 void lease_release(pg_t *pg, lease_t *l);
 /* SQL fragment parameters for renewing inside a caller's transaction. */
 #define LEASE_RENEW_SQL                                                                            \
-    "UPDATE convoy.lease SET expires_at = now() + make_interval(secs => 600) "                    \
+    "UPDATE convoy.lease SET expires_at = now() + make_interval(secs => 600) "                     \
     "WHERE migration = $1 AND token = $2::bigint"
 
 #endif

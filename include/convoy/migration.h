@@ -18,18 +18,18 @@ typedef enum {
     ACT_ADD_COLUMN,
     ACT_ADD_CHECK,
     ACT_ADD_FK,
-    ACT_ADD_UNIQUE,      /* UNIQUE or PRIMARY KEY constraint (see is_primary) */
-    ACT_ATTACH_INDEX,    /* ADD CONSTRAINT ... USING INDEX */
-    ACT_VALIDATE,        /* ALTER TABLE ... VALIDATE CONSTRAINT */
-    ACT_SET_DEFAULT,     /* SET DEFAULT / DROP DEFAULT */
+    ACT_ADD_UNIQUE,   /* UNIQUE or PRIMARY KEY constraint (see is_primary) */
+    ACT_ATTACH_INDEX, /* ADD CONSTRAINT ... USING INDEX */
+    ACT_VALIDATE,     /* ALTER TABLE ... VALIDATE CONSTRAINT */
+    ACT_SET_DEFAULT,  /* SET DEFAULT / DROP DEFAULT */
     ACT_SET_NOT_NULL,
     ACT_DROP_NOT_NULL,
     ACT_ALTER_TYPE,
     ACT_CREATE_INDEX,
     ACT_DROP_INDEX,
-    ACT_PASSTHROUGH,     /* harmless statement run as written */
-    ACT_IGNORE,          /* BEGIN/COMMIT/SET: convoy manages transactions itself */
-    ACT_REFUSE,          /* cannot be made safe: reason + alternative */
+    ACT_PASSTHROUGH, /* harmless statement run as written */
+    ACT_IGNORE,      /* BEGIN/COMMIT/SET: convoy manages transactions itself */
+    ACT_REFUSE,      /* cannot be made safe: reason + alternative */
 } action_kind_t;
 
 const char *action_kind_name(action_kind_t kind);
@@ -41,7 +41,7 @@ typedef struct {
 
 typedef struct {
     action_kind_t kind;
-    int line;   /* 1-based position of the statement in the file */
+    int line; /* 1-based position of the statement in the file */
     int line_col;
     char *stmt_sql; /* the original statement text */
 
@@ -50,20 +50,20 @@ typedef struct {
 
     /* ADD COLUMN, SET DEFAULT, SET/DROP NOT NULL, ALTER TYPE */
     char *column;
-    char *type_sql;      /* deparsed type, e.g. "timestamptz(6)" */
-    char *collate_sql;   /* " COLLATE ..." or NULL */
-    char *default_sql;   /* deparsed DEFAULT expression, or NULL */
+    char *type_sql;    /* deparsed type, e.g. "timestamptz(6)" */
+    char *collate_sql; /* " COLLATE ..." or NULL */
+    char *default_sql; /* deparsed DEFAULT expression, or NULL */
     bool not_null;
-    bool default_volatile_hint; /* calls a function known to be volatile */
+    bool default_volatile_hint;  /* calls a function known to be volatile */
     bool default_calls_function; /* any function call: maybe only stable, like now() */
     bool if_not_exists;
-    bool is_serial;             /* serial types, identity, generated, ... */
+    bool is_serial; /* serial types, identity, generated, ... */
 
     /* constraints */
     char *constraint_name; /* as given, or generated the way PostgreSQL would */
     bool name_given;
-    char *constraint_sql;  /* "CHECK (x > 0)", "FOREIGN KEY (a) REFERENCES p (id)" */
-    bool not_valid;        /* the user already wrote NOT VALID */
+    char *constraint_sql; /* "CHECK (x > 0)", "FOREIGN KEY (a) REFERENCES p (id)" */
+    bool not_valid;       /* the user already wrote NOT VALID */
     bool is_primary;
     char **cols;
     size_t n_cols;
@@ -82,9 +82,9 @@ typedef struct {
 } action_t;
 
 typedef struct {
-    char *table;  /* optional "table." prefix */
+    char *table; /* optional "table." prefix */
     char *column;
-    char *expr_sql;   /* deparsed expression */
+    char *expr_sql;     /* deparsed expression */
     bool reads_columns; /* the expression references columns of the row */
     int line;
 } backfill_directive_t;

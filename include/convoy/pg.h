@@ -25,8 +25,8 @@ pg_t *pg_connect(const char *conninfo, char **err);
 void pg_close(pg_t **pg);
 
 /* Runs SQL with text parameters. Returns the status; *res (if given) gets the result. */
-pg_status_t pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params,
-                   PGresult **res);
+pg_status_t
+pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **res);
 /* Runs one or more statements with no parameters and no result rows. */
 pg_status_t pg_exec(pg_t *pg, const char *sql);
 /* First cell of the first row as a new string, or NULL (NULL value, no rows or error). */

@@ -15,13 +15,13 @@
 #include <stdio.h>
 
 typedef enum {
-    STEP_DDL,             /* short lock-taking statement: lock_timeout + retries */
-    STEP_VALIDATE,        /* VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, scans */
-    STEP_ORPHAN_CHECK,    /* read-only FK pre-check */
-    STEP_BACKFILL,        /* batched, checkpointed UPDATE */
-    STEP_INDEX,           /* CREATE [UNIQUE] INDEX CONCURRENTLY */
-    STEP_DROP_INDEX,      /* DROP INDEX CONCURRENTLY */
-    STEP_PASSTHROUGH,     /* harmless statement as written */
+    STEP_DDL,          /* short lock-taking statement: lock_timeout + retries */
+    STEP_VALIDATE,     /* VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, scans */
+    STEP_ORPHAN_CHECK, /* read-only FK pre-check */
+    STEP_BACKFILL,     /* batched, checkpointed UPDATE */
+    STEP_INDEX,        /* CREATE [UNIQUE] INDEX CONCURRENTLY */
+    STEP_DROP_INDEX,   /* DROP INDEX CONCURRENTLY */
+    STEP_PASSTHROUGH,  /* harmless statement as written */
 } step_kind_t;
 
 const char *step_kind_name(step_kind_t kind);

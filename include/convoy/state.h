@@ -31,13 +31,18 @@ bool state_schema_exists(pg_t *pg);
 bool state_load_migration(pg_t *pg, const char *name, mig_row_t *out, bool *found);
 void mig_row_free(mig_row_t *r);
 /* Inserts the migration and its steps in one transaction. */
-bool state_create_migration(pg_t *pg, const char *name, const char *checksum, const plan_t *plan,
-                            const char *actor);
+bool state_create_migration(
+    pg_t *pg, const char *name, const char *checksum, const plan_t *plan, const char *actor);
 /* Loads the stored steps into plan->steps (plan otherwise zeroed). */
 bool state_load_steps(pg_t *pg, const char *name, plan_t *plan, char ***status_out);
 /* SQL that marks step n (1-based) done; run inside the step's own transaction. */
-bool state_mark_step(pg_t *pg, const char *name, int n, const char *status, int64_t duration_ms,
-                     int64_t rows, const char *error);
+bool state_mark_step(pg_t *pg,
+                     const char *name,
+                     int n,
+                     const char *status,
+                     int64_t duration_ms,
+                     int64_t rows,
+                     const char *error);
 bool state_set_status(pg_t *pg, const char *name, const char *status, const char *error);
 
 typedef struct {
