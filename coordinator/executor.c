@@ -527,6 +527,15 @@ exec_abort_cleanup(exec_t *ex)
             if (pg_exec(ex->pg, s->sql) == PG_OK)
                 sb_printf(&undone, "%s%s", undone.len ? "; " : "", s->summary);
         }
+        if (s->undone_by_abort) {
+            /* a resume must reinstall it before the backfill continues */
+            char num[16];
+            const char *p[2] = {ex->name, num};
+            snprintf(num, sizeof(num), "%d", (int)i + 1);
+            pg_run(ex->pg,
+                   "UPDATE convoy.steps SET status = 'pending' WHERE migration = $1 AND n = $2::int",
+                   2, p, NULL);
+        }
         if (s->kind == STEP_INDEX) {
             char *st = index_state(ex, s);
             if (st && strcmp(st, "invalid") == 0 && drop_index_concurrently(ex, s))

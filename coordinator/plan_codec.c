@@ -38,6 +38,7 @@ plan_step_encode(const step_t *s)
     json_object_set_new(o, "transactional", json_boolean(s->transactional));
     json_object_set_new(o, "est_ms", json_integer(s->est_ms));
     json_object_set_new(o, "phase", json_integer(s->phase));
+    json_object_set_new(o, "undone_by_abort", json_boolean(s->undone_by_abort));
     json_object_set_new(o, "table_sql", str_or_null(s->table_sql));
     json_object_set_new(o, "column_sql", str_or_null(s->column_sql));
     json_object_set_new(o, "expr_sql", str_or_null(s->expr_sql));
@@ -109,6 +110,7 @@ plan_step_decode(const json_t *o, step_t *out)
     out->transactional = json_is_true(json_object_get(o, "transactional"));
     out->est_ms = json_integer_value(json_object_get(o, "est_ms"));
     out->phase = (int)json_integer_value(json_object_get(o, "phase"));
+    out->undone_by_abort = json_is_true(json_object_get(o, "undone_by_abort"));
     out->table_sql = get_str(o, "table_sql");
     out->column_sql = get_str(o, "column_sql");
     out->expr_sql = get_str(o, "expr_sql");

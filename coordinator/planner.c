@@ -319,6 +319,7 @@ plan_sync_trigger(ctx_t *c, const action_t *a, const char *tbl, const char *col,
                   col, expr));
     step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
     s->est_ms = 0;
+    s->undone_by_abort = true;
     s = step_add(c, STEP_DDL, PHASE_CLEANUP,
                  xasprintf("DROP TRIGGER IF EXISTS %s ON %s;\nDROP FUNCTION IF EXISTS convoy.%s()",
                            trg, tbl, fn),

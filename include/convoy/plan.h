@@ -59,6 +59,7 @@ typedef struct {
     bool transactional;
     int64_t est_ms; /* -1 unknown */
     int phase;      /* ordering key */
+    bool undone_by_abort; /* abort removes what this step made: run it again on resume */
 
     /* STEP_BACKFILL */
     char *table_sql;
