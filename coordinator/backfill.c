@@ -12,9 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Tables above this estimate use reltuples for the total instead of count(*). */
-#define EXACT_COUNT_LIMIT 5000000
-
 typedef struct {
     bf_ctx_t *c;
     size_t k;      /* key columns */
@@ -25,6 +22,10 @@ typedef struct {
     char **lo;     /* current lower bound (exclusive), NULL before the first batch */
     char **up;     /* upper bound (inclusive) */
     int64_t rows_total;
+    /* Dense single-column integer key: batches are key ranges (lo, lo + size], which
+     * spares the query that finds each batch's last key. */
+    bool int_path;
+    int64_t int_min;
 } bf_t;
 
 static char *
@@ -144,7 +145,8 @@ load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
                        1, tp);
         b->rows_total = est ? strtoll(est, NULL, 10) : -1;
         free(est);
-        if (b->rows_total < EXACT_COUNT_LIMIT) {
+        /* never analysed: count (the estimate only drives progress and ETA) */
+        if (b->rows_total < 0) {
             char *cnt;
             free(sql);
             sql = xasprintf("SELECT count(*) FROM %s", c->step->table_sql);
@@ -190,6 +192,34 @@ done:
     return ok;
 }
 
+/* Uses key ranges when the key is one integer column and at least half the key space is
+ * populated; either way the checkpoint holds the last key covered, so a resume may switch. */
+static void
+choose_int_path(bf_t *b)
+{
+    const char *t;
+    char *sql, *min;
+    int64_t up_v;
+
+    if (b->k != 1 || b->rows_total <= 0)
+        return;
+    t = b->c->step->key_types[0];
+    if (strcmp(t, "bigint") != 0 && strcmp(t, "integer") != 0 && strcmp(t, "smallint") != 0)
+        return;
+    sql = xasprintf("SELECT min(%s)::text FROM %s", b->c->step->key_cols[0], b->c->step->table_sql);
+    min = pg_value(b->c->pg, sql, 0, NULL);
+    free(sql);
+    if (min == NULL)
+        return;
+    b->int_min = strtoll(min, NULL, 10);
+    free(min);
+    up_v = strtoll(b->up[0], NULL, 10);
+    if (b->int_min <= INT64_MIN + 1 || up_v < b->int_min)
+        return;
+    /* density: rows per key value across [min, up] */
+    b->int_path = (double)b->rows_total * 2.0 >= (double)up_v - (double)b->int_min + 1.0;
+}
+
 typedef enum { BATCH_OK, BATCH_RETRY, BATCH_LEASE_LOST, BATCH_FAIL } batch_t;
 
 /* One transaction: find the batch's last key, update, checkpoint, renew the lease. */
@@ -224,7 +254,17 @@ run_batch(bf_t *b,
     if ((st = pg_exec(c->pg, set_sql)) != PG_OK)
         goto failed;
 
-    /* (a) the batch's last key: `size` rows after lo, capped at up */
+    /* (a) the batch's last key: `size` keys (int path) or rows after lo, capped at up */
+    if (b->int_path) {
+        int64_t lo_v = b->lo ? strtoll(b->lo[0], NULL, 10) : b->int_min - 1;
+        int64_t up_v = strtoll(b->up[0], NULL, 10);
+        int64_t hi_v = up_v - lo_v <= size ? up_v : lo_v + size;
+        hi = xcalloc(1, sizeof(char *));
+        hi[0] = xasprintf("%lld", (long long)hi_v);
+        *finished = hi_v >= up_v;
+        *covered = -2; /* the rows updated, known after (b) */
+        goto update;
+    }
     for (size_t i = 0; b->lo && i < k; i++)
         p[np++] = b->lo[i];
     if (!b->lo)
@@ -268,6 +308,7 @@ run_batch(bf_t *b,
     PQclear(r);
     r = NULL;
 
+update:
     /* (b) the update itself, only rows still NULL */
     free(sql);
     np = 0;
@@ -278,20 +319,20 @@ run_batch(bf_t *b,
         for (size_t i = 0; i < k; i++)
             p[np++] = hi[i];
         if (b->lo)
-            sql = xasprintf("WITH u AS (UPDATE %s SET %s = %s WHERE %s > %s AND %s <= %s AND %s IS "
-                            "NULL RETURNING 1) SELECT count(*) FROM u",
+            sql = xasprintf("UPDATE %s SET %s = %s WHERE %s > %s AND %s <= %s AND %s IS NULL",
                             c->step->table_sql, c->step->column_sql, c->step->expr_sql, b->keys,
                             lo_t, b->keys, hi_t, c->step->column_sql);
         else
-            sql = xasprintf("WITH u AS (UPDATE %s SET %s = %s WHERE %s <= %s AND %s IS NULL "
-                            "RETURNING 1) SELECT count(*) FROM u",
+            sql = xasprintf("UPDATE %s SET %s = %s WHERE %s <= %s AND %s IS NULL",
                             c->step->table_sql, c->step->column_sql, c->step->expr_sql, b->keys,
                             hi_t, c->step->column_sql);
         free(hi_t);
     }
     if ((st = pg_run(c->pg, sql, np, p, &r)) != PG_OK)
         goto failed;
-    *updated = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *updated = strtoll(PQcmdTuples(r), NULL, 10);
+    if (*covered == -2)
+        *covered = *updated;
     PQclear(r);
     r = NULL;
     if (*covered < 0) {
@@ -445,6 +486,7 @@ backfill_run(bf_ctx_t *c)
         res = BF_DONE;
         goto done;
     }
+    choose_int_path(&b);
     if (b.lo)
         progress_line(c->progress, "    resuming backfill from checkpoint: %lld of %lld rows done",
                       (long long)c->rows_done, (long long)b.rows_total);

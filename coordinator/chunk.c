@@ -38,8 +38,12 @@ chunk_observe(chunk_ctl_t *c, int64_t rows, int64_t elapsed_ms)
     else
         c->rate = 0.5 * c->rate + 0.5 * observed;
     ideal = c->rate * (double)c->target_ms;
-    if (ideal > (double)c->size * CHUNK_MAX_STEP_UP)
-        ideal = (double)c->size * CHUNK_MAX_STEP_UP;
+    {
+        /* far below target (a quarter or less): ramp faster, still bounded */
+        double step = elapsed_ms * 4 <= c->target_ms ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
+        if (ideal > (double)c->size * step)
+            ideal = (double)c->size * step;
+    }
     next = (int64_t)ideal;
     c->size = clamp(next, CHUNK_MIN_ROWS, CHUNK_MAX_ROWS);
     return c->size;

@@ -2,7 +2,9 @@
  * chunk.h: the backfill batch-size controller (pure).
  *
  * Steers each batch toward a target duration: the next size follows the observed
- * rows/ms (smoothed), grows by at most CHUNK_MAX_STEP_UP per batch, is cut at once
+ * rows/ms (smoothed), grows by at most CHUNK_MAX_STEP_UP per batch (CHUNK_SLOW_START_STEP_UP
+ * while a batch takes under a quarter of the target, so small first batches ramp up
+ * quickly), is cut at once
  * when a batch runs long, and cut to a tenth when a batch takes more than
  * CHUNK_OUTLIER_FACTOR times the target (a lock wait or an I/O stall).
  */
@@ -11,11 +13,12 @@
 
 #include <stdint.h>
 
-#define CHUNK_MIN_ROWS       10
-#define CHUNK_MAX_ROWS       200000
-#define CHUNK_INITIAL_ROWS   1000
-#define CHUNK_MAX_STEP_UP    1.5
-#define CHUNK_OUTLIER_FACTOR 5.0
+#define CHUNK_MIN_ROWS           10
+#define CHUNK_MAX_ROWS           200000
+#define CHUNK_INITIAL_ROWS       1000
+#define CHUNK_MAX_STEP_UP        1.5
+#define CHUNK_SLOW_START_STEP_UP 4.0
+#define CHUNK_OUTLIER_FACTOR     5.0
 
 typedef struct {
     int64_t target_ms;

@@ -38,12 +38,20 @@ static const chunk_case_t chunk_cases[] = {
      1000,
      3,
      {{1000, 200, 1000}, {1000, 200, 1000}, {1000, 200, 1000}}},
-    {"step-up is bounded by 1.5x per batch on a very fast table",
+    {"slow start: under a quarter of the target, step-up is bounded by 4x",
      200,
      1000,
      1000,
-     5,
-     {{1000, 10, 1500}, {1500, 15, 2250}, {2250, 22, 3375}, {3375, 33, 5062}, {5062, 50, 7593}}},
+     3,
+     /* third batch: rate smoothed (100 + 320) / 2 rows/ms -> 42000, under the 4x bound */
+     {{1000, 10, 4000}, {4000, 40, 16000}, {16000, 50, 42000}}},
+    {"near the target, step-up is bounded by 1.5x per batch",
+     200,
+     1000,
+     1000,
+     4,
+     /* each batch takes over a quarter of the target: 1.5x even though the rate allows more */
+     {{1000, 60, 1500}, {1500, 90, 2250}, {2250, 100, 3375}, {3375, 100, 5062}}},
     {"a faster batch raises the smoothed rate only halfway",
      200,
      1000,
@@ -73,12 +81,12 @@ static const chunk_case_t chunk_cases[] = {
      {{1000, 200, 1000}, {1000, 1001, 100}}},
     {"an outlier on a large batch cuts to a tenth", 200, 50000, 50000, 1, {{50000, 10000, 5000}}},
     {"exactly 5x target is slow, not an outlier", 200, 1000, 1000, 1, {{1000, 1000, 200}}},
-    {"after an outlier, growth restarts bounded by 1.5x",
+    {"after an outlier, growth restarts bounded (4x while far below target)",
      200,
      1000,
      1000,
      3,
-     {{1000, 200, 1000}, {1000, 60000, 100}, {100, 20, 150}}},
+     {{1000, 200, 1000}, {1000, 60000, 100}, {100, 20, 400}}},
     {"outlier cut is clamped to the minimum", 200, 50, 50, 1, {{50, 5000, CHUNK_MIN_ROWS}}},
     {"a very slow rate is clamped to the minimum", 200, 1000, 1000, 1, {{10, 999, CHUNK_MIN_ROWS}}},
     {"growth is clamped to the maximum",
@@ -114,8 +122,8 @@ static const chunk_case_t chunk_cases[] = {
      1000,
      1000,
      1,
-     /* 1000 rows in "1 ms": the ideal is huge, the 1.5x bound applies */
-     {{1000, 0, 1500}}},
+     /* 1000 rows in "1 ms": the ideal is huge, the slow-start 4x bound applies */
+     {{1000, 0, 4000}}},
     {"a non-positive target is treated as 1 ms",
      0,
      1000,
@@ -147,9 +155,15 @@ run_chunk_case(void **state)
         if (next != c.size)
             fail_msg("%s: batch %zu returned %lld but the controller holds %lld", tc->name, i + 1,
                      (long long)next, (long long)c.size);
-        if ((double)next > (double)before * CHUNK_MAX_STEP_UP && next > CHUNK_MIN_ROWS)
-            fail_msg("%s: batch %zu grew from %lld to %lld, more than %.1fx", tc->name, i + 1,
-                     (long long)before, (long long)next, CHUNK_MAX_STEP_UP);
+        {
+            /* the documented bound: 4x while the batch took a quarter of the target or less */
+            int64_t t = tc->target_ms > 0 ? tc->target_ms : 1;
+            int64_t el = b->elapsed_ms > 0 ? b->elapsed_ms : 1;
+            double bound = el * 4 <= t ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
+            if ((double)next > (double)before * bound && next > CHUNK_MIN_ROWS)
+                fail_msg("%s: batch %zu grew from %lld to %lld, more than %.1fx", tc->name, i + 1,
+                         (long long)before, (long long)next, bound);
+        }
         if (next < CHUNK_MIN_ROWS || next > CHUNK_MAX_ROWS)
             fail_msg("%s: size %lld outside [%d, %d]", tc->name, (long long)next, CHUNK_MIN_ROWS,
                      CHUNK_MAX_ROWS);
@@ -187,7 +201,11 @@ run_converge_case(void **state)
         int64_t elapsed = (int64_t)((double)size / tc->rows_per_ms + 0.5);
         int64_t next = chunk_observe(&c, size, elapsed);
 
-        if ((double)next > (double)size * CHUNK_MAX_STEP_UP && next > CHUNK_MIN_ROWS)
+        int64_t t = tc->target_ms > 0 ? tc->target_ms : 1;
+        double bound =
+            (elapsed > 0 ? elapsed : 1) * 4 <= t ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
+
+        if ((double)next > (double)size * bound && next > CHUNK_MIN_ROWS)
             fail_msg("%s: batch %d grew from %lld to %lld", tc->name, i + 1, (long long)size,
                      (long long)next);
         size = next;
