@@ -2,6 +2,8 @@
 # install-deps.sh: idempotently installs the Debian 12 packages convoy needs to build and test.
 set -euo pipefail
 
+# Exactly what builds, tests and benchmarks need today (hiredis and libzmq arrive with
+# the fleet: agents, Redis invalidation).
 PACKAGES=(
   build-essential
   cmake
@@ -12,12 +14,11 @@ PACKAGES=(
   libjansson-dev
   libsodium-dev
   libcmocka-dev
-  libhiredis-dev
-  libzmq3-dev
   postgresql-15
   postgresql-contrib
   redis-server
   clang-format
+  jq
 )
 
 if [[ "$(id -u)" -ne 0 ]]; then

@@ -39,7 +39,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55439)"
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "quickstart: no free port found" >&2
+  return 1
+}
+PORT="$(free_port)"
 echo "== starting PostgreSQL on 127.0.0.1:$PORT (data in $TMP)"
 "${RUN[@]}" "$BINDIR/initdb" -A trust --nosync -U postgres -D "$TMP/data" >/dev/null
 "${RUN[@]}" "$BINDIR/pg_ctl" -D "$TMP/data" -l "$TMP/server.log" -w \
