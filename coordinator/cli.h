@@ -10,6 +10,7 @@ typedef struct {
     const char *db; /* conninfo; NULL: PG* environment */
     bool json;
     bool quiet;
+    bool offline; /* plan: never connect */
     const char *file;
     const char *name;
 } cli_opts_t;

@@ -13,7 +13,8 @@ static const char usage_text[] =
     "Plan and apply PostgreSQL schema changes without blocking production.\n"
     "\n"
     "commands:\n"
-    "  plan FILE            show the lock-safe steps convoy would run, and why\n"
+    "  plan FILE            show the lock-safe steps convoy would run, and why (reads the\n"
+    "                       live catalog when --db or PGHOST/PGDATABASE/PGSERVICE is set)\n"
     "  apply FILE           run them: short lock timeouts, batched resumable backfill\n"
     "  status [NAME]        migrations and their progress\n"
     "  audit [NAME]         the append-only audit log\n"
@@ -23,6 +24,7 @@ static const char usage_text[] =
     "  -d, --db CONNINFO    libpq conninfo or URL (default: PG* environment variables)\n"
     "  -j, --json           machine-readable output on stdout\n"
     "  -q, --quiet          no progress output\n"
+    "  -o, --offline        plan: do not connect, even when PG* variables are set\n"
     "  -v, --verbose        debug logging\n"
     "  -h, --help           this help\n"
     "\n"
@@ -42,10 +44,13 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},    {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
+    static const struct option long_opts[] = {{"db", required_argument, NULL, 'd'},
+                                              {"json", no_argument, NULL, 'j'},
+                                              {"quiet", no_argument, NULL, 'q'},
+                                              {"verbose", no_argument, NULL, 'v'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {"offline", no_argument, NULL, 'o'},
+                                              {NULL, 0, NULL, 0}};
     cli_opts_t o = {0};
     const char *cmd;
     int c;
@@ -60,7 +65,7 @@ main(int argc, char **argv)
         return EXIT_OK;
     }
     optind = 2;
-    while ((c = getopt_long(argc, argv, "d:jqvh", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:jqvho", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o.db = optarg;
@@ -73,6 +78,9 @@ main(int argc, char **argv)
             break;
         case 'v':
             log_set_level(LOG_DEBUG);
+            break;
+        case 'o':
+            o.offline = true;
             break;
         case 'h':
             usage(stdout);
