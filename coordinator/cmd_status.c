@@ -198,8 +198,17 @@ cmd_abort(const cli_opts_t *o)
         goto done;
     }
     if (lease_acquire(pg, o->name, actor, &lease, &holder) == LEASE_ACQUIRED) {
-        /* Nobody drives it: clean up here. */
+        /* Nobody drives it now; the driver may have stopped just before we asked. */
         exec_t ex = {0};
+        char *st = pg_value(pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
+        bool still_aborting = st && strcmp(st, "aborting") == 0;
+        free(st);
+        if (!still_aborting) {
+            lease_release(pg, &lease);
+            progress_line(&prog, "convoy: migration %s was stopped by its driver", o->name);
+            rc = EXIT_OK;
+            goto done;
+        }
         if (!state_load_steps(pg, o->name, &stored, &status)) {
             fprintf(stderr, "convoy: reading the stored plan: %s\n", pg_errmsg(pg));
             goto done;
