@@ -156,6 +156,14 @@ sb_steal(sb_t *sb)
     return p;
 }
 
+void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 bool
 parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 {

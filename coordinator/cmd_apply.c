@@ -80,6 +80,37 @@ print_notes(const char *file, const plan_t *p)
     print_note_list(file, "warning", "hint", p->warnings, p->n_warnings);
 }
 
+/*
+ * A migration with this name exists: false (with *rc set) when it was started from a
+ * different file (refused) or is already done (a no-op).
+ */
+static bool
+may_continue(const cli_opts_t *o,
+             const migration_t *m,
+             const mig_row_t *row,
+             progress_t *prog,
+             int *rc,
+             const char **final_status)
+{
+    if (strcmp(row->checksum, m->checksum) != 0) {
+        fprintf(stderr,
+                "convoy: %s: migration \"%s\" was already started from a different file "
+                "(checksum %.12s, this file %.12s). A migration's file must not change once "
+                "applied: put the change in a new file, or give it a new -- convoy:name\n",
+                o->file, m->name, row->checksum, m->checksum);
+        *rc = EXIT_ERROR;
+        *final_status = "invalid";
+        return false;
+    }
+    if (strcmp(row->status, "done") == 0) {
+        progress_line(prog, "convoy: migration %s is already applied; nothing to do", m->name);
+        *rc = EXIT_OK;
+        *final_status = "done";
+        return false;
+    }
+    return true;
+}
+
 static int
 finish(const cli_opts_t *o, const char *name, const char *status, int rc, json_t *report)
 {
@@ -129,20 +160,8 @@ cmd_apply(const cli_opts_t *o)
         fprintf(stderr, "convoy: reading migration state: %s\n", pg_errmsg(pg));
         goto done;
     }
-    if (found && strcmp(row.checksum, m.checksum) != 0) {
-        fprintf(stderr,
-                "convoy: %s: migration \"%s\" was already started from a different file "
-                "(checksum %.12s, this file %.12s). A migration's file must not change once "
-                "applied: put the change in a new file, or give it a new -- convoy:name\n",
-                o->file, m.name, row.checksum, m.checksum);
+    if (found && !may_continue(o, &m, &row, &prog, &rc, &final_status))
         goto done;
-    }
-    if (found && strcmp(row.status, "done") == 0) {
-        progress_line(&prog, "convoy: migration %s is already applied; nothing to do", m.name);
-        final_status = "done";
-        rc = EXIT_OK;
-        goto done;
-    }
     if (!found) {
         if (!catalog_fetch(pg, &m, &facts, &err)) {
             fprintf(stderr, "convoy: %s\n", err);
@@ -202,12 +221,8 @@ cmd_apply(const cli_opts_t *o)
         fprintf(stderr, "convoy: reading migration state: %s\n", pg_errmsg(pg));
         goto done;
     }
-    if (found && strcmp(row.status, "done") == 0) {
-        progress_line(&prog, "convoy: migration %s is already applied; nothing to do", m.name);
-        final_status = "done";
-        rc = EXIT_OK;
+    if (found && !may_continue(o, &m, &row, &prog, &rc, &final_status))
         goto done;
-    }
     if (!found) {
         if (!state_create_migration(pg, m.name, m.checksum, &plan, actor)) {
             fprintf(stderr, "convoy: recording the plan: %s\n", pg_errmsg(pg));

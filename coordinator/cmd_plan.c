@@ -44,8 +44,8 @@ cmd_plan(const cli_opts_t *o)
 
     if (!cli_load_migration(o->file, &m))
         return EXIT_ERROR;
-    if (!o->offline && (o->db != NULL || getenv("PGHOST") || getenv("PGDATABASE") ||
-                        getenv("PGSERVICE"))) {
+    if (!o->offline &&
+        (o->db != NULL || getenv("PGHOST") || getenv("PGDATABASE") || getenv("PGSERVICE"))) {
         pg = pg_connect(o->db, &err);
         if (pg == NULL) {
             fprintf(stderr, "convoy: cannot connect to the database: %s\n", err);

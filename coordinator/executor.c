@@ -532,9 +532,10 @@ exec_abort_cleanup(exec_t *ex)
             char num[16];
             const char *p[2] = {ex->name, num};
             snprintf(num, sizeof(num), "%d", (int)i + 1);
-            pg_run(ex->pg,
-                   "UPDATE convoy.steps SET status = 'pending' WHERE migration = $1 AND n = $2::int",
-                   2, p, NULL);
+            pg_run(
+                ex->pg,
+                "UPDATE convoy.steps SET status = 'pending' WHERE migration = $1 AND n = $2::int",
+                2, p, NULL);
         }
         if (s->kind == STEP_INDEX) {
             char *st = index_state(ex, s);

@@ -1,6 +1,8 @@
 /* facts.c: lookups over catalog facts (pure) and their destructor. */
 #include "convoy/facts.h"
 
+#include "convoy/util.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,14 +46,6 @@ facts_type(const facts_t *f, size_t action)
     return NULL;
 }
 
-static void
-free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void
 facts_free(facts_t *f)
 {
@@ -68,11 +62,11 @@ facts_free(facts_t *f)
             free(t->cols[k].type);
         }
         free(t->cols);
-        free_strv(t->pk_cols, t->n_pk);
-        free_strv(t->pk_types, t->n_pk);
+        strv_free(t->pk_cols, t->n_pk);
+        strv_free(t->pk_types, t->n_pk);
         for (size_t k = 0; k < t->n_indexes; k++) {
             free(t->indexes[k].name);
-            free_strv(t->indexes[k].cols, t->indexes[k].n_cols);
+            strv_free(t->indexes[k].cols, t->indexes[k].n_cols);
         }
         free(t->indexes);
         for (size_t k = 0; k < t->n_constraints; k++)

@@ -1220,14 +1220,6 @@ migration_load(const char *path, migration_t *out, parse_error_t *err)
     return ok;
 }
 
-static void
-free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void
 migration_free(migration_t *m)
 {
@@ -1244,10 +1236,10 @@ migration_free(migration_t *m)
         free(a->default_sql);
         free(a->constraint_name);
         free(a->constraint_sql);
-        free_strv(a->cols, a->n_cols);
+        strv_free(a->cols, a->n_cols);
         free(a->ref_table.schema);
         free(a->ref_table.name);
-        free_strv(a->ref_cols, a->n_ref_cols);
+        strv_free(a->ref_cols, a->n_ref_cols);
         free(a->index_name);
         free(a->index_sql);
         free(a->reason);

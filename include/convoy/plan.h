@@ -57,8 +57,8 @@ typedef struct {
     bool rewrites;
     bool scans;
     bool transactional;
-    int64_t est_ms; /* -1 unknown */
-    int phase;      /* ordering key */
+    int64_t est_ms;       /* -1 unknown */
+    int phase;            /* ordering key */
     bool undone_by_abort; /* abort removes what this step made: run it again on resume */
 
     /* STEP_BACKFILL */

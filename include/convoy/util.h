@@ -33,6 +33,9 @@ void sb_vprintf(sb_t *sb, const char *fmt, va_list ap) __attribute__((format(pri
 /* Hands the buffer to the caller (who frees it) and resets the sb. */
 char *sb_steal(sb_t *sb);
 
+/* Frees n strings and the array; NULL-safe. */
+void strv_free(char **v, size_t n);
+
 /* Strict integer parse: whole string, base 10, within [min,max]. */
 bool parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
