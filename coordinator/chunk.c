@@ -39,8 +39,8 @@ chunk_observe(chunk_ctl_t *c, int64_t rows, int64_t elapsed_ms)
         c->rate = 0.5 * c->rate + 0.5 * observed;
     ideal = c->rate * (double)c->target_ms;
     {
-        /* far below target (a quarter or less): ramp faster, still bounded */
-        double step = elapsed_ms * 4 <= c->target_ms ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
+        /* well below target (half or less): ramp faster, still bounded */
+        double step = elapsed_ms * 2 <= c->target_ms ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
         if (ideal > (double)c->size * step)
             ideal = (double)c->size * step;
     }

@@ -3,7 +3,7 @@
  *
  * Steers each batch toward a target duration: the next size follows the observed
  * rows/ms (smoothed), grows by at most CHUNK_MAX_STEP_UP per batch (CHUNK_SLOW_START_STEP_UP
- * while a batch takes under a quarter of the target, so small first batches ramp up
+ * while a batch takes at most half the target, so small first batches ramp up
  * quickly), is cut at once
  * when a batch runs long, and cut to a tenth when a batch takes more than
  * CHUNK_OUTLIER_FACTOR times the target (a lock wait or an I/O stall).

@@ -38,7 +38,7 @@ static const chunk_case_t chunk_cases[] = {
      1000,
      3,
      {{1000, 200, 1000}, {1000, 200, 1000}, {1000, 200, 1000}}},
-    {"slow start: under a quarter of the target, step-up is bounded by 4x",
+    {"slow start: at most half the target, step-up is bounded by 4x",
      200,
      1000,
      1000,
@@ -50,8 +50,8 @@ static const chunk_case_t chunk_cases[] = {
      1000,
      1000,
      4,
-     /* each batch takes over a quarter of the target: 1.5x even though the rate allows more */
-     {{1000, 60, 1500}, {1500, 90, 2250}, {2250, 100, 3375}, {3375, 100, 5062}}},
+     /* each batch takes over half the target: 1.5x even though the rate allows more */
+     {{1000, 101, 1500}, {1500, 101, 2250}, {2250, 101, 3375}, {3375, 101, 5062}}},
     {"a faster batch raises the smoothed rate only halfway",
      200,
      1000,
@@ -156,10 +156,10 @@ run_chunk_case(void **state)
             fail_msg("%s: batch %zu returned %lld but the controller holds %lld", tc->name, i + 1,
                      (long long)next, (long long)c.size);
         {
-            /* the documented bound: 4x while the batch took a quarter of the target or less */
+            /* the documented bound: 4x while the batch took half the target or less */
             int64_t t = tc->target_ms > 0 ? tc->target_ms : 1;
             int64_t el = b->elapsed_ms > 0 ? b->elapsed_ms : 1;
-            double bound = el * 4 <= t ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
+            double bound = el * 2 <= t ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
             if ((double)next > (double)before * bound && next > CHUNK_MIN_ROWS)
                 fail_msg("%s: batch %zu grew from %lld to %lld, more than %.1fx", tc->name, i + 1,
                          (long long)before, (long long)next, bound);
@@ -203,7 +203,7 @@ run_converge_case(void **state)
 
         int64_t t = tc->target_ms > 0 ? tc->target_ms : 1;
         double bound =
-            (elapsed > 0 ? elapsed : 1) * 4 <= t ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
+            (elapsed > 0 ? elapsed : 1) * 2 <= t ? CHUNK_SLOW_START_STEP_UP : CHUNK_MAX_STEP_UP;
 
         if ((double)next > (double)size * bound && next > CHUNK_MIN_ROWS)
             fail_msg("%s: batch %d grew from %lld to %lld", tc->name, i + 1, (long long)size,
