@@ -64,6 +64,7 @@ INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, $ROWS) g;
 ANALYZE users;
 SQL
 echo "== users has $ROWS rows"
+FILENODE_BEFORE="$(psql -qXAt -c "SELECT pg_relation_filenode('users')")"
 
 cd "$ROOT/docs/examples"
 echo; echo "== convoy plan add_last_login.sql"
@@ -78,4 +79,9 @@ echo; echo "== convoy audit add_last_login"
 "$CONVOY" audit add_last_login
 echo; echo "== the result"
 psql -X -c '\d users'
-echo "quickstart finished: the table was never rewritten and no query waited on convoy longer than its lock_timeout"
+FILENODE_AFTER="$(psql -qXAt -c "SELECT pg_relation_filenode('users')")"
+NULLS="$(psql -qXAt -c "SELECT count(*) FROM users WHERE last_login IS NULL OR token IS NULL")"
+echo "users relfilenode before: $FILENODE_BEFORE, after: $FILENODE_AFTER" \
+  "($([ "$FILENODE_BEFORE" = "$FILENODE_AFTER" ] && echo 'never rewritten' || echo 'REWRITTEN'));" \
+  "rows with a NULL last_login or token: $NULLS"
+[ "$FILENODE_BEFORE" = "$FILENODE_AFTER" ] && [ "$NULLS" = 0 ]
