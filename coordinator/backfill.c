@@ -220,6 +220,32 @@ choose_int_path(bf_t *b)
     b->int_path = (double)b->rows_total * 2.0 >= (double)up_v - (double)b->int_min + 1.0;
 }
 
+/*
+ * The batch predicate "(k) > (lo) AND (k) <= (hi)", without the lower bound before the
+ * first batch, with its parameters appended to p at *np.
+ */
+static char *
+key_range(const bf_t *b, char **hi, const char **p, int *np)
+{
+    sb_t sb;
+    char *t;
+
+    sb_init(&sb);
+    if (b->lo) {
+        t = param_tuple(b, *np + 1);
+        sb_printf(&sb, "%s > %s AND ", b->keys, t);
+        free(t);
+        for (size_t i = 0; i < b->k; i++)
+            p[(*np)++] = b->lo[i];
+    }
+    t = param_tuple(b, *np + 1);
+    sb_printf(&sb, "%s <= %s", b->keys, t);
+    free(t);
+    for (size_t i = 0; i < b->k; i++)
+        p[(*np)++] = hi[i];
+    return sb_steal(&sb);
+}
+
 typedef enum { BATCH_OK, BATCH_RETRY, BATCH_LEASE_LOST, BATCH_FAIL } batch_t;
 
 /* One transaction: find the batch's last key, update, checkpoint, renew the lease. */
@@ -234,10 +260,7 @@ run_batch(bf_t *b,
     bf_ctx_t *c = b->c;
     size_t k = b->k;
     const char **p = xcalloc(2 * k + 8, sizeof(char *));
-    char *lo_t = param_tuple(b, 1);
-    char *up_t = param_tuple(b, (int)k + 1);
-    char *sql = NULL, *set_sql = NULL;
-    char off[32];
+    char *sql = NULL, *set_sql = NULL, *where = NULL;
     char **hi = NULL;
     PGresult *r = NULL;
     batch_t res = BATCH_FAIL;
@@ -263,96 +286,50 @@ run_batch(bf_t *b,
         hi[0] = xasprintf("%lld", (long long)hi_v);
         *finished = hi_v >= up_v;
         *covered = -2; /* the rows updated, known after (b) */
-        goto update;
-    }
-    for (size_t i = 0; b->lo && i < k; i++)
-        p[np++] = b->lo[i];
-    if (!b->lo)
-        np = (int)k; /* keep numbering: placeholders unused */
-    for (size_t i = 0; i < k; i++)
-        p[np++] = b->up[i];
-    snprintf(off, sizeof(off), "%lld", (long long)(size - 1));
-    p[np++] = off;
-    if (b->lo) {
-        sql = xasprintf("SELECT %s FROM %s WHERE %s > %s AND %s <= %s ORDER BY %s OFFSET $%d "
-                        "LIMIT 1",
-                        b->as_text, c->step->table_sql, b->keys, lo_t, b->keys, up_t, b->order, np);
+    } else {
+        char off[32];
+        np = 0;
+        where = key_range(b, b->up, p, &np);
+        snprintf(off, sizeof(off), "%lld", (long long)(size - 1));
+        p[np++] = off;
+        sql = xasprintf("SELECT %s FROM %s WHERE %s ORDER BY %s OFFSET $%d LIMIT 1", b->as_text,
+                        c->step->table_sql, where, b->order, np);
         st = pg_run(c->pg, sql, np, p, &r);
-    } else {
-        char *up1 = param_tuple(b, 1);
-        sql = xasprintf("SELECT %s FROM %s WHERE %s <= %s ORDER BY %s OFFSET $%zu LIMIT 1",
-                        b->as_text, c->step->table_sql, b->keys, up1, b->order, k + 1);
-        free(up1);
-        p[0] = NULL;
-        {
-            const char **q = xcalloc(k + 1, sizeof(char *));
+        if (st != PG_OK)
+            goto failed;
+        if (PQntuples(r) == 1) {
+            hi = keys_from_row(r, 0, 0, k);
+            *covered = size;
+        } else {
+            hi = xcalloc(k, sizeof(char *));
             for (size_t i = 0; i < k; i++)
-                q[i] = b->up[i];
-            q[k] = off;
-            st = pg_run(c->pg, sql, (int)k + 1, q, &r);
-            free(q);
+                hi[i] = xstrdup(b->up[i]);
+            *finished = true;
+            *covered = -1; /* the tail: counted after (b) */
         }
+        PQclear(r);
+        r = NULL;
     }
-    if (st != PG_OK)
-        goto failed;
-    if (PQntuples(r) == 1) {
-        hi = keys_from_row(r, 0, 0, k);
-        *covered = size;
-    } else {
-        hi = xcalloc(k, sizeof(char *));
-        for (size_t i = 0; i < k; i++)
-            hi[i] = xstrdup(b->up[i]);
-        *finished = true;
-        *covered = -1; /* counted below */
-    }
-    PQclear(r);
-    r = NULL;
 
-update:
     /* (b) the update itself, only rows still NULL */
     free(sql);
+    free(where);
     np = 0;
-    {
-        char *hi_t = param_tuple(b, (b->lo ? (int)k : 0) + 1);
-        for (size_t i = 0; b->lo && i < k; i++)
-            p[np++] = b->lo[i];
-        for (size_t i = 0; i < k; i++)
-            p[np++] = hi[i];
-        if (b->lo)
-            sql = xasprintf("UPDATE %s SET %s = %s WHERE %s > %s AND %s <= %s AND %s IS NULL",
-                            c->step->table_sql, c->step->column_sql, c->step->expr_sql, b->keys,
-                            lo_t, b->keys, hi_t, c->step->column_sql);
-        else
-            sql = xasprintf("UPDATE %s SET %s = %s WHERE %s <= %s AND %s IS NULL",
-                            c->step->table_sql, c->step->column_sql, c->step->expr_sql, b->keys,
-                            hi_t, c->step->column_sql);
-        free(hi_t);
-    }
+    where = key_range(b, hi, p, &np);
+    sql = xasprintf("UPDATE %s SET %s = %s WHERE %s AND %s IS NULL", c->step->table_sql,
+                    c->step->column_sql, c->step->expr_sql, where, c->step->column_sql);
     if ((st = pg_run(c->pg, sql, np, p, &r)) != PG_OK)
         goto failed;
     *updated = strtoll(PQcmdTuples(r), NULL, 10);
-    if (*covered == -2)
-        *covered = *updated;
     PQclear(r);
     r = NULL;
-    if (*covered < 0) {
-        /* the tail: count what the last batch covered */
+    if (*covered == -2) {
+        *covered = *updated;
+    } else if (*covered == -1) {
+        /* the tail batch ends at up: count what it covered, same range as (b) */
         char *cnt;
         free(sql);
-        if (b->lo)
-            sql = xasprintf("SELECT count(*) FROM %s WHERE %s > %s AND %s <= %s",
-                            c->step->table_sql, b->keys, lo_t, b->keys, up_t);
-        else {
-            char *up1 = param_tuple(b, 1);
-            sql = xasprintf("SELECT count(*) FROM %s WHERE %s <= %s", c->step->table_sql, b->keys,
-                            up1);
-            free(up1);
-        }
-        np = 0;
-        for (size_t i = 0; b->lo && i < k; i++)
-            p[np++] = b->lo[i];
-        for (size_t i = 0; i < k; i++)
-            p[np++] = b->up[i];
+        sql = xasprintf("SELECT count(*) FROM %s WHERE %s", c->step->table_sql, where);
         cnt = pg_value(c->pg, sql, np, p);
         if (cnt == NULL) {
             st = pg_classify(pg_sqlstate(c->pg));
@@ -391,11 +368,11 @@ update:
             "$3::bigint, rows_updated = rows_updated + $4::bigint, batches = batches + 1, "
             "batch_size = $5::int, updated_at = now() WHERE migration = $1 AND step = $2::int "
             "RETURNING 1), "
-            "l AS (UPDATE convoy.lease SET expires_at = now() + make_interval(secs => %d) "
-            "WHERE migration = $1 AND token = $6::bigint RETURNING 1) "
-            "SELECT (SELECT count(*) FROM cp), (SELECT count(*) FROM l), "
-            "(SELECT status FROM convoy.migrations WHERE name = $1)",
-            arr.data, LEASE_TTL_S);
+            "l AS (" LEASE_RENEW_SQL(
+                1, 6) " RETURNING 1) "
+                      "SELECT (SELECT count(*) FROM cp), (SELECT count(*) FROM l), "
+                      "(SELECT status FROM convoy.migrations WHERE name = $1)",
+            arr.data);
         sb_free(&arr);
         if ((st = pg_run(c->pg, sql, np, p, &r)) != PG_OK)
             goto failed;
@@ -440,8 +417,7 @@ done:
     free_keys(hi, k);
     free(sql);
     free(set_sql);
-    free(lo_t);
-    free(up_t);
+    free(where);
     free(p);
     return res;
 }

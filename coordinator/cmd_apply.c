@@ -81,17 +81,27 @@ print_notes(const char *file, const plan_t *p)
 }
 
 /*
- * A migration with this name exists: false (with *rc set) when it was started from a
- * different file (refused) or is already done (a no-op).
+ * (Re)reads the migration's row into *row. False (with *rc set) when apply must stop: the
+ * state cannot be read, the migration was started from a different file (refused), or it
+ * is already done (a no-op).
  */
 static bool
-may_continue(const cli_opts_t *o,
+may_continue(pg_t *pg,
+             const cli_opts_t *o,
              const migration_t *m,
-             const mig_row_t *row,
+             mig_row_t *row,
+             bool *found,
              progress_t *prog,
              int *rc,
              const char **final_status)
 {
+    mig_row_free(row);
+    if (!state_load_migration(pg, m->name, row, found)) {
+        fprintf(stderr, "convoy: reading migration state: %s\n", pg_errmsg(pg));
+        return false;
+    }
+    if (!*found)
+        return true;
     if (strcmp(row->checksum, m->checksum) != 0) {
         fprintf(stderr,
                 "convoy: %s: migration \"%s\" was already started from a different file "
@@ -156,11 +166,7 @@ cmd_apply(const cli_opts_t *o)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    if (!state_load_migration(pg, m.name, &row, &found)) {
-        fprintf(stderr, "convoy: reading migration state: %s\n", pg_errmsg(pg));
-        goto done;
-    }
-    if (found && !may_continue(o, &m, &row, &prog, &rc, &final_status))
+    if (!may_continue(pg, o, &m, &row, &found, &prog, &rc, &final_status))
         goto done;
     if (!found) {
         if (!catalog_fetch(pg, &m, &facts, &err)) {
@@ -216,12 +222,7 @@ cmd_apply(const cli_opts_t *o)
             goto done;
         }
     }
-    mig_row_free(&row);
-    if (!state_load_migration(pg, m.name, &row, &found)) {
-        fprintf(stderr, "convoy: reading migration state: %s\n", pg_errmsg(pg));
-        goto done;
-    }
-    if (found && !may_continue(o, &m, &row, &prog, &rc, &final_status))
+    if (!may_continue(pg, o, &m, &row, &found, &prog, &rc, &final_status))
         goto done;
     if (!found) {
         if (!state_create_migration(pg, m.name, m.checksum, &plan, actor)) {

@@ -40,8 +40,79 @@ rows_json(PGresult *r)
     return arr;
 }
 
-int
-cmd_status(const cli_opts_t *o)
+static const char status_sql[] =
+    "SELECT m.name, m.status, m.current_step, m.n_steps, "
+    "to_char(m.started_at, 'YYYY-MM-DD HH24:MI:SSOF') AS started_at, "
+    "to_char(m.updated_at, 'YYYY-MM-DD HH24:MI:SSOF') AS updated_at, "
+    "to_char(m.finished_at, 'YYYY-MM-DD HH24:MI:SSOF') AS finished_at, m.error, "
+    "(SELECT s.summary FROM convoy.steps s WHERE s.migration = m.name AND "
+    "s.status <> 'done' ORDER BY s.n LIMIT 1) AS next_step, "
+    "(SELECT b.rows_done FROM convoy.backfill b WHERE b.migration = m.name "
+    "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_done, "
+    "(SELECT b.rows_total FROM convoy.backfill b WHERE b.migration = m.name "
+    "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_total, "
+    "(SELECT l.holder FROM convoy.lease l WHERE l.migration = m.name AND "
+    "l.expires_at > now()) AS lease_holder "
+    "FROM convoy.migrations m WHERE $1::text IS NULL OR m.name = $1 "
+    "ORDER BY m.started_at";
+
+static const char audit_sql[] =
+    "SELECT id, to_char(at, 'YYYY-MM-DD HH24:MI:SS.MSOF') AS at, migration, step, "
+    "actor, db_user, action, outcome, duration_ms, rows, locks, sql, detail "
+    "FROM convoy.audit WHERE $1::text IS NULL OR migration = $1 ORDER BY id";
+
+static void
+print_status(PGresult *r)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        printf("%s  %s  step %s/%s  started %s  updated %s\n", PQgetvalue(r, i, 0),
+               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
+               PQgetvalue(r, i, 5));
+        if (!PQgetisnull(r, i, 8))
+            printf("    next: %s\n", PQgetvalue(r, i, 8));
+        if (!PQgetisnull(r, i, 9))
+            printf("    backfill: %s of %s rows\n", PQgetvalue(r, i, 9),
+                   PQgetisnull(r, i, 10) ? "?" : PQgetvalue(r, i, 10));
+        if (!PQgetisnull(r, i, 11))
+            printf("    driven by: %s\n", PQgetvalue(r, i, 11));
+        if (!PQgetisnull(r, i, 7))
+            printf("    error: %s\n", PQgetvalue(r, i, 7));
+    }
+}
+
+static void
+print_audit(PGresult *r)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        printf("%s  %s  %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 6));
+        if (!PQgetisnull(r, i, 3))
+            printf(" step %s", PQgetvalue(r, i, 3));
+        printf("  %s  by %s (db user %s)", PQgetvalue(r, i, 7), PQgetvalue(r, i, 4),
+               PQgetvalue(r, i, 5));
+        if (!PQgetisnull(r, i, 8))
+            printf("  %s ms", PQgetvalue(r, i, 8));
+        if (!PQgetisnull(r, i, 9))
+            printf("  %s rows", PQgetvalue(r, i, 9));
+        putchar('\n');
+        if (!PQgetisnull(r, i, 10) && PQgetvalue(r, i, 10)[0])
+            printf("    locks: %s\n", PQgetvalue(r, i, 10));
+        if (!PQgetisnull(r, i, 11))
+            printf("    sql: %s\n", PQgetvalue(r, i, 11));
+        if (!PQgetisnull(r, i, 12))
+            printf("    detail: %s\n", PQgetvalue(r, i, 12));
+    }
+}
+
+/*
+ * Runs a state query whose $1 is the optional NAME filter and prints its rows, as JSON or
+ * with print_rows. With name_must_exist, an unknown NAME is an error.
+ */
+static int
+show_state(const cli_opts_t *o,
+           const char *what,
+           const char *sql,
+           void (*print_rows)(PGresult *r),
+           bool name_must_exist)
 {
     pg_t *pg = connect_or_report(o);
     const char *p[1] = {o->name};
@@ -54,51 +125,22 @@ cmd_status(const cli_opts_t *o)
         if (o->json)
             cli_print_json(json_array());
         else
-            printf("no convoy migrations in this database yet\n");
-        rc = o->name ? EXIT_ERROR : EXIT_OK;
+            printf("no convoy %s in this database yet\n", what);
+        rc = name_must_exist && o->name ? EXIT_ERROR : EXIT_OK;
         goto done;
     }
-    if (pg_run(pg,
-               "SELECT m.name, m.status, m.current_step, m.n_steps, "
-               "to_char(m.started_at, 'YYYY-MM-DD HH24:MI:SSOF') AS started_at, "
-               "to_char(m.updated_at, 'YYYY-MM-DD HH24:MI:SSOF') AS updated_at, "
-               "to_char(m.finished_at, 'YYYY-MM-DD HH24:MI:SSOF') AS finished_at, m.error, "
-               "(SELECT s.summary FROM convoy.steps s WHERE s.migration = m.name AND "
-               "s.status <> 'done' ORDER BY s.n LIMIT 1) AS next_step, "
-               "(SELECT b.rows_done FROM convoy.backfill b WHERE b.migration = m.name "
-               "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_done, "
-               "(SELECT b.rows_total FROM convoy.backfill b WHERE b.migration = m.name "
-               "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_total, "
-               "(SELECT l.holder FROM convoy.lease l WHERE l.migration = m.name AND "
-               "l.expires_at > now()) AS lease_holder "
-               "FROM convoy.migrations m WHERE $1::text IS NULL OR m.name = $1 "
-               "ORDER BY m.started_at",
-               1, p, &r) != PG_OK) {
-        fprintf(stderr, "convoy: reading status: %s\n", pg_errmsg(pg));
+    if (pg_run(pg, sql, 1, p, &r) != PG_OK) {
+        fprintf(stderr, "convoy: reading the %s: %s\n", what, pg_errmsg(pg));
         goto done;
     }
-    if (o->name && PQntuples(r) == 0) {
+    if (name_must_exist && o->name && PQntuples(r) == 0) {
         fprintf(stderr, "convoy: no migration named %s\n", o->name);
         goto done;
     }
-    if (o->json) {
+    if (o->json)
         cli_print_json(rows_json(r));
-    } else {
-        for (int i = 0; i < PQntuples(r); i++) {
-            printf("%s  %s  step %s/%s  started %s  updated %s\n", PQgetvalue(r, i, 0),
-                   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-                   PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
-            if (!PQgetisnull(r, i, 8))
-                printf("    next: %s\n", PQgetvalue(r, i, 8));
-            if (!PQgetisnull(r, i, 9))
-                printf("    backfill: %s of %s rows\n", PQgetvalue(r, i, 9),
-                       PQgetisnull(r, i, 10) ? "?" : PQgetvalue(r, i, 10));
-            if (!PQgetisnull(r, i, 11))
-                printf("    driven by: %s\n", PQgetvalue(r, i, 11));
-            if (!PQgetisnull(r, i, 7))
-                printf("    error: %s\n", PQgetvalue(r, i, 7));
-        }
-    }
+    else
+        print_rows(r);
     rc = EXIT_OK;
 done:
     PQclear(r);
@@ -107,58 +149,15 @@ done:
 }
 
 int
+cmd_status(const cli_opts_t *o)
+{
+    return show_state(o, "migrations", status_sql, print_status, true);
+}
+
+int
 cmd_audit(const cli_opts_t *o)
 {
-    pg_t *pg = connect_or_report(o);
-    const char *p[1] = {o->name};
-    PGresult *r = NULL;
-    int rc = EXIT_ERROR;
-
-    if (pg == NULL)
-        return EXIT_ERROR;
-    if (!state_schema_exists(pg)) {
-        if (o->json)
-            cli_print_json(json_array());
-        else
-            printf("no convoy audit log in this database yet\n");
-        rc = EXIT_OK;
-        goto done;
-    }
-    if (pg_run(pg,
-               "SELECT id, to_char(at, 'YYYY-MM-DD HH24:MI:SS.MSOF') AS at, migration, step, "
-               "actor, db_user, action, outcome, duration_ms, rows, locks, sql, detail "
-               "FROM convoy.audit WHERE $1::text IS NULL OR migration = $1 ORDER BY id",
-               1, p, &r) != PG_OK) {
-        fprintf(stderr, "convoy: reading the audit log: %s\n", pg_errmsg(pg));
-        goto done;
-    }
-    if (o->json) {
-        cli_print_json(rows_json(r));
-    } else {
-        for (int i = 0; i < PQntuples(r); i++) {
-            printf("%s  %s  %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 6));
-            if (!PQgetisnull(r, i, 3))
-                printf(" step %s", PQgetvalue(r, i, 3));
-            printf("  %s  by %s (db user %s)", PQgetvalue(r, i, 7), PQgetvalue(r, i, 4),
-                   PQgetvalue(r, i, 5));
-            if (!PQgetisnull(r, i, 8))
-                printf("  %s ms", PQgetvalue(r, i, 8));
-            if (!PQgetisnull(r, i, 9))
-                printf("  %s rows", PQgetvalue(r, i, 9));
-            putchar('\n');
-            if (!PQgetisnull(r, i, 10) && PQgetvalue(r, i, 10)[0])
-                printf("    locks: %s\n", PQgetvalue(r, i, 10));
-            if (!PQgetisnull(r, i, 11))
-                printf("    sql: %s\n", PQgetvalue(r, i, 11));
-            if (!PQgetisnull(r, i, 12))
-                printf("    detail: %s\n", PQgetvalue(r, i, 12));
-        }
-    }
-    rc = EXIT_OK;
-done:
-    PQclear(r);
-    pg_close(&pg);
-    return rc;
+    return show_state(o, "audit log", audit_sql, print_audit, false);
 }
 
 int
@@ -198,17 +197,8 @@ cmd_abort(const cli_opts_t *o)
         goto done;
     }
     if (lease_acquire(pg, o->name, actor, &lease, &holder) == LEASE_ACQUIRED) {
-        /* Nobody drives it now; the driver may have stopped just before we asked. */
+        /* Nobody drives it now: clean up here. */
         exec_t ex = {0};
-        char *st = pg_value(pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
-        bool still_aborting = st && strcmp(st, "aborting") == 0;
-        free(st);
-        if (!still_aborting) {
-            lease_release(pg, &lease);
-            progress_line(&prog, "convoy: migration %s was stopped by its driver", o->name);
-            rc = EXIT_OK;
-            goto done;
-        }
         if (!state_load_steps(pg, o->name, &stored, &status)) {
             fprintf(stderr, "convoy: reading the stored plan: %s\n", pg_errmsg(pg));
             goto done;
@@ -226,7 +216,7 @@ cmd_abort(const cli_opts_t *o)
     }
     progress_line(&prog, "convoy: asked %s to stop at the next safe point; waiting", holder);
     for (int i = 0; i < 600; i++) {
-        char *st = pg_value(pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
+        char *st = state_status(pg, o->name);
         bool stopped = st && strcmp(st, "aborting") != 0;
         struct timespec ts = {0, 100 * 1000000L};
         if (stopped) {

@@ -32,22 +32,28 @@ locks_text(const step_t *s)
     return sb_steal(&sb);
 }
 
-static void
-audit_step(exec_t *ex,
-           int n,
-           const step_t *s,
-           const char *outcome,
-           int64_t ms,
-           int64_t rows,
-           const char *detail)
+/* Records a step's outcome in durable state and the audit log (inside the caller's
+ * transaction when there is one). */
+static bool
+persist_step(exec_t *ex,
+             int n,
+             const step_t *s,
+             const char *status,
+             int64_t ms,
+             int64_t rows,
+             const char *detail)
 {
     char *locks = locks_text(s);
     audit_entry_t e = {ex->name, n,     step_kind_name(s->kind), s->sql, locks, ms, rows,
-                       outcome,  detail};
-    state_audit(ex->pg, &e);
+                       status,   detail};
+    bool ok = state_mark_step(ex->pg, ex->name, n, status, ms, rows,
+                              strcmp(status, "done") == 0 ? NULL : detail) &&
+              state_audit(ex->pg, &e);
     free(locks);
+    return ok;
 }
 
+/* Adds the step's outcome to the --json report. */
 static void
 report_step(exec_t *ex,
             int n,
@@ -112,9 +118,8 @@ static int
 fail_step(exec_t *ex, int n, const step_t *s, int64_t ms, const char *msg, int code)
 {
     const char *status = code == EXIT_PRECONDITION ? "blocked" : "failed";
-    state_mark_step(ex->pg, ex->name, n, status, ms, -1, msg);
+    persist_step(ex, n, s, status, ms, -1, msg);
     state_set_status(ex->pg, ex->name, status, msg);
-    audit_step(ex, n, s, status, ms, -1, msg);
     report_step(ex, n, s, status, ms, -1, msg);
     progress_line(ex->progress, "convoy: step %d failed: %s", n, msg);
     return code;
@@ -161,7 +166,6 @@ run_tx_step(exec_t *ex, int n, const step_t *s)
     for (;;) {
         int64_t t0 = now_mono_ms(), ms;
         pg_status_t st;
-        char *locks;
 
         attempt++;
         st = pg_exec(ex->pg, set_sql);
@@ -169,32 +173,14 @@ run_tx_step(exec_t *ex, int n, const step_t *s)
             st = pg_exec(ex->pg, s->sql);
         ms = now_mono_ms() - t0;
         if (st == PG_OK) {
-            char num[16], dur[32];
-            const char *p[3] = {ex->name, num, dur};
-            snprintf(num, sizeof(num), "%d", n);
-            snprintf(dur, sizeof(dur), "%lld", (long long)ms);
-            locks = locks_text(s);
-            {
-                audit_entry_t e = {
-                    ex->name, n,      step_kind_name(s->kind),
-                    s->sql,   locks,  ms,
-                    -1,       "done", attempt > 1 ? "succeeded after lock retries" : NULL};
-                if (pg_run(
-                        ex->pg,
-                        "WITH s AS (UPDATE convoy.steps SET status = 'done', "
-                        "finished_at = clock_timestamp(), duration_ms = $3::bigint, error = NULL "
-                        "WHERE migration = $1 AND n = $2::int) "
-                        "UPDATE convoy.migrations SET current_step = $2::int, updated_at = now() "
-                        "WHERE name = $1",
-                        3, p, NULL) == PG_OK &&
-                    state_audit(ex->pg, &e) && pg_exec(ex->pg, "COMMIT") == PG_OK) {
-                    free(locks);
-                    report_step(ex, n, s, "done", ms, -1, NULL);
-                    rc = EXIT_OK;
-                    break;
-                }
+            const char *detail = attempt > 1 ? "succeeded after lock retries" : NULL;
+            /* the step's completion commits together with its DDL */
+            if (persist_step(ex, n, s, "done", ms, -1, detail) &&
+                pg_exec(ex->pg, "COMMIT") == PG_OK) {
+                report_step(ex, n, s, "done", ms, -1, detail);
+                rc = EXIT_OK;
+                break;
             }
-            free(locks);
             st = pg_classify(pg_sqlstate(ex->pg));
         }
         {
@@ -294,11 +280,10 @@ drop_index_concurrently(exec_t *ex, const step_t *s)
 static int
 mark_done(exec_t *ex, int n, const step_t *s, int64_t ms, int64_t rows, const char *detail)
 {
-    if (!state_mark_step(ex->pg, ex->name, n, "done", ms, rows, NULL)) {
+    if (!persist_step(ex, n, s, "done", ms, rows, detail)) {
         progress_line(ex->progress, "convoy: recording step %d: %s", n, pg_errmsg(ex->pg));
         return EXIT_ERROR;
     }
-    audit_step(ex, n, s, "done", ms, rows, detail);
     report_step(ex, n, s, "done", ms, rows, detail);
     return EXIT_OK;
 }
@@ -508,8 +493,7 @@ run_backfill_step(exec_t *ex, int n, const step_t *s)
 static bool
 abort_requested(exec_t *ex)
 {
-    const char *p[1] = {ex->name};
-    char *st = pg_value(ex->pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
+    char *st = state_status(ex->pg, ex->name);
     bool yes = st && strcmp(st, "aborting") == 0;
     free(st);
     return yes;
@@ -520,6 +504,12 @@ exec_abort_cleanup(exec_t *ex)
 {
     sb_t undone;
 
+    /* Callers hold the lease; whoever held it before may already have finished the abort. */
+    if (!abort_requested(ex)) {
+        progress_line(ex->progress, "convoy: migration %s was already stopped by its driver",
+                      ex->name);
+        return EXIT_OK;
+    }
     sb_init(&undone);
     for (size_t i = 0; i < ex->plan->n_steps; i++) {
         const step_t *s = &ex->plan->steps[i];

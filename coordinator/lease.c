@@ -70,7 +70,7 @@ lease_renew(pg_t *pg, const lease_t *l)
     bool ok;
 
     snprintf(tok, sizeof(tok), "%lld", (long long)l->token);
-    if (pg_run(pg, LEASE_RENEW_SQL " RETURNING 1", 2, p, &r) != PG_OK)
+    if (pg_run(pg, LEASE_RENEW_SQL(1, 2) " RETURNING 1", 2, p, &r) != PG_OK)
         return false;
     ok = PQntuples(r) == 1;
     PQclear(r);

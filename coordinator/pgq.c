@@ -214,22 +214,48 @@ pgq_walk(const ProtobufCMessage *root, pgq_visit_fn fn, void *arg)
     walk_message(root, fn, arg);
 }
 
+typedef struct {
+    const ProtobufCMessageDescriptor *const *wanted; /* NULL-terminated */
+    bool found;
+} find_t;
+
 static bool
-find_column_ref(const ProtobufCMessage *msg, void *arg)
+find_message(const ProtobufCMessage *msg, void *arg)
 {
-    if (msg->descriptor == &pg_query__column_ref__descriptor) {
-        *(bool *)arg = true;
-        return false;
+    find_t *f = arg;
+
+    for (size_t i = 0; f->wanted[i]; i++) {
+        if (msg->descriptor == f->wanted[i]) {
+            f->found = true;
+            return false;
+        }
     }
     return true;
+}
+
+/* True when any node under expr has one of the wanted types. */
+static bool
+expr_contains(const PgQuery__Node *expr, const ProtobufCMessageDescriptor *const *wanted)
+{
+    find_t f = {wanted, false};
+    pgq_walk(&expr->base, find_message, &f);
+    return f.found;
 }
 
 bool
 pgq_expr_reads_columns(const PgQuery__Node *expr)
 {
-    bool found = false;
-    pgq_walk(&expr->base, find_column_ref, &found);
-    return found;
+    static const ProtobufCMessageDescriptor *const wanted[] = {&pg_query__column_ref__descriptor,
+                                                               NULL};
+    return expr_contains(expr, wanted);
+}
+
+bool
+pgq_expr_calls_function(const PgQuery__Node *expr)
+{
+    static const ProtobufCMessageDescriptor *const wanted[] = {
+        &pg_query__func_call__descriptor, &pg_query__sqlvalue_function__descriptor, NULL};
+    return expr_contains(expr, wanted);
 }
 
 static bool
@@ -261,24 +287,5 @@ pgq_expr_calls_volatile(const PgQuery__Node *expr)
 {
     bool found = false;
     pgq_walk(&expr->base, find_volatile_call, &found);
-    return found;
-}
-
-static bool
-find_function(const ProtobufCMessage *msg, void *arg)
-{
-    if (msg->descriptor == &pg_query__func_call__descriptor ||
-        msg->descriptor == &pg_query__sqlvalue_function__descriptor) {
-        *(bool *)arg = true;
-        return false;
-    }
-    return true;
-}
-
-bool
-pgq_expr_calls_function(const PgQuery__Node *expr)
-{
-    bool found = false;
-    pgq_walk(&expr->base, find_function, &found);
     return found;
 }

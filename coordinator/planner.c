@@ -201,9 +201,22 @@ helper_name(const char *prefix, const char *table, const char *column, const cha
     return name;
 }
 
+/* VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, scans while reads and writes continue. */
+static step_t *
+validate_step(ctx_t *c, int phase, const char *tbl, const char *con, const table_fact_t *t)
+{
+    step_t *s = step_add(
+        c, STEP_VALIDATE, phase, xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, con),
+        xasprintf("validate %s: scans the table while reads and writes continue", con));
+    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+    s->scans = true;
+    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+    return s;
+}
+
 /* CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CONSTRAINT. */
 static void
-plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, int64_t scan_ms)
+plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, const table_fact_t *t)
 {
     char *chk_name = helper_name("convoy_", a->table.name, a->column, "_not_null");
     char *chk = ident_sql(chk_name);
@@ -215,12 +228,7 @@ plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, int
                  xasprintf("add helper check %s NOT VALID (enforced for new rows at once)", chk));
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
     s->est_ms = 0;
-    s = step_add(c, STEP_VALIDATE, PHASE_NOT_NULL,
-                 xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, chk),
-                 xasprintf("validate %s: scans the table while reads and writes continue", chk));
-    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
-    s->scans = true;
-    s->est_ms = scan_ms;
+    validate_step(c, PHASE_NOT_NULL, tbl, chk, t);
     s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
                  xasprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", tbl, col),
                  xasprintf("SET NOT NULL on %s: no scan, the validated check proves it", col));
@@ -471,7 +479,7 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
         if (has_rows || !c->f->live)
             plan_backfill_step(c, a, tbl, col, expr);
         if (a->not_null)
-            plan_not_null(c, a, tbl, col, est_scan(t, SCAN_BYTES_PER_S));
+            plan_not_null(c, a, tbl, col, t);
         if (is_volatile && bf == NULL)
             WARN(c, a->line, NULL,
                  "DEFAULT %s is volatile: a plain ADD COLUMN would rewrite the table under ACCESS "
@@ -585,13 +593,8 @@ plan_fk(ctx_t *c, const action_t *a)
     sb_free(&match);
     sb_free(&sample);
 
-    s = step_add(c, STEP_VALIDATE, PHASE_CONSTRAINT,
-                 xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, con),
-                 xasprintf("validate %s: scans while reads and writes continue", con));
-    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+    s = validate_step(c, PHASE_CONSTRAINT, tbl, con, t);
     step_lock(s, rtbl, LOCK_ROW_SHARE);
-    s->scans = true;
-    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
 
 index:
     if (!fk_has_index(c, a, t)) {
@@ -642,12 +645,7 @@ plan_check(ctx_t *c, const action_t *a)
     s->est_ms = 0;
     if (a->not_valid)
         goto done;
-    s = step_add(c, STEP_VALIDATE, PHASE_CONSTRAINT,
-                 xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, con),
-                 xasprintf("validate %s: scans while reads and writes continue", con));
-    step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
-    s->scans = true;
-    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+    s = validate_step(c, PHASE_CONSTRAINT, tbl, con, t);
 done:
     free(tbl);
     free(con);
@@ -778,12 +776,7 @@ plan_action(ctx_t *c, size_t idx)
     }
     case ACT_VALIDATE: {
         char *con = ident_sql(a->constraint_name);
-        s = step_add(c, STEP_VALIDATE, PHASE_CONSTRAINT,
-                     xasprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, con),
-                     xasprintf("validate %s: scans while reads and writes continue", con));
-        step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
-        s->scans = true;
-        s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+        s = validate_step(c, PHASE_CONSTRAINT, tbl, con, t);
         free(con);
         break;
     }
@@ -811,7 +804,7 @@ plan_action(ctx_t *c, size_t idx)
             WARN(c, a->line, NULL, "%s is already NOT NULL: nothing to do", col);
             break;
         }
-        plan_not_null(c, a, tbl, col, est_scan(t, SCAN_BYTES_PER_S));
+        plan_not_null(c, a, tbl, col, t);
         break;
     }
     case ACT_ALTER_TYPE: {

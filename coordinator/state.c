@@ -293,6 +293,13 @@ state_mark_step(pg_t *pg,
     return true;
 }
 
+char *
+state_status(pg_t *pg, const char *name)
+{
+    const char *p[1] = {name};
+    return pg_value(pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
+}
+
 bool
 state_set_status(pg_t *pg, const char *name, const char *status, const char *error)
 {

@@ -35,7 +35,11 @@ typedef struct {
 
 /* Runs every step not yet done. Returns a cli.h exit code. */
 int exec_run(exec_t *ex);
-/* Undoes what abort undoes (sync triggers, INVALID indexes) and marks the migration aborted. */
+/*
+ * With the lease held and the migration still 'aborting': undoes what abort undoes (sync
+ * triggers, INVALID indexes), marks it aborted and returns EXIT_ABORTED. EXIT_OK when it is
+ * no longer 'aborting' (a previous holder finished the abort).
+ */
 int exec_abort_cleanup(exec_t *ex);
 
 #endif

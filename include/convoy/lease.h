@@ -33,9 +33,12 @@ lease_result_t lease_acquire(
 /* Renews; false when the lease was lost (another holder took over) or on error. */
 bool lease_renew(pg_t *pg, const lease_t *l);
 void lease_release(pg_t *pg, lease_t *l);
-/* SQL fragment parameters for renewing inside a caller's transaction. */
-#define LEASE_RENEW_SQL                                                                            \
-    "UPDATE convoy.lease SET expires_at = now() + make_interval(secs => 600) "                     \
-    "WHERE migration = $1 AND token = $2::bigint"
+#define LEASE_STR_(x) #x
+#define LEASE_STR(x)  LEASE_STR_(x)
+/* Renews the lease named by parameter $M if it still carries token $T; usable inside a
+ * caller's statement (the backfill batch renews it with its checkpoint). */
+#define LEASE_RENEW_SQL(M, T)                                                                      \
+    "UPDATE convoy.lease SET expires_at = now() + make_interval(secs => " LEASE_STR(               \
+        LEASE_TTL_S) ") WHERE migration = $" #M " AND token = $" #T "::bigint"
 
 #endif

@@ -35,7 +35,7 @@ bool state_create_migration(
     pg_t *pg, const char *name, const char *checksum, const plan_t *plan, const char *actor);
 /* Loads the stored steps into plan->steps (plan otherwise zeroed). */
 bool state_load_steps(pg_t *pg, const char *name, plan_t *plan, char ***status_out);
-/* SQL that marks step n (1-based) done; run inside the step's own transaction. */
+/* Records step n's (1-based) status; inside the caller's transaction when there is one. */
 bool state_mark_step(pg_t *pg,
                      const char *name,
                      int n,
@@ -43,6 +43,8 @@ bool state_mark_step(pg_t *pg,
                      int64_t duration_ms,
                      int64_t rows,
                      const char *error);
+/* The migration's status ("running", "aborting", ...), or NULL. Caller frees. */
+char *state_status(pg_t *pg, const char *name);
 bool state_set_status(pg_t *pg, const char *name, const char *status, const char *error);
 
 typedef struct {

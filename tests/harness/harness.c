@@ -3,6 +3,8 @@
 
 #include "harness.h"
 
+#include "convoy/util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,26 +80,6 @@ static bool g_bindir_resolved;
 /* ------------------------------------------------------------------------------------------ */
 /* small utilities                                                                            */
 
-static void *
-hmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL) {
-        fprintf(stderr, "harness: out of memory\n");
-        abort();
-    }
-    return p;
-}
-
-static char *
-hstrdup(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = hmalloc(n + 1);
-    memcpy(p, s, n + 1);
-    return p;
-}
-
 /* snprintf that reports truncation (and formatting errors) as false. */
 static bool __attribute__((format(printf, 3, 4)))
 fmt_buf(char *buf, size_t len, const char *fmt, ...)
@@ -109,27 +91,6 @@ fmt_buf(char *buf, size_t len, const char *fmt, ...)
     n = vsnprintf(buf, len, fmt, ap);
     va_end(ap);
     return n >= 0 && (size_t)n < len;
-}
-
-/* Allocating formatter; aborts on failure. */
-static char *__attribute__((format(printf, 1, 2))) fmt_alloc(const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    char *p;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        fprintf(stderr, "harness: formatting failed\n");
-        abort();
-    }
-    p = hmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
 }
 
 int64_t
@@ -157,40 +118,7 @@ harness_sleep_ms(int ms)
 char *
 harness_read_file(const char *path)
 {
-    FILE *f = NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 4096;
-    char *result = NULL;
-
-    f = fopen(path, "rb");
-    if (f == NULL)
-        goto done;
-    buf = hmalloc(cap);
-    for (;;) {
-        size_t n;
-        if (cap - len < 2) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (nb == NULL)
-                goto done;
-            buf = nb;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f))
-                goto done;
-            break;
-        }
-    }
-    buf[len] = '\0';
-    result = buf;
-    buf = NULL;
-done:
-    free(buf);
-    if (f != NULL)
-        fclose(f);
-    return result;
+    return read_file(path, NULL);
 }
 
 static bool
@@ -314,7 +242,7 @@ build_argv(const spawn_req_t *req)
 
     while (req->argv[n] != NULL)
         n++;
-    argv = hmalloc((n + 5) * sizeof(*argv));
+    argv = xmalloc((n + 5) * sizeof(*argv));
     if (wrap) {
         argv[k++] = runuser_path();
         argv[k++] = "-u";
@@ -750,7 +678,7 @@ wd_handle_line(char *line, wd_record_t **recs, size_t *n, size_t *cap)
     (*recs)[*n].id = (int)id;
     (*recs)[*n].kind = kind;
     (*recs)[*n].pid = (pid_t)pid;
-    (*recs)[*n].path = hstrdup(p + 1);
+    (*recs)[*n].path = xstrdup(p + 1);
     (*n)++;
 }
 
@@ -1084,7 +1012,7 @@ make_tmpdir(const char *prefix, bool for_postgres)
         fprintf(stderr, "harness: mkdtemp %s: %s\n", tmpl, strerror(errno));
         return NULL;
     }
-    dir = hstrdup(tmpl);
+    dir = xstrdup(tmpl);
     if (for_postgres && running_as_root()) {
         uid_t uid;
         gid_t gid;
@@ -1101,12 +1029,12 @@ make_tmpdir(const char *prefix, bool for_postgres)
 static harness_pg_t *
 pg_alloc(char *dir, bool is_replica)
 {
-    harness_pg_t *pg = hmalloc(sizeof(*pg));
+    harness_pg_t *pg = xmalloc(sizeof(*pg));
 
     memset(pg, 0, sizeof(*pg));
     pg->dir = dir;
-    pg->datadir = fmt_alloc("%s/data", dir);
-    pg->logfile = fmt_alloc("%s/postgres.log", dir);
+    pg->datadir = xasprintf("%s/data", dir);
+    pg->logfile = xasprintf("%s/postgres.log", dir);
     pg->is_replica = is_replica;
     pg->reg_id = wd_register('P', 0, dir);
     return pg;
@@ -1358,7 +1286,7 @@ harness_pg_conninfo(const harness_pg_t *pg)
 char *
 harness_pg_conninfo_db(const harness_pg_t *pg, const char *dbname)
 {
-    return fmt_alloc("host=127.0.0.1 port=%d dbname=%s user=postgres", pg->port,
+    return xasprintf("host=127.0.0.1 port=%d dbname=%s user=postgres", pg->port,
                      dbname != NULL ? dbname : "postgres");
 }
 
@@ -1467,7 +1395,7 @@ redis_command_port(int port, const char *inline_cmd)
     }
     line[len] = '\0';
     line[strcspn(line, "\r\n")] = '\0';
-    result = hstrdup(line);
+    result = xstrdup(line);
 done:
     if (fd >= 0)
         close(fd);
@@ -1516,12 +1444,12 @@ harness_redis_start(void)
     dir = make_tmpdir("convoy-redis", false);
     if (dir == NULL)
         goto fail;
-    r = hmalloc(sizeof(*r));
+    r = xmalloc(sizeof(*r));
     memset(r, 0, sizeof(*r));
     r->dir = dir;
     r->pid = -1;
     dir = NULL;
-    log = fmt_alloc("%s/redis.log", r->dir);
+    log = xasprintf("%s/redis.log", r->dir);
     r->reg_id = wd_register('D', 0, r->dir);
     for (int attempt = 1; attempt <= 3; attempt++) {
         char port_str[16];
@@ -1621,8 +1549,8 @@ harness_mkdtemp(const char *prefix)
 
     if (dir == NULL)
         return NULL;
-    sd = hmalloc(sizeof(*sd));
-    sd->path = hstrdup(dir);
+    sd = xmalloc(sizeof(*sd));
+    sd->path = xstrdup(dir);
     sd->reg_id = wd_register('D', 0, dir);
     pthread_mutex_lock(&g_lock);
     sd->next = g_dirs;
@@ -1634,7 +1562,7 @@ harness_mkdtemp(const char *prefix)
 char *
 harness_write_file(const char *dir, const char *name, const char *content)
 {
-    char *path = fmt_alloc("%s/%s", dir, name);
+    char *path = xasprintf("%s/%s", dir, name);
     FILE *f = fopen(path, "w");
     bool ok = false;
 
@@ -1736,7 +1664,7 @@ harness_query_value(PGconn *c, const char *sql)
     }
     if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
         goto done;
-    value = hstrdup(PQgetvalue(res, 0, 0));
+    value = xstrdup(PQgetvalue(res, 0, 0));
 done:
     PQclear(res);
     return value;

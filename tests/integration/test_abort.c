@@ -1,17 +1,19 @@
 /* test_abort.c: convoy abort stops a backfill at a safe point; apply resumes and stays correct. */
 #include "itest.h"
 
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <cmocka.h>
 
-#define ROWS 300000
+/* cmocka.h needs these first. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+/* clang-format on */
 
 static void
 test_abort_then_resume(void **state)
