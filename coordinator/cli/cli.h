@@ -26,6 +26,9 @@ int cmd_abort(const cli_opts_t *o);
 bool cli_load_migration(const char *path, migration_t *m);
 /* "user@host pid N": who drives a migration, for leases and the audit log. Caller frees. */
 char *cli_actor(void);
+/* Connects with o->db (or the PG* environment); prints the error and returns NULL. */
+#include "convoy/pg.h"
+pg_t *cli_connect(const cli_opts_t *o);
 /* Prints a JSON value on stdout and frees it. */
 #include <jansson.h>
 void cli_print_json(json_t *v);
