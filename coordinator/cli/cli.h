@@ -24,6 +24,9 @@ int cmd_abort(const cli_opts_t *o);
 /* Loads and parses the migration; prints file:line:col errors. */
 #include "convoy/migration.h"
 bool cli_load_migration(const char *path, migration_t *m);
+/* SIGINT/SIGTERM stop the engine (cancel the statement in flight); *out is the control. */
+#include "convoy/runctl.h"
+void cli_install_stop_handler(run_ctl_t **out);
 /* "user@host pid N": who drives a migration, for leases and the audit log. Caller frees. */
 char *cli_actor(void);
 /* Connects with o->db (or the PG* environment); prints the error and returns NULL. */

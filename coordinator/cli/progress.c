@@ -1,5 +1,5 @@
 /* progress.c: terminal progress rendering (stderr), quiet-aware and pipe-friendly. */
-#include "convoy/progress.h"
+#include "progress.h"
 
 #include "convoy/util.h"
 

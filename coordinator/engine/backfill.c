@@ -1,33 +1,45 @@
-/* backfill.c: keyset-paged backfill batches, each with its checkpoint in the same transaction. */
+/*
+ * backfill.c: keyset-paged passes; each batch is one prepared statement that updates,
+ * checkpoints and checks the fencing token together.
+ */
 #include "convoy/backfill.h"
 
 #include "convoy/chunk.h"
 #include "convoy/log.h"
 #include "convoy/retry.h"
+#include "convoy/state.h"
 #include "convoy/util.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     bf_ctx_t *c;
-    size_t k;      /* key columns */
-    char *keys;    /* "(a, b)" */
-    char *order;   /* "a, b" */
-    char *desc;    /* "a DESC, b DESC" */
-    char *as_text; /* "a::text, b::text" */
-    char **lo;     /* current lower bound (exclusive), NULL before the first batch */
-    char **up;     /* upper bound (inclusive) */
+    size_t k;
+    char *keys;  /* "(a, b)" */
+    char *order; /* "a, b" */
+    char **lo;   /* last key covered (exclusive bound), NULL before the first batch */
+    char **up;   /* upper bound (inclusive), fixed when the pass starts */
+    char **edge; /* catch-up: the fill pass's upper bound (existing rows), or NULL */
     int64_t rows_total;
-    /* Dense single-column integer key: batches are key ranges (lo, lo + size], which
-     * spares the query that finds each batch's last key. */
-    bool int_path;
+    bool int_path; /* dense single integer key: batches are key ranges */
     int64_t int_min;
+    char name_first[32], name_next[32];
+    bool prepared_first, prepared_next;
 } bf_t;
 
+static char **
+keys_from_row(PGresult *r, int row, int first_col, size_t k)
+{
+    char **v = xcalloc(k, sizeof(char *));
+    for (size_t i = 0; i < k; i++)
+        v[i] = xstrdup(PQgetvalue(r, row, first_col + (int)i));
+    return v;
+}
+
+/* "($n::t1, $n+1::t2)" */
 static char *
 param_tuple(const bf_t *b, int first)
 {
@@ -42,35 +54,19 @@ param_tuple(const bf_t *b, int first)
 }
 
 static void
-free_keys(char **v, size_t k)
+set_error(bf_t *b, const char *what)
 {
-    for (size_t i = 0; v && i < k; i++)
-        free(v[i]);
-    free(v);
+    bf_ctx_t *c = b->c;
+    free(c->error);
+    c->error = xasprintf("%s: %s", what, pg_errmsg(c->pg));
+    snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", pg_sqlstate(c->pg));
 }
 
+/* Reads a key array column set (text[]) into k strings; NULL when the array is NULL. */
 static char **
-keys_from_row(PGresult *r, int row, int first_col, size_t k)
+array_keys(PGresult *r, int first_col, size_t k, bool is_null)
 {
-    char **v = xcalloc(k, sizeof(char *));
-    for (size_t i = 0; i < k; i++)
-        v[i] = xstrdup(PQgetvalue(r, row, first_col + (int)i));
-    return v;
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static bool
-fail(bf_t *b, const char *what)
-{
-    free(b->c->error);
-    b->c->error = xasprintf("%s: %s", what, pg_errmsg(b->c->pg));
-    return false;
+    return is_null ? NULL : keys_from_row(r, 0, first_col, k);
 }
 
 /* Loads the checkpoint, or creates it (upper bound = largest key now). */
@@ -78,8 +74,8 @@ static bool
 load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
 {
     bf_ctx_t *c = b->c;
-    char stepno[16];
-    const char *p2[2] = {c->migration, stepno};
+    char stepno[16], fillno[16];
+    const char *p[2] = {c->migration, stepno};
     PGresult *r = NULL;
     sb_t cols;
     char *sql;
@@ -96,70 +92,94 @@ load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
                     "coalesce(batch_size, 0), last_key IS NULL, upper_key IS NULL "
                     "FROM convoy.backfill WHERE migration = $1 AND step = $2::int",
                     cols.data);
-    sb_free(&cols);
-    if (pg_run(c->pg, sql, 2, p2, &r) != PG_OK) {
-        fail(b, "reading the backfill checkpoint");
+    if (pg_run(c->pg, sql, 2, p, &r) != PG_OK) {
+        set_error(b, "reading the backfill checkpoint");
         goto done;
+    }
+    if (c->step->catchup && c->step->fill_step > 0) {
+        /* the first pass's upper bound: rows at or below it existed when it started */
+        PGresult *e = NULL;
+        char *esql;
+        const char *ep[2] = {c->migration, fillno};
+        snprintf(fillno, sizeof(fillno), "%d", c->step->fill_step);
+        sb_free(&cols);
+        sb_init(&cols);
+        for (size_t i = 0; i < b->k; i++)
+            sb_printf(&cols, "%supper_key[%zu]", i ? ", " : "", i + 1);
+        esql = xasprintf("SELECT %s, upper_key IS NULL FROM convoy.backfill WHERE migration = "
+                         "$1 AND step = $2::int",
+                         cols.data);
+        if (pg_run(c->pg, esql, 2, ep, &e) != PG_OK) {
+            free(esql);
+            set_error(b, "reading the first pass's checkpoint");
+            goto done;
+        }
+        free(esql);
+        if (PQntuples(e) == 1 && PQgetvalue(e, 0, (int)b->k)[0] != 't')
+            b->edge = keys_from_row(e, 0, 0, b->k);
+        PQclear(e);
     }
     if (PQntuples(r) == 1) {
         int base = (int)(2 * b->k);
-        bool no_last = PQgetvalue(r, 0, base + 4)[0] == 't';
-        bool no_upper = PQgetvalue(r, 0, base + 5)[0] == 't';
         c->rows_done = strtoll(PQgetvalue(r, 0, base), NULL, 10);
         c->rows_updated = strtoll(PQgetvalue(r, 0, base + 1), NULL, 10);
         b->rows_total = strtoll(PQgetvalue(r, 0, base + 2), NULL, 10);
         *batch_size = strtoll(PQgetvalue(r, 0, base + 3), NULL, 10);
-        b->lo = no_last ? NULL : keys_from_row(r, 0, 0, b->k);
-        if (no_upper) {
-            *empty = true;
-        } else {
-            b->up = keys_from_row(r, 0, (int)b->k, b->k);
-        }
+        b->lo = array_keys(r, 0, b->k, PQgetvalue(r, 0, base + 4)[0] == 't');
+        b->up = array_keys(r, (int)b->k, b->k, PQgetvalue(r, 0, base + 5)[0] == 't');
+        *empty = b->up == NULL;
         ok = true;
         goto done;
     }
     PQclear(r);
     r = NULL;
 
-    /* First start: fix the upper bound and count the rows to cover. */
+    /* First start: fix the upper bound and estimate the rows to cover. */
     free(sql);
-    sql =
-        xasprintf("SELECT %s FROM %s ORDER BY %s LIMIT 1", b->as_text, c->step->table_sql, b->desc);
+    sb_free(&cols);
+    sb_init(&cols);
+    /* aliased: ORDER BY id would otherwise sort the text output column */
+    for (size_t i = 0; i < b->k; i++)
+        sb_printf(&cols, "%s%s::text AS convoy_k%zu", i ? ", " : "", c->step->key_cols[i], i + 1);
+    {
+        sb_t desc;
+        sb_init(&desc);
+        for (size_t i = 0; i < b->k; i++)
+            sb_printf(&desc, "%s%s DESC", i ? ", " : "", c->step->key_cols[i]);
+        sql = xasprintf("SELECT %s FROM %s ORDER BY %s LIMIT 1", cols.data, c->step->table_sql,
+                        desc.data);
+        sb_free(&desc);
+    }
     if (pg_run(c->pg, sql, 0, NULL, &r) != PG_OK) {
-        fail(b, "finding the largest key");
+        set_error(b, "finding the largest key");
         goto done;
     }
-    if (PQntuples(r) == 0) {
+    if (PQntuples(r) == 0)
         *empty = true;
-    } else {
+    else
         b->up = keys_from_row(r, 0, 0, b->k);
-    }
     PQclear(r);
     r = NULL;
     if (!*empty) {
-        char *est;
         const char *tp[1] = {c->step->table_sql};
-        est = pg_value(c->pg,
-                       "SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END FROM pg_class "
-                       "WHERE oid = to_regclass($1)",
-                       1, tp);
+        char *est = pg_value(c->pg,
+                             "SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END FROM "
+                             "pg_class WHERE oid = to_regclass($1)",
+                             1, tp);
         b->rows_total = est ? strtoll(est, NULL, 10) : -1;
         free(est);
-        /* never analysed: count (the estimate only drives progress and ETA) */
-        if (b->rows_total < 0) {
-            char *cnt;
-            free(sql);
-            sql = xasprintf("SELECT count(*) FROM %s", c->step->table_sql);
-            cnt = pg_value(c->pg, sql, 0, NULL);
-            if (cnt)
-                b->rows_total = strtoll(cnt, NULL, 10);
+        if (b->rows_total < 0) { /* never analysed: count (drives progress and ETA only) */
+            char *csql = xasprintf("SELECT count(*) FROM %s", c->step->table_sql);
+            char *cnt = pg_value(c->pg, csql, 0, NULL);
+            b->rows_total = cnt ? strtoll(cnt, NULL, 10) : -1;
             free(cnt);
+            free(csql);
         }
     }
     {
         sb_t arr;
         char total[32];
-        const char **p = xcalloc(b->k + 3, sizeof(char *));
+        const char **ip = xcalloc(b->k + 3, sizeof(char *));
         sb_init(&arr);
         if (*empty) {
             sb_puts(&arr, "NULL");
@@ -170,30 +190,30 @@ load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
             sb_puts(&arr, "]::text[]");
         }
         snprintf(total, sizeof(total), "%lld", (long long)(*empty ? 0 : b->rows_total));
-        p[0] = c->migration;
-        p[1] = stepno;
-        p[2] = total;
+        ip[0] = c->migration;
+        ip[1] = stepno;
+        ip[2] = total;
         for (size_t i = 0; !*empty && i < b->k; i++)
-            p[3 + i] = b->up[i];
+            ip[3 + i] = b->up[i];
         free(sql);
         sql = xasprintf("INSERT INTO convoy.backfill (migration, step, upper_key, rows_total) "
                         "VALUES ($1, $2::int, %s, $3::bigint) ON CONFLICT DO NOTHING",
                         arr.data);
-        if (pg_run(c->pg, sql, *empty ? 3 : (int)(3 + b->k), p, NULL) != PG_OK)
-            fail(b, "creating the backfill checkpoint");
+        if (pg_run(c->pg, sql, *empty ? 3 : (int)(3 + b->k), ip, NULL) != PG_OK)
+            set_error(b, "creating the backfill checkpoint");
         else
             ok = true;
         sb_free(&arr);
-        free(p);
+        free(ip);
     }
 done:
     PQclear(r);
+    sb_free(&cols);
     free(sql);
     return ok;
 }
 
-/* Uses key ranges when the key is one integer column and at least half the key space is
- * populated; either way the checkpoint holds the last key covered, so a resume may switch. */
+/* Key ranges when the key is one integer column and at least half the key space is used. */
 static void
 choose_int_path(bf_t *b)
 {
@@ -216,210 +236,346 @@ choose_int_path(bf_t *b)
     up_v = strtoll(b->up[0], NULL, 10);
     if (b->int_min <= INT64_MIN + 1 || up_v < b->int_min)
         return;
-    /* density: rows per key value across [min, up] */
     b->int_path = (double)b->rows_total * 2.0 >= (double)up_v - (double)b->int_min + 1.0;
 }
 
-/*
- * The batch predicate "(k) > (lo) AND (k) <= (hi)", without the lower bound before the
- * first batch, with its parameters appended to p at *np.
- */
+/* The rows a pass rewrites: NULL ones, and on a catch-up also existing rows that drifted. */
 static char *
-key_range(const bf_t *b, char **hi, const char **p, int *np)
+pass_predicate(const bf_t *b, int edge_param)
 {
-    sb_t sb;
-    char *t;
+    const step_t *s = b->c->step;
 
-    sb_init(&sb);
-    if (b->lo) {
-        t = param_tuple(b, *np + 1);
-        sb_printf(&sb, "%s > %s AND ", b->keys, t);
+    if (s->catchup && b->edge) {
+        char *t = param_tuple(b, edge_param);
+        char *pred = xasprintf("CASE WHEN %s <= %s THEN %s IS DISTINCT FROM (%s) ELSE %s IS "
+                               "NULL END",
+                               b->keys, t, s->column_sql, s->expr_sql, s->column_sql);
         free(t);
-        for (size_t i = 0; i < b->k; i++)
-            p[(*np)++] = b->lo[i];
+        return pred;
     }
-    t = param_tuple(b, *np + 1);
-    sb_printf(&sb, "%s <= %s", b->keys, t);
-    free(t);
-    for (size_t i = 0; i < b->k; i++)
-        p[(*np)++] = hi[i];
-    return sb_steal(&sb);
+    return xasprintf("%s IS NULL", s->column_sql);
 }
 
-typedef enum { BATCH_OK, BATCH_RETRY, BATCH_LEASE_LOST, BATCH_FAIL } batch_t;
+/*
+ * The batch statement. Parameters: $1 migration, $2 step, $3 token, $4 covered (int path)
+ * or size, $5 size (int path), then lo keys (int path, or generic `next`), then hi keys
+ * (int path) or up keys (generic), then the catch-up edge keys.
+ */
+static char *
+batch_sql(const bf_t *b, bool with_lo)
+{
+    const step_t *s = b->c->step;
+    int np = b->int_path ? 5 : 4;
+    int lo_p = 0, hi_p, edge_p;
+    char *lo_t = NULL, *hi_t, *pred, *sql;
 
-/* One transaction: find the batch's last key, update, checkpoint, renew the lease. */
+    if (b->int_path || with_lo) {
+        lo_p = np + 1;
+        np += (int)b->k;
+    }
+    hi_p = np + 1;
+    np += (int)b->k;
+    edge_p = np + 1;
+    pred = pass_predicate(b, edge_p);
+    if (lo_p)
+        lo_t = param_tuple(b, lo_p);
+    hi_t = param_tuple(b, hi_p);
+    if (b->int_path) {
+        sql = xasprintf(
+            "WITH u AS (UPDATE %s SET %s = %s WHERE %s > %s AND %s <= %s AND %s RETURNING 1), "
+            "cp AS (UPDATE convoy.backfill SET last_key = ARRAY[$%d]::text[], rows_done = "
+            "rows_done + $4::bigint, rows_updated = rows_updated + (SELECT count(*) FROM u), "
+            "batches = batches + 1, batch_size = $5::int, updated_at = now() "
+            "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
+                1, 3) " RETURNING 1) "
+                      "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM cp), (SELECT status "
+                      "FROM "
+                      "convoy.migrations WHERE name = $1), $4::bigint, $%d::text",
+            s->table_sql, s->column_sql, s->expr_sql, b->keys, lo_t, b->keys, hi_t, pred, hi_p,
+            hi_p);
+    } else {
+        sb_t sel, join, last, arr, lastcols;
+        sb_init(&sel);
+        sb_init(&join);
+        sb_init(&last);
+        sb_init(&arr);
+        sb_init(&lastcols);
+        for (size_t i = 0; i < b->k; i++) {
+            sb_printf(&sel, "%s%s AS convoy_k%zu", i ? ", " : "", s->key_cols[i], i + 1);
+            sb_printf(&join, "%s%s = b.convoy_k%zu", i ? " AND " : "", s->key_cols[i], i + 1);
+            sb_printf(&last, "%sconvoy_k%zu DESC", i ? ", " : "", i + 1);
+            sb_printf(&arr, "%sk%zu", i ? ", " : "", i + 1);
+            sb_printf(&lastcols, ", (SELECT k%zu FROM l)", i + 1);
+        }
+        {
+            sb_t ltxt;
+            sb_init(&ltxt);
+            for (size_t i = 0; i < b->k; i++)
+                sb_printf(&ltxt, "%sconvoy_k%zu::text AS k%zu", i ? ", " : "", i + 1, i + 1);
+            sql = xasprintf(
+                "WITH b AS (SELECT %s FROM %s WHERE %s%s%s%s <= %s ORDER BY %s LIMIT $4::bigint), "
+                "l AS (SELECT %s FROM b ORDER BY %s LIMIT 1), "
+                "u AS (UPDATE %s SET %s = %s FROM b WHERE %s AND %s RETURNING 1), "
+                "cp AS (UPDATE convoy.backfill SET last_key = coalesce((SELECT ARRAY[%s] FROM l), "
+                "last_key), rows_done = rows_done + (SELECT count(*) FROM b), rows_updated = "
+                "rows_updated + (SELECT count(*) FROM u), batches = batches + 1, batch_size = "
+                "$4::int, updated_at = now() WHERE migration = $1 AND step = $2::int AND "
+                "" FENCE_SQL(1, 3) " RETURNING 1) "
+                                   "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM cp), "
+                                   "(SELECT status FROM "
+                                   "convoy.migrations WHERE name = $1), (SELECT count(*) FROM b)%s",
+                sel.data, s->table_sql, lo_t ? b->keys : "", lo_t ? " > " : "", lo_t ? lo_t : "",
+                lo_t ? " AND " : "", hi_t, b->order, ltxt.data, last.data, s->table_sql,
+                s->column_sql, s->expr_sql, join.data, pred, arr.data, lastcols.data);
+            sb_free(&ltxt);
+        }
+        sb_free(&sel);
+        sb_free(&join);
+        sb_free(&last);
+        sb_free(&arr);
+        sb_free(&lastcols);
+    }
+    free(lo_t);
+    free(hi_t);
+    free(pred);
+    return sql;
+}
+
+typedef enum { BATCH_OK, BATCH_RETRY, BATCH_FENCED, BATCH_CONN_LOST, BATCH_FAIL } batch_t;
+
+/* One batch, one round trip. */
 static batch_t
-run_batch(bf_t *b,
-          int64_t size,
-          int64_t *covered,
-          int64_t *updated,
-          bool *finished,
-          bool *abort_requested)
+run_batch(
+    bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finished, bool *abort_req)
 {
     bf_ctx_t *c = b->c;
     size_t k = b->k;
-    const char **p = xcalloc(2 * k + 8, sizeof(char *));
-    char *sql = NULL, *set_sql = NULL, *where = NULL;
+    const char **p = xcalloc(3 * k + 6, sizeof(char *));
+    char stepno[16], tok[32], cov[32], sz[32], lo_s[32];
     char **hi = NULL;
     PGresult *r = NULL;
     batch_t res = BATCH_FAIL;
     pg_status_t st;
+    const char *name;
     int np = 0;
 
     *finished = false;
-    *abort_requested = false;
-    set_sql =
-        xasprintf("BEGIN; SET LOCAL convoy.backfill = 'on'; SET LOCAL lock_timeout = '%lldms'; "
-                  "SET LOCAL statement_timeout = '%lldms'",
-                  (long long)c->lock_timeout_ms,
-                  (long long)(c->target_ms * 20 > 10000 ? c->target_ms * 20 : 10000));
-    if ((st = pg_exec(c->pg, set_sql)) != PG_OK)
-        goto failed;
-
-    /* (a) the batch's last key: `size` keys (int path) or rows after lo, capped at up */
+    *abort_req = false;
+    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
+    snprintf(sz, sizeof(sz), "%lld", (long long)size);
+    p[np++] = c->migration;
+    p[np++] = stepno;
+    p[np++] = tok;
     if (b->int_path) {
         int64_t lo_v = b->lo ? strtoll(b->lo[0], NULL, 10) : b->int_min - 1;
         int64_t up_v = strtoll(b->up[0], NULL, 10);
         int64_t hi_v = up_v - lo_v <= size ? up_v : lo_v + size;
         hi = xcalloc(1, sizeof(char *));
         hi[0] = xasprintf("%lld", (long long)hi_v);
-        *finished = hi_v >= up_v;
-        *covered = -2; /* the rows updated, known after (b) */
-    } else {
-        char off[32];
-        np = 0;
-        where = key_range(b, b->up, p, &np);
-        snprintf(off, sizeof(off), "%lld", (long long)(size - 1));
-        p[np++] = off;
-        sql = xasprintf("SELECT %s FROM %s WHERE %s ORDER BY %s OFFSET $%d LIMIT 1", b->as_text,
-                        c->step->table_sql, where, b->order, np);
-        st = pg_run(c->pg, sql, np, p, &r);
-        if (st != PG_OK)
-            goto failed;
-        if (PQntuples(r) == 1) {
-            hi = keys_from_row(r, 0, 0, k);
-            *covered = size;
-        } else {
-            hi = xcalloc(k, sizeof(char *));
-            for (size_t i = 0; i < k; i++)
-                hi[i] = xstrdup(b->up[i]);
-            *finished = true;
-            *covered = -1; /* the tail: counted after (b) */
-        }
-        PQclear(r);
-        r = NULL;
-    }
-
-    /* (b) the update itself, only rows still NULL */
-    free(sql);
-    free(where);
-    np = 0;
-    where = key_range(b, hi, p, &np);
-    sql = xasprintf("UPDATE %s SET %s = %s WHERE %s AND %s IS NULL", c->step->table_sql,
-                    c->step->column_sql, c->step->expr_sql, where, c->step->column_sql);
-    if ((st = pg_run(c->pg, sql, np, p, &r)) != PG_OK)
-        goto failed;
-    *updated = strtoll(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    r = NULL;
-    if (*covered == -2) {
-        *covered = *updated;
-    } else if (*covered == -1) {
-        /* the tail batch ends at up: count what it covered, same range as (b) */
-        char *cnt;
-        free(sql);
-        sql = xasprintf("SELECT count(*) FROM %s WHERE %s", c->step->table_sql, where);
-        cnt = pg_value(c->pg, sql, np, p);
-        if (cnt == NULL) {
-            st = pg_classify(pg_sqlstate(c->pg));
-            goto failed;
-        }
-        *covered = strtoll(cnt, NULL, 10);
-        free(cnt);
-    }
-
-    /* (c) checkpoint + lease renewal + abort check, in the same transaction */
-    {
-        char stepno[16], cov[32], upd[32], bsz[32], tok[32];
-        sb_t arr;
-        sb_init(&arr);
-        snprintf(stepno, sizeof(stepno), "%d", c->step_no);
-        snprintf(cov, sizeof(cov), "%lld", (long long)*covered);
-        snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
-        snprintf(bsz, sizeof(bsz), "%lld", (long long)size);
-        snprintf(tok, sizeof(tok), "%lld", (long long)c->lease->token);
-        np = 0;
-        p[np++] = c->migration;
-        p[np++] = stepno;
+        snprintf(lo_s, sizeof(lo_s), "%lld", (long long)lo_v);
+        snprintf(cov, sizeof(cov), "%lld", (long long)(hi_v - lo_v));
         p[np++] = cov;
-        p[np++] = upd;
-        p[np++] = bsz;
-        p[np++] = tok;
-        sb_puts(&arr, "ARRAY[");
-        for (size_t i = 0; i < k; i++) {
-            sb_printf(&arr, "%s$%d", i ? ", " : "", np + 1);
-            p[np++] = hi[i];
-        }
-        sb_puts(&arr, "]::text[]");
-        free(sql);
-        sql = xasprintf(
-            "WITH cp AS (UPDATE convoy.backfill SET last_key = %s, rows_done = rows_done + "
-            "$3::bigint, rows_updated = rows_updated + $4::bigint, batches = batches + 1, "
-            "batch_size = $5::int, updated_at = now() WHERE migration = $1 AND step = $2::int "
-            "RETURNING 1), "
-            "l AS (" LEASE_RENEW_SQL(
-                1, 6) " RETURNING 1) "
-                      "SELECT (SELECT count(*) FROM cp), (SELECT count(*) FROM l), "
-                      "(SELECT status FROM convoy.migrations WHERE name = $1)",
-            arr.data);
-        sb_free(&arr);
-        if ((st = pg_run(c->pg, sql, np, p, &r)) != PG_OK)
-            goto failed;
-        if (strcmp(PQgetvalue(r, 0, 1), "1") != 0) {
-            pg_exec(c->pg, "ROLLBACK");
-            res = BATCH_LEASE_LOST;
-            goto done;
-        }
-        if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
-            pg_exec(c->pg, "ROLLBACK");
-            free(c->error);
-            c->error = xstrdup("the backfill checkpoint row disappeared");
-            res = BATCH_FAIL;
-            goto done;
-        }
-        *abort_requested = strcmp(PQgetvalue(r, 0, 2), "aborting") == 0;
-        PQclear(r);
-        r = NULL;
+        p[np++] = sz;
+        p[np++] = lo_s;
+        p[np++] = hi[0];
+        *finished = hi_v >= up_v;
+        name = b->name_next;
+    } else {
+        p[np++] = sz;
+        if (b->lo)
+            for (size_t i = 0; i < k; i++)
+                p[np++] = b->lo[i];
+        for (size_t i = 0; i < k; i++)
+            p[np++] = b->up[i];
+        name = b->lo ? b->name_next : b->name_first;
     }
-    if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK)
+    for (size_t i = 0; b->edge && c->step->catchup && i < k; i++)
+        p[np++] = b->edge[i];
+    {
+        bool *prepared = name == b->name_first ? &b->prepared_first : &b->prepared_next;
+        if (!*prepared) {
+            char *sql = batch_sql(b, name == b->name_next);
+            st = pg_prepare(c->pg, name, sql, 0);
+            free(sql);
+            if (st != PG_OK)
+                goto failed;
+            *prepared = true;
+        }
+    }
+    st = pg_run_prepared(c->pg, name, np, p, &r);
+    if (st != PG_OK)
         goto failed;
-    free_keys(b->lo, k);
-    b->lo = hi;
-    hi = NULL;
+    if (strcmp(PQgetvalue(r, 0, 1), "1") != 0) {
+        free(c->error);
+        c->error = xstrdup("the backfill checkpoint row disappeared");
+        goto done;
+    }
+    *updated = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *covered = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    *abort_req = strcmp(PQgetvalue(r, 0, 2), "aborting") == 0;
+    if (!b->int_path) {
+        *finished = *covered < size;
+        if (*covered > 0) {
+            hi = keys_from_row(r, 0, 4, k);
+        }
+    }
+    if (hi) {
+        for (size_t i = 0; b->lo && i < k; i++)
+            free(b->lo[i]);
+        free(b->lo);
+        b->lo = hi;
+        hi = NULL;
+    }
     res = BATCH_OK;
     goto done;
 
-failed : {
-    char *msg = xstrdup(pg_errmsg(c->pg));
-    pg_exec(c->pg, "ROLLBACK");
-    if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(pg_sqlstate(c->pg), "40P01") == 0 ||
-        strcmp(pg_sqlstate(c->pg), "40001") == 0) {
+failed:
+    set_error(b, "batch");
+    if (st == PG_FENCED)
+        res = BATCH_FENCED;
+    else if (st == PG_CONN_LOST)
+        res = BATCH_CONN_LOST;
+    else if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(c->sqlstate, "40P01") == 0 ||
+             strcmp(c->sqlstate, "40001") == 0)
         res = BATCH_RETRY;
-    } else {
+    else
         res = BATCH_FAIL;
-    }
-    free(c->error);
-    c->error = msg;
-}
 done:
     PQclear(r);
-    free_keys(hi, k);
-    free(sql);
-    free(set_sql);
-    free(where);
+    strv_free(hi, hi ? k : 0);
     free(p);
     return res;
+}
+
+/*
+ * The batch failed on data: find the first row whose value cannot be computed, by
+ * bisecting the batch's keys with the same UPDATE in a transaction that is rolled back.
+ */
+static void
+find_failing_row(bf_t *b, int64_t size)
+{
+    bf_ctx_t *c = b->c;
+    const step_t *s = c->step;
+    size_t k = b->k, n = 0;
+    char *lo_t = b->lo ? param_tuple(b, 1) : NULL, *sql, *pred;
+    const char **p = xcalloc(3 * k + 2, sizeof(char *));
+    char lim[32];
+    char ***keys = NULL;
+    PGresult *r = NULL;
+    int np = 0;
+    size_t lo_i, hi_i;
+    sb_t sel;
+
+    sb_init(&sel);
+    for (size_t i = 0; i < k; i++)
+        sb_printf(&sel, "%s%s::text AS convoy_k%zu", i ? ", " : "", s->key_cols[i], i + 1);
+    for (size_t i = 0; b->lo && i < k; i++)
+        p[np++] = b->lo[i];
+    snprintf(lim, sizeof(lim), "%lld", (long long)size);
+    p[np++] = lim;
+    sql = xasprintf("SELECT %s FROM %s WHERE %s%s%s ORDER BY %s LIMIT $%d::bigint", sel.data,
+                    s->table_sql, lo_t ? b->keys : "true", lo_t ? " > " : "", lo_t ? lo_t : "",
+                    b->order, np);
+    if (pg_run(c->pg, sql, np, p, &r) == PG_OK) {
+        n = (size_t)PQntuples(r);
+        keys = xcalloc(n ? n : 1, sizeof(char **));
+        for (size_t i = 0; i < n; i++)
+            keys[i] = keys_from_row(r, (int)i, 0, k);
+    }
+    PQclear(r);
+    free(sql);
+    free(lo_t);
+    /* fails(i, j): does the UPDATE of keys[i..j] fail? */
+    pred = pass_predicate(b, 2 * (int)k + 1);
+    {
+        char *a = param_tuple(b, 1), *z = param_tuple(b, (int)k + 1);
+        sql = xasprintf("UPDATE %s SET %s = %s WHERE %s >= %s AND %s <= %s AND %s", s->table_sql,
+                        s->column_sql, s->expr_sql, b->keys, a, b->keys, z, pred);
+        free(a);
+        free(z);
+    }
+    lo_i = 0;
+    hi_i = n ? n - 1 : 0;
+    while (n > 0) {
+        size_t mid = lo_i + (hi_i - lo_i) / 2;
+        size_t j = lo_i == hi_i ? hi_i : mid;
+        bool failed;
+        np = 0;
+        for (size_t i = 0; i < k; i++)
+            p[np++] = keys[lo_i][i];
+        for (size_t i = 0; i < k; i++)
+            p[np++] = keys[j][i];
+        for (size_t i = 0; b->edge && s->catchup && i < k; i++)
+            p[np++] = b->edge[i];
+        pg_exec(c->pg, "BEGIN");
+        failed = pg_run(c->pg, sql, np, p, NULL) != PG_OK;
+        if (failed && pg_classify(pg_sqlstate(c->pg)) == PG_ERROR) {
+            free(c->error);
+            c->error = xstrdup(pg_errmsg(c->pg));
+            snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", pg_sqlstate(c->pg));
+        } else if (failed) {
+            pg_exec(c->pg, "ROLLBACK");
+            break; /* a lock or a cancel: keep the batch-level message */
+        }
+        pg_exec(c->pg, "ROLLBACK");
+        if (lo_i == hi_i) {
+            if (failed) {
+                sb_t kd;
+                sb_init(&kd);
+                sb_puts(&kd, b->keys);
+                sb_puts(&kd, "=(");
+                for (size_t i = 0; i < k; i++)
+                    sb_printf(&kd, "%s%s", i ? ", " : "", keys[lo_i][i]);
+                sb_putc(&kd, ')');
+                c->failing_key = sb_steal(&kd);
+            }
+            break;
+        }
+        if (failed)
+            hi_i = mid;
+        else
+            lo_i = mid + 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        strv_free(keys[i], k);
+    free(keys);
+    free(pred);
+    free(sql);
+    free(p);
+    sb_free(&sel);
+}
+
+static void
+report_progress(bf_t *b, int64_t started, int64_t run_rows, int64_t size, int64_t elapsed)
+{
+    bf_ctx_t *c = b->c;
+    engine_event_t e = {0};
+    int64_t wall = now_mono_ms() - started;
+    double pct;
+
+    if (b->int_path && b->lo) {
+        double span = (double)(strtoll(b->up[0], NULL, 10) - b->int_min + 1);
+        pct = span > 0 ? 100.0 * (double)(strtoll(b->lo[0], NULL, 10) - b->int_min + 1) / span
+                       : 100.0;
+    } else {
+        pct = b->rows_total > 0 ? 100.0 * (double)c->rows_done / (double)b->rows_total : 100.0;
+    }
+    if (pct > 100.0)
+        pct = 100.0;
+    e.kind = EVT_PROGRESS;
+    e.migration = c->migration;
+    e.step = c->step_no;
+    e.s = c->step;
+    e.done = c->rows_done;
+    e.total = b->rows_total;
+    e.updated = c->rows_updated;
+    e.pct = pct;
+    e.rate = wall > 0 ? (double)run_rows * 1000.0 / (double)wall : 0;
+    e.eta_ms = pct > 0 && pct < 100.0 ? (int64_t)((double)wall * (100.0 - pct) / pct) : -1;
+    e.batch_rows = size;
+    e.batch_ms = elapsed;
+    events_emit(c->events, &e);
 }
 
 bf_result_t
@@ -427,34 +583,38 @@ backfill_run(bf_ctx_t *c)
 {
     bf_t b = {0};
     chunk_ctl_t ctl;
-    retry_policy_t rp;
-    int64_t size = 0, started = now_mono_ms(), run_rows = 0;
+    int64_t size = 0, started = now_mono_ms(), run_rows = 0, fail_since = 0;
     int failures = 0;
-    int64_t fail_since = 0;
     bool empty = false;
     bf_result_t res = BF_ERROR;
-    sb_t keys, order, desc, as_text;
+    sb_t keys, order;
+    char *set;
 
     b.c = c;
     b.k = c->step->n_keys;
     sb_init(&keys);
     sb_init(&order);
-    sb_init(&desc);
-    sb_init(&as_text);
     sb_putc(&keys, '(');
     for (size_t i = 0; i < b.k; i++) {
-        const char *kc = c->step->key_cols[i];
-        sb_printf(&keys, "%s%s", i ? ", " : "", kc);
-        sb_printf(&order, "%s%s", i ? ", " : "", kc);
-        sb_printf(&desc, "%s%s DESC", i ? ", " : "", kc);
-        sb_printf(&as_text, "%s%s::text AS convoy_k%zu", i ? ", " : "", kc, i + 1);
+        sb_printf(&keys, "%s%s", i ? ", " : "", c->step->key_cols[i]);
+        sb_printf(&order, "%s%s", i ? ", " : "", c->step->key_cols[i]);
     }
     sb_putc(&keys, ')');
     b.keys = sb_steal(&keys);
     b.order = sb_steal(&order);
-    b.desc = sb_steal(&desc);
-    b.as_text = sb_steal(&as_text);
-    retry_policy_default(&rp);
+    snprintf(b.name_first, sizeof(b.name_first), "convoy_bf%d_first", c->step_no);
+    snprintf(b.name_next, sizeof(b.name_next), "convoy_bf%d_next", c->step_no);
+    /* The session is convoy's own: the batch settings hold until the pass ends. */
+    set = xasprintf("SET convoy.backfill = 'on'; SET lock_timeout = '%lldms'; "
+                    "SET statement_timeout = '%lldms'",
+                    (long long)c->lock_timeout_ms,
+                    (long long)(c->target_ms * 20 > 10000 ? c->target_ms * 20 : 10000));
+    if (pg_exec(c->pg, set) != PG_OK) {
+        set_error(&b, "preparing the session");
+        free(set);
+        goto done;
+    }
+    free(set);
 
     if (!load_or_init(&b, &size, &empty))
         goto done;
@@ -464,8 +624,9 @@ backfill_run(bf_ctx_t *c)
     }
     choose_int_path(&b);
     if (b.lo)
-        progress_line(c->progress, "    resuming backfill from checkpoint: %lld of %lld rows done",
-                      (long long)c->rows_done, (long long)b.rows_total);
+        events_line(c->events, EVT_INFO, c->migration, c->step_no,
+                    "    resuming from the checkpoint: %lld rows covered, %lld updated",
+                    (long long)c->rows_done, (long long)c->rows_updated);
     chunk_init(&ctl, c->target_ms, size > 0 ? size : CHUNK_INITIAL_ROWS);
 
     for (;;) {
@@ -473,75 +634,83 @@ backfill_run(bf_ctx_t *c)
         bool finished = false, abort_req = false;
         batch_t br;
 
-        if (c->stop_flag && *c->stop_flag) {
+        if (run_ctl_stopped(c->ctl)) {
             res = BF_INTERRUPTED;
             goto done;
         }
         t0 = now_mono_ms();
         br = run_batch(&b, ctl.size, &covered, &updated, &finished, &abort_req);
         elapsed = now_mono_ms() - t0;
-        if (br == BATCH_LEASE_LOST) {
-            res = BF_LEASE_LOST;
+        if (br == BATCH_FENCED) {
+            res = BF_FENCED;
+            goto done;
+        }
+        if (br == BATCH_CONN_LOST) {
+            res = BF_CONN_LOST;
             goto done;
         }
         if (br == BATCH_FAIL) {
-            res = BF_ERROR;
+            if (pg_classify(c->sqlstate) == PG_ERROR && strncmp(c->sqlstate, "42", 2) != 0)
+                find_failing_row(&b, ctl.size);
+            res = BF_FAILED;
             goto done;
         }
         if (br == BATCH_RETRY) {
             int64_t delay;
+            if (run_ctl_stopped(c->ctl)) {
+                res = BF_INTERRUPTED;
+                goto done;
+            }
             if (failures == 0)
                 fail_since = now_mono_ms();
             failures++;
-            chunk_observe(&ctl, 0, (int64_t)(c->target_ms * CHUNK_OUTLIER_FACTOR) + 1);
-            if (!retry_allowed(&rp, failures, now_mono_ms() - fail_since)) {
+            chunk_observe(&ctl, 0, (int64_t)((double)c->target_ms * CHUNK_OUTLIER_FACTOR) + 1);
+            if (!retry_allowed(c->retry, failures, now_mono_ms() - fail_since)) {
                 res = BF_LOCKED;
                 goto done;
             }
-            delay = retry_delay_ms(&rp, failures, randombytes_random());
-            progress_status(c->progress,
-                            "    waiting: batch hit %s (%s); retry %d in %lld ms with %lld rows",
-                            "a lock or statement timeout", c->error, failures, (long long)delay,
-                            (long long)ctl.size);
-            sleep_ms(delay);
+            delay = retry_delay_ms(c->retry, failures, randombytes_random());
+            events_line(c->events, EVT_WAIT, c->migration, c->step_no,
+                        "    waiting: batch hit a lock or statement timeout (%s); retry %d in "
+                        "%lld ms with %lld rows",
+                        c->error, failures, (long long)delay, (long long)ctl.size);
+            if (!run_ctl_sleep(c->ctl, delay)) {
+                res = BF_INTERRUPTED;
+                goto done;
+            }
             continue;
         }
         failures = 0;
         c->rows_done += covered;
         c->rows_updated += updated;
         run_rows += covered;
-        {
-            int64_t wall = now_mono_ms() - started;
-            double rate = wall > 0 ? (double)run_rows * 1000.0 / (double)wall : 0;
-            int64_t remaining = b.rows_total > c->rows_done ? b.rows_total - c->rows_done : 0;
-            char eta[32];
-            format_duration(rate > 0 ? (int64_t)((double)remaining / rate * 1000.0) : -1, eta,
-                            sizeof(eta));
-            progress_status(c->progress,
-                            "    backfill %lld/%lld rows (%.1f%%)  %.0f rows/s  ETA %s  batch %lld "
-                            "rows in %lld ms",
-                            (long long)c->rows_done, (long long)b.rows_total,
-                            b.rows_total > 0 ? 100.0 * (double)c->rows_done / (double)b.rows_total
-                                             : 100.0,
-                            rate, eta, (long long)ctl.size, (long long)elapsed);
-        }
-        chunk_observe(&ctl, covered, elapsed);
+        report_progress(&b, started, run_rows, ctl.size, elapsed);
+        chunk_observe(&ctl, covered > 0 ? covered : ctl.size, elapsed);
         if (finished) {
             res = BF_DONE;
             goto done;
         }
         if (abort_req) {
-            res = BF_ABORTED;
+            res = BF_ABORT_REQUESTED;
             goto done;
         }
     }
 done:
-    progress_finish(c->progress);
-    free_keys(b.lo, b.k);
-    free_keys(b.up, b.k);
+    if (res != BF_CONN_LOST) {
+        sb_t sql;
+        sb_init(&sql);
+        if (b.prepared_first)
+            sb_printf(&sql, "DEALLOCATE %s; ", b.name_first);
+        if (b.prepared_next)
+            sb_printf(&sql, "DEALLOCATE %s; ", b.name_next);
+        sb_puts(&sql, "RESET convoy.backfill; RESET lock_timeout; RESET statement_timeout");
+        pg_exec(c->pg, sql.data);
+        sb_free(&sql);
+    }
+    strv_free(b.lo, b.lo ? b.k : 0);
+    strv_free(b.up, b.up ? b.k : 0);
+    strv_free(b.edge, b.edge ? b.k : 0);
     free(b.keys);
     free(b.order);
-    free(b.desc);
-    free(b.as_text);
     return res;
 }

@@ -1,4 +1,4 @@
-/* lease.c: the migration lease with fencing token and crash-safe takeover. */
+/* lease.c: the migration lease: an advisory lock for liveness, a sequence for tokens. */
 #include "convoy/lease.h"
 
 #include "convoy/util.h"
@@ -7,58 +7,84 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LOCK_CLASS_SQL "1668247158"
+
+static char *
+describe_holder(pg_t *pg, const char *migration)
+{
+    const char *p[1] = {migration};
+    PGresult *r = NULL;
+    char *desc;
+
+    if (pg_run(pg,
+               "SELECT coalesce(l.holder, 'an unknown convoy'), k.pid, "
+               "to_char(l.acquired_at, 'YYYY-MM-DD HH24:MI:SSOF'), "
+               "coalesce(round(extract(epoch FROM now() - l.renewed_at))::text, '?') "
+               "FROM convoy.lease l LEFT JOIN pg_locks k ON k.locktype = 'advisory' AND "
+               "k.classid = " LOCK_CLASS_SQL " AND k.objid = l.lock_key AND k.objsubid = 2 AND "
+               "k.granted WHERE l.migration = $1",
+               1, p, &r) != PG_OK ||
+        PQntuples(r) == 0) {
+        PQclear(r);
+        return xstrdup("another convoy process");
+    }
+    desc = xasprintf("%s (database session pid %s, since %s, last progress %s s ago)",
+                     PQgetvalue(r, 0, 0), PQgetisnull(r, 0, 1) ? "?" : PQgetvalue(r, 0, 1),
+                     PQgetisnull(r, 0, 2) ? "?" : PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+    PQclear(r);
+    return desc;
+}
+
 lease_result_t
 lease_acquire(pg_t *pg, const char *migration, const char *holder, lease_t *out, char **holder_desc)
 {
-    char ttl[16];
-    const char *p[3] = {migration, holder, ttl};
+    const char *p[2] = {migration, holder};
     PGresult *r = NULL;
-    lease_result_t res = LEASE_ERROR;
+    char *key, *got;
+    const char *kp[1];
 
     memset(out, 0, sizeof(*out));
     *holder_desc = NULL;
-    snprintf(ttl, sizeof(ttl), "%d", LEASE_TTL_S);
-    if (pg_run(pg,
-               "INSERT INTO convoy.lease AS l (migration, holder, token, backend_pid, "
-               "backend_start, expires_at) "
-               "SELECT $1, $2, 1, pg_backend_pid(), a.backend_start, "
-               "now() + make_interval(secs => $3::int) FROM pg_stat_activity a "
-               "WHERE a.pid = pg_backend_pid() "
-               "ON CONFLICT (migration) DO UPDATE SET holder = EXCLUDED.holder, "
-               "token = l.token + 1, backend_pid = EXCLUDED.backend_pid, "
-               "backend_start = EXCLUDED.backend_start, acquired_at = now(), "
-               "expires_at = EXCLUDED.expires_at "
-               "WHERE l.expires_at < now() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity s "
-               "WHERE s.pid = l.backend_pid AND s.backend_start = l.backend_start) "
-               "RETURNING token",
-               3, p, &r) != PG_OK)
+    if (pg_run(pg, "INSERT INTO convoy.lease (migration) VALUES ($1) ON CONFLICT DO NOTHING", 1, p,
+               NULL) != PG_OK)
         return LEASE_ERROR;
-    if (PQntuples(r) == 1) {
-        out->migration = xstrdup(migration);
-        out->holder = xstrdup(holder);
-        out->token = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    key = pg_value(pg, "SELECT lock_key::text FROM convoy.lease WHERE migration = $1", 1, p);
+    if (key == NULL)
+        return LEASE_ERROR;
+    kp[0] = key;
+    got = pg_value(pg, "SELECT pg_try_advisory_lock(" LOCK_CLASS_SQL ", $1::int)", 1, kp);
+    if (got == NULL || got[0] != 't') {
+        bool err = got == NULL;
+        free(got);
+        free(key);
+        if (err)
+            return LEASE_ERROR;
+        *holder_desc = describe_holder(pg, migration);
+        return LEASE_BUSY;
+    }
+    free(got);
+    /* Ours now: every earlier holder's session has ended. */
+    if (pg_run(pg,
+               "WITH old AS (SELECT holder, released_at FROM convoy.lease WHERE migration = $1) "
+               "UPDATE convoy.lease SET token = nextval('convoy.fencing_token'), holder = $2, "
+               "backend_pid = pg_backend_pid(), acquired_at = now(), renewed_at = now(), "
+               "released_at = NULL WHERE migration = $1 RETURNING token, "
+               "(SELECT CASE WHEN old.released_at IS NULL THEN old.holder END FROM old)",
+               2, p, &r) != PG_OK ||
+        PQntuples(r) != 1) {
         PQclear(r);
-        return LEASE_ACQUIRED;
-    }
-    PQclear(r);
-    r = NULL;
-    if (pg_run(pg,
-               "SELECT holder, backend_pid, to_char(acquired_at, 'YYYY-MM-DD HH24:MI:SSOF'), "
-               "to_char(expires_at, 'YYYY-MM-DD HH24:MI:SSOF') FROM convoy.lease "
-               "WHERE migration = $1",
-               1, p, &r) != PG_OK)
+        pg_run(pg, "SELECT pg_advisory_unlock(" LOCK_CLASS_SQL ", $1::int)", 1, kp, NULL);
+        free(key);
         return LEASE_ERROR;
-    if (PQntuples(r) == 1) {
-        *holder_desc = xasprintf("%s (database session pid %s, since %s, lease expires %s)",
-                                 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-                                 PQgetvalue(r, 0, 3));
-        res = LEASE_BUSY;
-    } else {
-        *holder_desc = xstrdup("another convoy process (lease changed hands while checking)");
-        res = LEASE_BUSY;
     }
+    out->migration = xstrdup(migration);
+    out->holder = xstrdup(holder);
+    out->token = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    out->lock_key = (int)strtol(key, NULL, 10);
+    out->previous = PQgetisnull(r, 0, 1) ? NULL : xstrdup(PQgetvalue(r, 0, 1));
     PQclear(r);
-    return res;
+    free(key);
+    return LEASE_ACQUIRED;
 }
 
 bool
@@ -70,7 +96,10 @@ lease_renew(pg_t *pg, const lease_t *l)
     bool ok;
 
     snprintf(tok, sizeof(tok), "%lld", (long long)l->token);
-    if (pg_run(pg, LEASE_RENEW_SQL(1, 2) " RETURNING 1", 2, p, &r) != PG_OK)
+    if (pg_run(pg,
+               "UPDATE convoy.lease SET renewed_at = now() WHERE migration = $1 AND "
+               "token = $2::bigint RETURNING 1",
+               2, p, &r) != PG_OK)
         return false;
     ok = PQntuples(r) == 1;
     PQclear(r);
@@ -80,15 +109,35 @@ lease_renew(pg_t *pg, const lease_t *l)
 void
 lease_release(pg_t *pg, lease_t *l)
 {
-    char tok[32];
+    char tok[32], key[16];
     const char *p[2] = {l->migration, tok};
+    const char *kp[1] = {key};
 
-    if (l->migration) {
+    if (l->migration && pg) {
         snprintf(tok, sizeof(tok), "%lld", (long long)l->token);
-        pg_run(pg, "DELETE FROM convoy.lease WHERE migration = $1 AND token = $2::bigint", 2, p,
-               NULL);
+        snprintf(key, sizeof(key), "%d", l->lock_key);
+        pg_run(pg,
+               "UPDATE convoy.lease SET released_at = now() WHERE migration = $1 AND "
+               "token = $2::bigint",
+               2, p, NULL);
+        pg_run(pg, "SELECT pg_advisory_unlock(" LOCK_CLASS_SQL ", $1::int)", 1, kp, NULL);
     }
     free(l->migration);
     free(l->holder);
+    free(l->previous);
     memset(l, 0, sizeof(*l));
+}
+
+int
+lease_holder_pid(pg_t *pg, const char *migration)
+{
+    const char *p[1] = {migration};
+    char *v = pg_value(pg,
+                       "SELECT k.pid FROM convoy.lease l JOIN pg_locks k ON k.locktype = "
+                       "'advisory' AND k.classid = " LOCK_CLASS_SQL " AND k.objid = l.lock_key "
+                       "AND k.objsubid = 2 AND k.granted WHERE l.migration = $1",
+                       1, p);
+    int pid = v ? (int)strtol(v, NULL, 10) : 0;
+    free(v);
+    return pid;
 }

@@ -28,8 +28,12 @@ pg_connect(const char *conninfo, char **err)
     }
     pg = xcalloc(1, sizeof(*pg));
     pg->conn = conn;
-    /* Quiet NOTICEs (e.g. "relation already exists, skipping"). */
-    PQclear(PQexec(conn, "SET client_min_messages = warning"));
+    pg->cancel = PQgetCancel(conn);
+    /* Quiet NOTICEs (e.g. "relation already exists, skipping"). When the client dies in
+     * the middle of a long statement (kill -9), the server notices within a second and
+     * ends the session, so its locks and the lease go with it. */
+    PQclear(PQexec(conn, "SET client_min_messages = warning; "
+                         "SET client_connection_check_interval = '1s'"));
     return pg;
 }
 
@@ -40,6 +44,8 @@ pg_close(pg_t **pgp)
 
     if (pg == NULL)
         return;
+    if (pg->cancel)
+        PQfreeCancel(pg->cancel);
     PQfinish(pg->conn);
     free(pg->errmsg);
     free(pg->errdetail);
@@ -58,6 +64,8 @@ pg_classify(const char *sqlstate)
         return PG_LOCK_TIMEOUT;
     if (strcmp(sqlstate, "57014") == 0)
         return PG_CANCELED;
+    if (strcmp(sqlstate, "CV001") == 0)
+        return PG_FENCED;
     if (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0)
         return PG_CONN_LOST;
     return PG_ERROR;
@@ -98,6 +106,28 @@ pg_status_t
 pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **res)
 {
     PGresult *r = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    pg_status_t st = record_result(pg, r);
+
+    if (res && st == PG_OK)
+        *res = r;
+    else
+        PQclear(r);
+    return st;
+}
+
+pg_status_t
+pg_prepare(pg_t *pg, const char *name, const char *sql, int nparams)
+{
+    PGresult *r = PQprepare(pg->conn, name, sql, nparams, NULL);
+    pg_status_t st = record_result(pg, r);
+    PQclear(r);
+    return st;
+}
+
+pg_status_t
+pg_run_prepared(pg_t *pg, const char *name, int nparams, const char *const *params, PGresult **res)
+{
+    PGresult *r = PQexecPrepared(pg->conn, name, nparams, params, NULL, NULL, 0);
     pg_status_t st = record_result(pg, r);
 
     if (res && st == PG_OK)

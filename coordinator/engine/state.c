@@ -1,4 +1,4 @@
-/* state.c: the convoy schema: migrations, steps, checkpoints and the audit log. */
+/* state.c: the convoy schema: migrations, steps, checkpoints, leases and the audit log. */
 #include "convoy/state.h"
 
 #include "convoy/log.h"
@@ -10,8 +10,10 @@
 
 static char *actor_name;
 
+/* Idempotent: creates version 2, or upgrades a version 1 schema in place. */
 static const char schema_sql[] =
     "CREATE SCHEMA IF NOT EXISTS convoy;\n"
+    "CREATE TABLE IF NOT EXISTS convoy.meta (key text PRIMARY KEY, value text NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS convoy.migrations (\n"
     "  name text PRIMARY KEY,\n"
     "  checksum text NOT NULL,\n"
@@ -23,6 +25,8 @@ static const char schema_sql[] =
     "  updated_at timestamptz NOT NULL DEFAULT now(),\n"
     "  finished_at timestamptz,\n"
     "  error text);\n"
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS settings jsonb;\n"
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS file text;\n"
     "CREATE TABLE IF NOT EXISTS convoy.steps (\n"
     "  migration text NOT NULL REFERENCES convoy.migrations (name) ON DELETE CASCADE,\n"
     "  n int NOT NULL,\n"
@@ -64,14 +68,31 @@ static const char schema_sql[] =
     "  rows bigint,\n"
     "  outcome text NOT NULL,\n"
     "  detail text);\n"
+    "ALTER TABLE convoy.audit ADD COLUMN IF NOT EXISTS token bigint;\n"
+    /* Version 1 leases expired by time and reused tokens: replace the table. */
+    "DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+    "to_regclass('convoy.lease') AND attname = 'expires_at') THEN DROP TABLE convoy.lease; "
+    "END IF; END$$;\n"
+    /* Tokens come from a sequence: they never repeat, whatever happens to the lease rows. */
+    "CREATE SEQUENCE IF NOT EXISTS convoy.fencing_token;\n"
+    "CREATE SEQUENCE IF NOT EXISTS convoy.lease_lock_key MAXVALUE 2147483647;\n"
     "CREATE TABLE IF NOT EXISTS convoy.lease (\n"
     "  migration text PRIMARY KEY,\n"
-    "  holder text NOT NULL,\n"
-    "  token bigint NOT NULL,\n"
+    "  lock_key int NOT NULL UNIQUE DEFAULT nextval('convoy.lease_lock_key'),\n"
+    "  token bigint,\n"
+    "  holder text,\n"
     "  backend_pid int,\n"
-    "  backend_start timestamptz,\n"
-    "  acquired_at timestamptz NOT NULL DEFAULT now(),\n"
-    "  expires_at timestamptz NOT NULL);\n"
+    "  acquired_at timestamptz,\n"
+    "  renewed_at timestamptz,\n"
+    "  released_at timestamptz);\n"
+    "CREATE OR REPLACE FUNCTION convoy.fence(m text, t bigint) RETURNS boolean\n"
+    "LANGUAGE plpgsql STABLE AS $$BEGIN\n"
+    "  IF NOT EXISTS (SELECT 1 FROM convoy.lease WHERE migration = m AND token = t) THEN\n"
+    "    RAISE EXCEPTION 'convoy: the lease of migration % was taken over (token % is no "
+    "longer current)', m, t USING ERRCODE = 'CV001';\n"
+    "  END IF;\n"
+    "  RETURN true;\n"
+    "END$$;\n"
     "CREATE OR REPLACE FUNCTION convoy.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS\n"
     "$$BEGIN RAISE EXCEPTION 'convoy.audit is append-only'; END$$;\n"
     "DROP TRIGGER IF EXISTS audit_append_only ON convoy.audit;\n"
@@ -79,7 +100,10 @@ static const char schema_sql[] =
     "  FOR EACH ROW EXECUTE FUNCTION convoy.audit_append_only();\n"
     "DROP TRIGGER IF EXISTS audit_no_truncate ON convoy.audit;\n"
     "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON convoy.audit\n"
-    "  FOR EACH STATEMENT EXECUTE FUNCTION convoy.audit_append_only();\n";
+    "  FOR EACH STATEMENT EXECUTE FUNCTION convoy.audit_append_only();\n"
+    "INSERT INTO convoy.meta VALUES ('schema_version', '" STATE_STR(
+        STATE_SCHEMA_VERSION) "')\n"
+                              "  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;\n";
 
 void
 state_set_actor(const char *actor)
@@ -106,13 +130,11 @@ state_schema_exists(pg_t *pg)
 static bool
 schema_ready(pg_t *pg)
 {
-    char *v;
-    bool ready;
-
-    if (!state_schema_exists(pg))
-        return false;
-    v = pg_value(pg, "SELECT 1 FROM pg_trigger WHERE tgname = 'audit_no_truncate'", 0, NULL);
-    ready = v != NULL;
+    char *v = pg_value(pg,
+                       "SELECT CASE WHEN to_regclass('convoy.meta') IS NOT NULL THEN "
+                       "(SELECT value FROM convoy.meta WHERE key = 'schema_version') END",
+                       0, NULL);
+    bool ready = v && strcmp(v, STATE_STR(STATE_SCHEMA_VERSION)) == 0;
     free(v);
     return ready;
 }
@@ -158,7 +180,6 @@ mig_row_free(mig_row_t *r)
 {
     free(r->name);
     free(r->checksum);
-    free(r->status);
     memset(r, 0, sizeof(*r));
 }
 
@@ -181,7 +202,8 @@ state_load_migration(pg_t *pg, const char *name, mig_row_t *out, bool *found)
         *found = true;
         out->name = xstrdup(PQgetvalue(r, 0, 0));
         out->checksum = xstrdup(PQgetvalue(r, 0, 1));
-        out->status = xstrdup(PQgetvalue(r, 0, 2));
+        if (!mig_status_parse(PQgetvalue(r, 0, 2), &out->status))
+            out->status = MIG_FAILED;
         out->current_step = (int)strtol(PQgetvalue(r, 0, 3), NULL, 10);
         out->n_steps = (int)strtol(PQgetvalue(r, 0, 4), NULL, 10);
     }
@@ -190,20 +212,33 @@ state_load_migration(pg_t *pg, const char *name, mig_row_t *out, bool *found)
 }
 
 bool
-state_create_migration(
-    pg_t *pg, const char *name, const char *checksum, const plan_t *plan, const char *actor)
+state_create_migration(pg_t *pg,
+                       const char *name,
+                       const char *checksum,
+                       const plan_t *plan,
+                       int64_t token,
+                       const char *file)
 {
-    char n_steps[16];
-    const char *p[4] = {name, checksum, n_steps, actor};
+    char n_steps[16], tok[32];
+    json_t *settings = plan_settings_encode(plan);
+    char *settings_s = json_dumps(settings, JSON_COMPACT);
+    const char *p[7] = {name, checksum, n_steps, state_actor(), tok, settings_s, file};
     bool ok = false;
 
+    json_decref(settings);
     snprintf(n_steps, sizeof(n_steps), "%zu", plan->n_steps);
+    snprintf(tok, sizeof(tok), "%lld", (long long)token);
     if (pg_exec(pg, "BEGIN") != PG_OK)
-        return false;
-    if (pg_run(pg,
-               "INSERT INTO convoy.migrations (name, checksum, status, n_steps, started_by) "
-               "VALUES ($1, $2, 'running', $3::int, $4)",
-               4, p, NULL) != PG_OK)
+        goto done;
+    if (pg_run(
+            pg,
+            "WITH m AS (INSERT INTO convoy.migrations (name, checksum, status, n_steps, "
+            "started_by, settings, file) SELECT $1, $2, 'submitted', $3::int, $4, $6::jsonb, $7 "
+            "WHERE " FENCE_SQL(
+                1, 5) " RETURNING 1) "
+                      "INSERT INTO convoy.audit (migration, actor, action, outcome, detail, token) "
+                      "SELECT $1, $4, 'submit', 'submitted', $7, $5::bigint FROM m",
+            7, p, NULL) != PG_OK)
         goto done;
     for (size_t i = 0; i < plan->n_steps; i++) {
         json_t *spec = plan_step_encode(&plan->steps[i]);
@@ -226,39 +261,59 @@ state_create_migration(
 done:
     if (!ok)
         pg_exec(pg, "ROLLBACK");
+    free(settings_s);
     return ok;
 }
 
 bool
-state_load_steps(pg_t *pg, const char *name, plan_t *plan, char ***status_out)
+state_load_plan(pg_t *pg, const char *name, plan_t *plan, char ***status_out, char **err)
 {
     const char *p[1] = {name};
     PGresult *r = NULL;
     int n;
     char **status;
+    const char *why = NULL;
+    json_error_t jerr;
+    json_t *settings;
+    char *s;
 
-    if (pg_run(pg, "SELECT spec::text, status FROM convoy.steps WHERE migration = $1 ORDER BY n", 1,
-               p, &r) != PG_OK)
+    memset(plan, 0, sizeof(*plan));
+    *status_out = NULL;
+    s = pg_value(pg, "SELECT settings::text FROM convoy.migrations WHERE name = $1", 1, p);
+    settings = s ? json_loads(s, 0, &jerr) : NULL;
+    free(s);
+    if (settings == NULL || !plan_settings_decode(settings, plan, &why)) {
+        *err = xasprintf("the stored settings of migration %s are unreadable (%s)", name,
+                         why ? why : "missing: it was started by a convoy older than 0.2");
+        json_decref(settings);
         return false;
+    }
+    json_decref(settings);
+    plan->name = xstrdup(name);
+    if (pg_run(pg, "SELECT spec::text, status FROM convoy.steps WHERE migration = $1 ORDER BY n", 1,
+               p, &r) != PG_OK) {
+        *err = xasprintf("reading the stored plan: %s", pg_errmsg(pg));
+        return false;
+    }
     n = PQntuples(r);
     plan->steps = xcalloc((size_t)(n ? n : 1), sizeof(step_t));
     status = xcalloc((size_t)(n ? n : 1), sizeof(char *));
+    *status_out = status;
     for (int i = 0; i < n; i++) {
-        json_error_t jerr;
         json_t *o = json_loads(PQgetvalue(r, i, 0), 0, &jerr);
-        bool ok = o && plan_step_decode(o, &plan->steps[i]);
+        bool ok = o && plan_step_decode(o, &plan->steps[i], &why);
         json_decref(o);
         status[i] = xstrdup(PQgetvalue(r, i, 1));
+        plan->n_steps = (size_t)i + (ok ? 1 : 0);
         if (!ok) {
-            log_error("stored step %d of migration %s is unreadable", i + 1, name);
-            plan->n_steps = (size_t)i;
-            *status_out = status;
+            *err = xasprintf("stored step %d of migration %s is unreadable (%s)", i + 1, name,
+                             why ? why : "not JSON");
+            for (int k = i + 1; k < n; k++)
+                status[k] = NULL;
             PQclear(r);
             return false;
         }
     }
-    plan->n_steps = (size_t)n;
-    *status_out = status;
     PQclear(r);
     return true;
 }
@@ -266,61 +321,125 @@ state_load_steps(pg_t *pg, const char *name, plan_t *plan, char ***status_out)
 bool
 state_mark_step(pg_t *pg,
                 const char *name,
+                int64_t token,
                 int n,
                 const char *status,
                 int64_t duration_ms,
                 int64_t rows,
                 const char *error)
 {
-    char num[16], dur[32], rws[32];
-    const char *p[6] = {name, num, status, duration_ms >= 0 ? dur : NULL, rows >= 0 ? rws : NULL,
-                        error};
+    char num[16], dur[32], rws[32], tok[32];
+    const char *p[7] = {name,  num, status, duration_ms >= 0 ? dur : NULL, rows >= 0 ? rws : NULL,
+                        error, tok};
 
     snprintf(num, sizeof(num), "%d", n);
     snprintf(dur, sizeof(dur), "%lld", (long long)duration_ms);
     snprintf(rws, sizeof(rws), "%lld", (long long)rows);
-    if (pg_run(pg,
+    snprintf(tok, sizeof(tok), "%lld", (long long)token);
+    return pg_run(
+               pg,
                "WITH s AS (UPDATE convoy.steps SET status = $3, attempts = attempts + "
                "(CASE WHEN $3 = 'running' THEN 1 ELSE 0 END), "
                "started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END, "
-               "finished_at = CASE WHEN $3 IN ('done', 'failed', 'blocked') THEN clock_timestamp() "
-               "END, duration_ms = $4::bigint, rows = $5::bigint, error = $6 "
-               "WHERE migration = $1 AND n = $2::int) "
-               "UPDATE convoy.migrations SET current_step = $2::int, updated_at = now(), "
-               "error = $6 WHERE name = $1",
-               6, p, NULL) != PG_OK)
-        return false;
-    return true;
-}
-
-char *
-state_status(pg_t *pg, const char *name)
-{
-    const char *p[1] = {name};
-    return pg_value(pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
+               "finished_at = CASE WHEN $3 IN ('done', 'failed', 'blocked') THEN "
+               "clock_timestamp() END, duration_ms = $4::bigint, rows = $5::bigint, error = $6 "
+               "WHERE migration = $1 AND n = $2::int AND " FENCE_SQL(
+                   1, 7) " RETURNING 1) "
+                         "UPDATE convoy.migrations SET current_step = $2::int, updated_at = now() "
+                         "WHERE name = $1 AND EXISTS (SELECT 1 FROM s)",
+               7, p, NULL) == PG_OK;
 }
 
 bool
-state_set_status(pg_t *pg, const char *name, const char *status, const char *error)
+state_reset_backfill(pg_t *pg, const char *name, int64_t token, int n)
 {
-    const char *p[3] = {name, status, error};
+    char num[16], tok[32];
+    const char *p[3] = {name, num, tok};
 
+    snprintf(num, sizeof(num), "%d", n);
+    snprintf(tok, sizeof(tok), "%lld", (long long)token);
     return pg_run(pg,
-                  "UPDATE convoy.migrations SET status = $2, error = $3, updated_at = now(), "
-                  "finished_at = CASE WHEN $2 IN ('done', 'aborted') THEN now() END "
-                  "WHERE name = $1",
+                  "DELETE FROM convoy.backfill WHERE migration = $1 AND step = $2::int AND "
+                  "" FENCE_SQL(1, 3),
                   3, p, NULL) == PG_OK;
+}
+
+bool
+state_status(pg_t *pg, const char *name, mig_status_t *out)
+{
+    const char *p[1] = {name};
+    char *v = pg_value(pg, "SELECT status FROM convoy.migrations WHERE name = $1", 1, p);
+    bool ok = v && mig_status_parse(v, out);
+    free(v);
+    return ok;
+}
+
+transition_result_t
+state_transition(pg_t *pg,
+                 const char *name,
+                 int64_t token,
+                 mig_event_t event,
+                 const char *detail,
+                 mig_status_t *to)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        mig_status_t from;
+        const fsm_edge_t *e;
+        char tok[32];
+        const char *p[7];
+        PGresult *r = NULL;
+        bool changed;
+
+        if (!state_status(pg, name, &from))
+            return pg_sqlstate(pg)[0] && strcmp(pg_sqlstate(pg), "00000") != 0 ? TR_ERROR
+                                                                               : TR_MISSING;
+        *to = from;
+        e = fsm_edge(from, event);
+        if (e == NULL)
+            return TR_NO_EDGE;
+        if (!e->by_operator && token <= 0)
+            return TR_FENCED;
+        snprintf(tok, sizeof(tok), "%lld", (long long)token);
+        p[0] = name;
+        p[1] = mig_status_name(from);
+        p[2] = mig_status_name(e->to);
+        p[3] = mig_event_name(event);
+        p[4] = detail;
+        p[5] = e->by_operator ? NULL : tok;
+        p[6] = state_actor();
+        if (pg_run(pg,
+                   "WITH u AS (UPDATE convoy.migrations SET status = $3, updated_at = now(), "
+                   "error = CASE WHEN $3 IN ('failed', 'blocked') THEN $5 END, "
+                   "finished_at = CASE WHEN $3 IN ('done', 'aborted') THEN now() END "
+                   "WHERE name = $1 AND status = $2 AND ($6::bigint IS NULL OR " FENCE_SQL(
+                       1, 6) ") RETURNING 1) "
+                             "INSERT INTO convoy.audit (migration, actor, action, outcome, "
+                             "detail, token) SELECT $1, $7, $4, $2 || ' -> ' || $3, $5, "
+                             "$6::bigint FROM u RETURNING 1",
+                   7, p, &r) != PG_OK)
+            return strcmp(pg_sqlstate(pg), "CV001") == 0 ? TR_FENCED : TR_ERROR;
+        changed = PQntuples(r) == 1;
+        PQclear(r);
+        if (changed) {
+            *to = e->to;
+            log_debug("migration %s: %s -> %s (%s)", name, p[1], p[2], p[3]);
+            return TR_OK;
+        }
+        /* the status changed between the read and the update: look again */
+    }
+    return TR_ERROR;
 }
 
 bool
 state_audit(pg_t *pg, const audit_entry_t *e)
 {
-    char step[16], dur[32], rows[32];
-    const char *p[10];
+    char step[16], dur[32], rows[32], tok[32];
+    const char *p[11];
 
     snprintf(step, sizeof(step), "%d", e->step);
     snprintf(dur, sizeof(dur), "%lld", (long long)e->duration_ms);
     snprintf(rows, sizeof(rows), "%lld", (long long)e->rows);
+    snprintf(tok, sizeof(tok), "%lld", (long long)e->token);
     p[0] = e->migration;
     p[1] = e->step > 0 ? step : NULL;
     p[2] = state_actor();
@@ -331,11 +450,12 @@ state_audit(pg_t *pg, const audit_entry_t *e)
     p[7] = e->rows >= 0 ? rows : NULL;
     p[8] = e->outcome;
     p[9] = e->detail;
+    p[10] = e->token > 0 ? tok : NULL;
     if (pg_run(pg,
                "INSERT INTO convoy.audit (migration, step, actor, action, sql, locks, duration_ms, "
-               "rows, outcome, detail) VALUES ($1, $2::int, $3, $4, $5, $6, $7::bigint, "
-               "$8::bigint, $9, $10)",
-               10, p, NULL) != PG_OK) {
+               "rows, outcome, detail, token) VALUES ($1, $2::int, $3, $4, $5, $6, $7::bigint, "
+               "$8::bigint, $9, $10, $11::bigint)",
+               11, p, NULL) != PG_OK) {
         log_warn("could not write the audit log: %s", pg_errmsg(pg));
         return false;
     }

@@ -1,4 +1,10 @@
-/* plan_codec.c: steps to and from JSON, so durable state holds the exact plan. */
+/*
+ * plan_codec.c: steps and settings to and from JSON, so durable state holds the exact plan.
+ *
+ * Every object carries "v" (PLAN_CODEC_VERSION); enums are stored by name. Unknown keys are
+ * ignored, so a newer convoy can add fields an older one skips; a newer major version is
+ * refused with a message rather than misread.
+ */
 #include "convoy/plan.h"
 #include "convoy/util.h"
 
@@ -26,26 +32,32 @@ plan_step_encode(const step_t *s)
     json_t *o = json_object();
     json_t *locks = json_array();
 
+    json_object_set_new(o, "v", json_integer(PLAN_CODEC_VERSION));
     json_object_set_new(o, "kind", json_string(step_kind_name(s->kind)));
     json_object_set_new(o, "sql", str_or_null(s->sql));
     json_object_set_new(o, "summary", str_or_null(s->summary));
     for (int k = 0; k < s->n_locks; k++)
-        json_array_append_new(locks, json_pack("{s:s, s:i}", "table", s->locks[k].table, "mode",
-                                               (int)s->locks[k].mode));
+        json_array_append_new(locks, json_pack("{s:s, s:s}", "table", s->locks[k].table, "mode",
+                                               lock_mode_name(s->locks[k].mode)));
     json_object_set_new(o, "locks", locks);
     json_object_set_new(o, "rewrites", json_boolean(s->rewrites));
     json_object_set_new(o, "scans", json_boolean(s->scans));
     json_object_set_new(o, "transactional", json_boolean(s->transactional));
     json_object_set_new(o, "est_ms", json_integer(s->est_ms));
     json_object_set_new(o, "phase", json_integer(s->phase));
-    json_object_set_new(o, "undone_by_abort", json_boolean(s->undone_by_abort));
+    json_object_set_new(o, "undo_sql", str_or_null(s->undo_sql));
+    json_object_set_new(o, "final_step", json_integer(s->final_step));
+    json_object_set_new(o, "requires", json_integer(s->requires));
     json_object_set_new(o, "table_sql", str_or_null(s->table_sql));
     json_object_set_new(o, "column_sql", str_or_null(s->column_sql));
     json_object_set_new(o, "expr_sql", str_or_null(s->expr_sql));
     json_object_set_new(o, "key_cols", strv(s->key_cols, s->n_keys));
     json_object_set_new(o, "key_types", strv(s->key_types, s->n_keys));
+    json_object_set_new(o, "catchup", json_boolean(s->catchup));
+    json_object_set_new(o, "fill_step", json_integer(s->fill_step));
     json_object_set_new(o, "count_sql", str_or_null(s->count_sql));
     json_object_set_new(o, "sample_sql", str_or_null(s->sample_sql));
+    json_object_set_new(o, "check_desc", str_or_null(s->check_desc));
     json_object_set_new(o, "index_schema", str_or_null(s->index_schema));
     json_object_set_new(o, "index_name", str_or_null(s->index_name));
     return o;
@@ -56,6 +68,12 @@ get_str(const json_t *o, const char *key)
 {
     const json_t *v = json_object_get(o, key);
     return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+static int
+get_int(const json_t *o, const char *key)
+{
+    return (int)json_integer_value(json_object_get(o, key));
 }
 
 static char **
@@ -73,56 +91,115 @@ get_strv(const json_t *o, const char *key, size_t *n)
     return out;
 }
 
-bool
-plan_step_decode(const json_t *o, step_t *out)
+static bool
+version_ok(const json_t *o, const char **err)
 {
-    const char *kind;
+    json_int_t v = json_integer_value(json_object_get(o, "v"));
+
+    if (!json_is_object(o)) {
+        *err = "not a JSON object";
+        return false;
+    }
+    if (v < 1 || v > PLAN_CODEC_VERSION) {
+        *err = v > PLAN_CODEC_VERSION ? "stored by a newer convoy (plan encoding version is "
+                                        "newer than this binary): upgrade convoy"
+                                      : "stored by a convoy older than 0.2 (no version): finish "
+                                        "or abort it with that version";
+        return false;
+    }
+    return true;
+}
+
+bool
+plan_step_decode(const json_t *o, step_t *out, const char **err)
+{
     const json_t *locks;
     size_t n_types = 0;
-    bool found = false;
 
     memset(out, 0, sizeof(*out));
-    if (!json_is_object(o) || !json_is_string(json_object_get(o, "kind")))
+    if (!version_ok(o, err))
         return false;
-    kind = json_string_value(json_object_get(o, "kind"));
-    for (int k = STEP_DDL; k <= STEP_PASSTHROUGH; k++) {
-        if (strcmp(kind, step_kind_name((step_kind_t)k)) == 0) {
-            out->kind = (step_kind_t)k;
-            found = true;
-        }
+    if (!json_is_string(json_object_get(o, "kind")) ||
+        !step_kind_parse(json_string_value(json_object_get(o, "kind")), &out->kind)) {
+        *err = "unknown step kind";
+        return false;
     }
-    if (!found)
-        return false;
     out->sql = get_str(o, "sql");
     out->summary = get_str(o, "summary");
     locks = json_object_get(o, "locks");
     for (size_t i = 0; json_is_array(locks) && i < json_array_size(locks) && i < PLAN_MAX_LOCKS;
          i++) {
         const json_t *l = json_array_get(locks, i);
+        const json_t *mode = json_object_get(l, "mode");
         out->locks[i].table = get_str(l, "table");
-        out->locks[i].mode = (lock_mode_t)json_integer_value(json_object_get(l, "mode"));
         if (out->locks[i].table == NULL)
             out->locks[i].table = xstrdup("?");
         out->n_locks++;
+        if (!json_is_string(mode) ||
+            !lock_mode_parse(json_string_value(mode), &out->locks[i].mode)) {
+            *err = "unknown lock mode";
+            plan_step_free(out);
+            return false;
+        }
     }
     out->rewrites = json_is_true(json_object_get(o, "rewrites"));
     out->scans = json_is_true(json_object_get(o, "scans"));
     out->transactional = json_is_true(json_object_get(o, "transactional"));
     out->est_ms = json_integer_value(json_object_get(o, "est_ms"));
-    out->phase = (int)json_integer_value(json_object_get(o, "phase"));
-    out->undone_by_abort = json_is_true(json_object_get(o, "undone_by_abort"));
+    out->phase = get_int(o, "phase");
+    out->undo_sql = get_str(o, "undo_sql");
+    out->final_step = get_int(o, "final_step");
+    out->requires = get_int(o, "requires");
     out->table_sql = get_str(o, "table_sql");
     out->column_sql = get_str(o, "column_sql");
     out->expr_sql = get_str(o, "expr_sql");
     out->key_cols = get_strv(o, "key_cols", &out->n_keys);
     out->key_types = get_strv(o, "key_types", &n_types);
-    if (n_types != out->n_keys) {
+    out->catchup = json_is_true(json_object_get(o, "catchup"));
+    out->fill_step = get_int(o, "fill_step");
+    out->count_sql = get_str(o, "count_sql");
+    out->sample_sql = get_str(o, "sample_sql");
+    out->check_desc = get_str(o, "check_desc");
+    out->index_schema = get_str(o, "index_schema");
+    out->index_name = get_str(o, "index_name");
+    if (n_types != out->n_keys || out->sql == NULL) {
+        *err = n_types != out->n_keys ? "key columns and key types differ in number" : "no sql";
         plan_step_free(out);
         return false;
     }
-    out->count_sql = get_str(o, "count_sql");
-    out->sample_sql = get_str(o, "sample_sql");
-    out->index_schema = get_str(o, "index_schema");
-    out->index_name = get_str(o, "index_name");
-    return out->sql != NULL;
+    return true;
+}
+
+json_t *
+plan_settings_encode(const plan_t *p)
+{
+    return json_pack(
+        "{s:i, s:I, s:I, s:I, s:{s:I, s:I, s:i, s:I}}", "v", PLAN_CODEC_VERSION, "lock_timeout_ms",
+        (json_int_t)p->lock_timeout_ms, "batch_target_ms", (json_int_t)p->batch_target_ms,
+        "statement_timeout_ms", (json_int_t)p->statement_timeout_ms, "retry", "base_ms",
+        (json_int_t)p->retry.base_ms, "cap_ms", (json_int_t)p->retry.cap_ms, "max_attempts",
+        p->retry.max_attempts, "max_total_ms", (json_int_t)p->retry.max_total_ms);
+}
+
+bool
+plan_settings_decode(const json_t *o, plan_t *p, const char **err)
+{
+    const json_t *r;
+
+    if (!version_ok(o, err))
+        return false;
+    r = json_object_get(o, "retry");
+    p->lock_timeout_ms = json_integer_value(json_object_get(o, "lock_timeout_ms"));
+    p->batch_target_ms = json_integer_value(json_object_get(o, "batch_target_ms"));
+    p->statement_timeout_ms = json_integer_value(json_object_get(o, "statement_timeout_ms"));
+    p->retry.base_ms = json_integer_value(json_object_get(r, "base_ms"));
+    p->retry.cap_ms = json_integer_value(json_object_get(r, "cap_ms"));
+    p->retry.max_attempts = (int)json_integer_value(json_object_get(r, "max_attempts"));
+    p->retry.max_total_ms = json_integer_value(json_object_get(r, "max_total_ms"));
+    if (p->lock_timeout_ms <= 0 || p->batch_target_ms <= 0 || p->statement_timeout_ms <= 0 ||
+        p->retry.max_attempts <= 0) {
+        *err = "settings are missing or out of range";
+        return false;
+    }
+    return true;
 }

@@ -19,34 +19,72 @@
 
 enum {
     PHASE_EXPAND = 1,   /* metadata-only DDL and passthrough, in file order */
-    PHASE_BACKFILL = 2, /* batched backfills */
-    PHASE_NOT_NULL = 3, /* CHECK NOT VALID -> VALIDATE -> SET NOT NULL -> drop check */
-    PHASE_CONSTRAINT = 4,
-    PHASE_INDEX = 5,
-    PHASE_CLEANUP = 6,
+    PHASE_BACKFILL = 2, /* batched first passes, no trigger in the way */
+    PHASE_SYNC = 3,     /* sync triggers for writers that do not set the column */
+    PHASE_CATCHUP = 4,  /* read-mostly second passes: rows changed before the trigger */
+    PHASE_NOT_NULL = 5, /* pre-check -> CHECK NOT VALID -> VALIDATE -> SET NOT NULL -> drop */
+    PHASE_CONSTRAINT = 6,
+    PHASE_INDEX = 7,
+    PHASE_CLEANUP = 8,
 };
 
 typedef struct {
     const migration_t *m;
     const facts_t *f;
     plan_t *p;
+    int next_uid;
+    int line; /* of the action being planned */
 } ctx_t;
+
+static const char *const step_kind_names[] = {"ddl",   "validate",   "precheck",   "backfill",
+                                              "index", "drop_index", "passthrough"};
+static const char *const lock_mode_names[] = {
+    "ACCESS SHARE", "ROW SHARE",           "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE",
+    "SHARE",        "SHARE ROW EXCLUSIVE", "EXCLUSIVE",     "ACCESS EXCLUSIVE"};
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool
+name_index(const char *const *names, size_t n, const char *name, int *out)
+{
+    for (size_t i = 0; name && i < n; i++) {
+        if (strcmp(names[i], name) == 0) {
+            *out = (int)i;
+            return true;
+        }
+    }
+    return false;
+}
 
 const char *
 step_kind_name(step_kind_t kind)
 {
-    static const char *const names[] = {"ddl",   "validate",   "orphan_check", "backfill",
-                                        "index", "drop_index", "passthrough"};
-    return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
+    return (size_t)kind < N_OF(step_kind_names) ? step_kind_names[kind] : "unknown";
+}
+
+bool
+step_kind_parse(const char *name, step_kind_t *out)
+{
+    int i;
+    if (!name_index(step_kind_names, N_OF(step_kind_names), name, &i))
+        return false;
+    *out = (step_kind_t)i;
+    return true;
 }
 
 const char *
 lock_mode_name(lock_mode_t mode)
 {
-    static const char *const names[] = {
-        "ACCESS SHARE", "ROW SHARE",           "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE",
-        "SHARE",        "SHARE ROW EXCLUSIVE", "EXCLUSIVE",     "ACCESS EXCLUSIVE"};
-    return (size_t)mode < sizeof(names) / sizeof(names[0]) ? names[mode] : "unknown";
+    return (size_t)mode < N_OF(lock_mode_names) ? lock_mode_names[mode] : "unknown";
+}
+
+bool
+lock_mode_parse(const char *name, lock_mode_t *out)
+{
+    int i;
+    if (!name_index(lock_mode_names, N_OF(lock_mode_names), name, &i))
+        return false;
+    *out = (lock_mode_t)i;
+    return true;
 }
 
 bool
@@ -82,11 +120,20 @@ step_add(ctx_t *c, step_kind_t kind, int phase, char *sql, char *summary)
     memset(s, 0, sizeof(*s));
     s->kind = kind;
     s->phase = phase;
+    s->uid = ++c->next_uid;
+    s->line = c->line;
     s->sql = sql;
     s->summary = summary;
     s->transactional = kind != STEP_INDEX && kind != STEP_DROP_INDEX;
     s->est_ms = -1;
     return s;
+}
+
+/* The step created with this uid (valid until the steps are sorted). */
+static step_t *
+step_at(ctx_t *c, int uid)
+{
+    return &c->p->steps[uid - 1];
 }
 
 static void
@@ -214,37 +261,106 @@ validate_step(ctx_t *c, int phase, const char *tbl, const char *con, const table
     return s;
 }
 
-/* CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CONSTRAINT. */
+/* "concat_ws(', ', a.k1::text, ...)": a row's primary key for samples (ctid without one). */
+static char *
+row_key_sql(const table_fact_t *t, const char *alias)
+{
+    sb_t sb;
+
+    if (t == NULL || !t->exists || t->n_pk == 0)
+        return xasprintf("%s.ctid::text", alias);
+    sb_init(&sb);
+    sb_puts(&sb, "concat_ws(', ', ");
+    for (size_t i = 0; i < t->n_pk; i++) {
+        char *k = ident_sql(t->pk_cols[i]);
+        sb_printf(&sb, "%s%s.%s::text", i ? ", " : "", alias, k);
+        free(k);
+    }
+    sb_putc(&sb, ')');
+    return sb_steal(&sb);
+}
+
+/*
+ * A read-only pre-check: rows of `tbl` (as alias c) matching `where` would make the next
+ * step fail, so convoy stops before adding anything and names a sample of them.
+ */
+static step_t *
+precheck_step(ctx_t *c,
+              int phase,
+              const char *tbl,
+              const table_fact_t *t,
+              const char *where,
+              char *desc,
+              char *summary)
+{
+    char *key = row_key_sql(t, "c");
+    step_t *s = step_add(c, STEP_PRECHECK, phase,
+                         xasprintf("SELECT count(*) FROM %s c WHERE %s", tbl, where), summary);
+
+    s->count_sql = xstrdup(s->sql);
+    s->sample_sql = xasprintf("SELECT %s FROM %s c WHERE %s LIMIT 5", key, tbl, where);
+    s->check_desc = desc;
+    step_lock(s, tbl, LOCK_ACCESS_SHARE);
+    s->scans = true;
+    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
+    free(key);
+    return s;
+}
+
+/* An ADD CONSTRAINT ... NOT VALID that is dropped again if the migration stops short. */
+static void
+undo_constraint(step_t *s, const char *tbl, const char *con)
+{
+    s->undo_sql = xasprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", tbl, con);
+}
+
+/* pre-check -> CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CHECK. */
 static void
 plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, const table_fact_t *t)
 {
     char *chk_name = helper_name("convoy_", a->table.name, a->column, "_not_null");
     char *chk = ident_sql(chk_name);
+    char *where = xasprintf("c.%s IS NULL", col);
     step_t *s;
+    int helper;
 
+    precheck_step(c, PHASE_NOT_NULL, tbl, t, where, xasprintf("have a NULL %s", col),
+                  xasprintf("pre-check: no row of %s has a NULL %s (read-only)", tbl, col));
     s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
                  xasprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID", tbl,
                            chk, col),
                  xasprintf("add helper check %s NOT VALID (enforced for new rows at once)", chk));
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
     s->est_ms = 0;
-    validate_step(c, PHASE_NOT_NULL, tbl, chk, t);
+    undo_constraint(s, tbl, chk);
+    helper = s->uid;
+    validate_step(c, PHASE_NOT_NULL, tbl, chk, t)->requires = helper;
     s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
                  xasprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", tbl, col),
                  xasprintf("SET NOT NULL on %s: no scan, the validated check proves it", col));
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
     s->est_ms = 0;
+    s->requires = helper;
     s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
                  xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", tbl, chk),
                  xasprintf("drop helper check %s", chk));
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
     s->est_ms = 0;
+    step_at(c, helper)->final_step = s->uid;
+    free(where);
     free(chk);
     free(chk_name);
 }
 
-static void
-plan_backfill_step(ctx_t *c, const action_t *a, const char *tbl, const char *col, const char *expr)
+/* A batched pass over the table; returns its uid (0 when refused). */
+static int
+plan_backfill_step(ctx_t *c,
+                   const action_t *a,
+                   const char *tbl,
+                   const char *col,
+                   const char *expr,
+                   int phase,
+                   bool catchup)
 {
     const table_fact_t *t = table_of(c, &a->table);
     step_t *s;
@@ -259,9 +375,10 @@ plan_backfill_step(ctx_t *c, const action_t *a, const char *tbl, const char *col
                "table %s has no primary key: convoy pages its backfill by primary key so that a "
                "resume is exact",
                tbl);
-        return;
+        return 0;
     }
-    s = step_add(c, STEP_BACKFILL, PHASE_BACKFILL, NULL, NULL);
+    s = step_add(c, STEP_BACKFILL, phase, NULL, NULL);
+    s->catchup = catchup;
     n_keys = c->f->live ? t->n_pk : 1;
     s->n_keys = n_keys;
     s->key_cols = xcalloc(n_keys, sizeof(char *));
@@ -275,10 +392,25 @@ plan_backfill_step(ctx_t *c, const action_t *a, const char *tbl, const char *col
     for (size_t i = 0; i < n_keys; i++)
         sb_printf(&where, "%s%s", i ? ", " : "", s->key_cols[i]);
     sb_puts(&where, ")");
-    s->sql = xasprintf("UPDATE %s SET %s = %s WHERE %s > ($1) AND %s <= ($2) AND %s IS NULL", tbl,
-                       col, expr, where.data, where.data, col);
-    s->summary = xasprintf("backfill %s = %s in batches (keyset on %s, checkpointed per batch)",
-                           col, expr, where.data);
+    if (phase == PHASE_CATCHUP && !catchup) {
+        s->sql = xasprintf("UPDATE %s SET %s = %s WHERE %s > ($1) AND %s <= ($2) AND %s IS NULL",
+                           tbl, col, expr, where.data, where.data, col);
+        s->summary = xasprintf("second fill pass: rows added with a NULL %s before the trigger "
+                               "existed",
+                               col);
+    } else if (catchup) {
+        s->sql = xasprintf("UPDATE %s SET %s = %s WHERE %s > ($1) AND %s <= ($2) AND %s IS "
+                           "DISTINCT FROM (%s)",
+                           tbl, col, expr, where.data, where.data, col, expr);
+        s->summary = xasprintf("catch-up pass: rewrite only rows where %s differs from %s "
+                               "(changed before the trigger existed; read-mostly)",
+                               col, expr);
+    } else {
+        s->sql = xasprintf("UPDATE %s SET %s = %s WHERE %s > ($1) AND %s <= ($2) AND %s IS NULL",
+                           tbl, col, expr, where.data, where.data, col);
+        s->summary = xasprintf("backfill %s = %s in batches (keyset on %s, checkpointed per batch)",
+                               col, expr, where.data);
+    }
     sb_free(&where);
     s->table_sql = xstrdup(tbl);
     s->column_sql = xstrdup(col);
@@ -287,58 +419,72 @@ plan_backfill_step(ctx_t *c, const action_t *a, const char *tbl, const char *col
     s->scans = true;
     if (c->f->live && t->rows >= 0)
         s->est_ms = (int64_t)((double)t->rows / BACKFILL_ROWS_PER_S * 1000.0);
-    if (!c->f->live) {
+    if (!c->f->live && phase == PHASE_BACKFILL) {
         char *msg = xasprintf("backfill of %s assumes a single-column primary key named id; "
                               "connect with --db to read the real key",
                               col);
         c->p->assumptions = xrealloc(c->p->assumptions, (c->p->n_assumptions + 1) * sizeof(char *));
         c->p->assumptions[c->p->n_assumptions++] = msg;
     }
+    return s->uid;
 }
 
-static void
+/*
+ * The sync trigger keeps col = expr for writers that do not set it (the old application),
+ * installed after the first pass so the pass itself runs without a trigger in its way. It
+ * can never fail an application's write: an expression error leaves the value as it was,
+ * and the catch-up pass and the pre-check report such rows by key.
+ */
+static int
 plan_sync_trigger(ctx_t *c, const action_t *a, const char *tbl, const char *col, const char *expr)
 {
     char *fn_name = helper_name("", a->table.name, a->column, "_backfill_sync");
     char *trg_name = helper_name("convoy_", a->table.name, a->column, "_sync");
     char *fn = ident_sql(fn_name);
     char *trg = ident_sql(trg_name);
+    char *drop;
     step_t *s;
+    int uid = 0;
 
     if (strstr(expr, "$convoy$") != NULL) {
         REFUSE(c, a->line, NULL, "backfill expression may not contain the text $convoy$");
         goto done;
     }
+    drop = xasprintf("DROP TRIGGER IF EXISTS %s ON %s;\nDROP FUNCTION IF EXISTS convoy.%s()", trg,
+                     tbl, fn);
     s = step_add(
-        c, STEP_DDL, PHASE_EXPAND,
+        c, STEP_DDL, PHASE_SYNC,
         xasprintf(
             "CREATE OR REPLACE FUNCTION convoy.%s() RETURNS trigger LANGUAGE plpgsql AS "
             "$convoy$\nBEGIN\n"
-            "  IF TG_OP = 'INSERT' THEN\n"
-            "    IF NEW.%s IS NULL THEN NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r); END IF;\n"
-            "  ELSIF NEW.%s IS NOT DISTINCT FROM OLD.%s THEN\n"
+            "  IF TG_OP = 'INSERT' AND NEW.%s IS NOT NULL THEN RETURN NEW; END IF;\n"
+            "  IF TG_OP = 'UPDATE' AND NEW.%s IS DISTINCT FROM OLD.%s THEN RETURN NEW; END IF;\n"
+            "  BEGIN\n"
             "    NEW.%s := (SELECT %s FROM (SELECT NEW.*) AS r);\n"
-            "  END IF;\n  RETURN NEW;\nEND\n$convoy$;\n"
+            "  EXCEPTION WHEN OTHERS THEN\n"
+            "    NULL; -- never fail the application's write; the catch-up reports the row\n"
+            "  END;\n"
+            "  RETURN NEW;\nEND\n$convoy$;\n"
             "CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
             "WHEN (current_setting('convoy.backfill', true) IS DISTINCT FROM 'on') "
             "EXECUTE FUNCTION convoy.%s()",
-            fn, col, col, expr, col, col, col, expr, trg, tbl, fn),
+            fn, col, col, col, col, expr, trg, tbl, fn),
         xasprintf("install trigger %s: keeps %s = %s for writers that do not set it (old app)", trg,
                   col, expr));
     step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
     s->est_ms = 0;
-    s->undone_by_abort = true;
-    s = step_add(c, STEP_DDL, PHASE_CLEANUP,
-                 xasprintf("DROP TRIGGER IF EXISTS %s ON %s;\nDROP FUNCTION IF EXISTS convoy.%s()",
-                           trg, tbl, fn),
-                 xasprintf("remove sync trigger %s", trg));
+    s->undo_sql = xstrdup(drop);
+    uid = s->uid;
+    s = step_add(c, STEP_DDL, PHASE_CLEANUP, drop, xasprintf("remove sync trigger %s", trg));
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
     s->est_ms = 0;
+    step_at(c, uid)->final_step = s->uid;
 done:
     free(fn);
     free(trg);
     free(fn_name);
     free(trg_name);
+    return uid;
 }
 
 static void
@@ -464,10 +610,6 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
                      xasprintf("add column %s nullable with no default: metadata only", col));
         step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
         s->est_ms = 0;
-        /* Writers that do not set the column (the old app) must still get a value:
-         * recompute it when it reads other columns, or fill it when no DEFAULT will. */
-        if (bf && (bf->reads_columns || a->default_sql == NULL))
-            plan_sync_trigger(c, a, tbl, col, expr);
         if (a->default_sql) {
             s = step_add(c, STEP_DDL, PHASE_EXPAND,
                          xasprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s", tbl, col,
@@ -476,8 +618,27 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
             step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
             s->est_ms = 0;
         }
-        if (has_rows || !c->f->live)
-            plan_backfill_step(c, a, tbl, col, expr);
+        {
+            int fill = has_rows || !c->f->live
+                           ? plan_backfill_step(c, a, tbl, col, expr, PHASE_BACKFILL, false)
+                           : 0;
+            /* Writers that do not set the column (the old app) must still get a value:
+             * recompute it when it reads other columns, or fill it when no DEFAULT will.
+             * Rows they wrote before the trigger existed are fixed by the catch-up pass. */
+            if (bf && (bf->reads_columns || a->default_sql == NULL)) {
+                int trg = plan_sync_trigger(c, a, tbl, col, expr);
+                if (trg && fill) {
+                    /* an expression of the row is recomputed where it drifted; any other
+                     * only fills rows that arrived with NULL before the trigger */
+                    int cu =
+                        plan_backfill_step(c, a, tbl, col, expr, PHASE_CATCHUP, bf->reads_columns);
+                    if (cu) {
+                        step_at(c, cu)->requires = trg;
+                        step_at(c, cu)->fill_step = fill;
+                    }
+                }
+            }
+        }
         if (a->not_null)
             plan_not_null(c, a, tbl, col, t);
         if (is_volatile && bf == NULL)
@@ -530,7 +691,6 @@ plan_fk(ctx_t *c, const action_t *a)
     size_t n_ref = a->n_ref_cols;
     char *default_ref = "id";
     step_t *s;
-    sb_t cnt, match, sample;
 
     if (!table_known(c, a, &a->table) || !table_known(c, a, &a->ref_table))
         goto done;
@@ -554,6 +714,29 @@ plan_fk(ctx_t *c, const action_t *a)
         goto done;
     }
 
+    if (!a->not_valid) {
+        sb_t cnt, match;
+        char *where, *desc;
+        sb_init(&cnt);
+        sb_init(&match);
+        for (size_t i = 0; i < a->n_cols; i++) {
+            char *fc = ident_sql(a->cols[i]);
+            char *pc = ident_sql(ref_cols[i]);
+            sb_printf(&cnt, "c.%s IS NOT NULL AND ", fc);
+            sb_printf(&match, "%sp.%s = c.%s", i ? " AND " : "", pc, fc);
+            free(fc);
+            free(pc);
+        }
+        where = xasprintf("%sNOT EXISTS (SELECT 1 FROM %s p WHERE %s)", cnt.data, rtbl, match.data);
+        desc = xasprintf("reference a row of %s that does not exist (orphans)", rtbl);
+        s = precheck_step(
+            c, PHASE_CONSTRAINT, tbl, t, where, desc,
+            xasprintf("orphan pre-check for %s: refuse to add it while orphans exist", con));
+        step_lock(s, rtbl, LOCK_ACCESS_SHARE);
+        sb_free(&cnt);
+        sb_free(&match);
+        free(where);
+    }
     s = step_add(
         c, STEP_DDL, PHASE_CONSTRAINT,
         xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con, a->constraint_sql),
@@ -561,42 +744,15 @@ plan_fk(ctx_t *c, const action_t *a)
     step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
     step_lock(s, rtbl, LOCK_SHARE_ROW_EXCLUSIVE);
     s->est_ms = 0;
-    if (a->not_valid)
-        goto index;
-
-    sb_init(&cnt);
-    sb_init(&match);
-    sb_init(&sample);
-    for (size_t i = 0; i < a->n_cols; i++) {
-        char *fc = ident_sql(a->cols[i]);
-        char *pc = ident_sql(ref_cols[i]);
-        sb_printf(&cnt, " AND c.%s IS NOT NULL", fc);
-        sb_printf(&match, "%sp.%s = c.%s", i ? " AND " : "", pc, fc);
-        sb_printf(&sample, "%sc.%s::text", i ? ", " : "", fc);
-        free(fc);
-        free(pc);
+    if (!a->not_valid) {
+        int add = s->uid;
+        undo_constraint(s, tbl, con);
+        s = validate_step(c, PHASE_CONSTRAINT, tbl, con, t);
+        step_lock(s, rtbl, LOCK_ROW_SHARE);
+        s->requires = add;
+        step_at(c, add)->final_step = s->uid;
     }
-    s = step_add(c, STEP_ORPHAN_CHECK, PHASE_CONSTRAINT,
-                 xasprintf("SELECT count(*) FROM %s c WHERE true%s AND NOT EXISTS (SELECT 1 FROM "
-                           "%s p WHERE %s)",
-                           tbl, cnt.data, rtbl, match.data),
-                 xasprintf("orphan pre-check for %s: refuse to validate while orphans exist", con));
-    s->count_sql = xstrdup(s->sql);
-    s->sample_sql = xasprintf("SELECT concat_ws(', ', %s) FROM %s c WHERE true%s AND NOT EXISTS "
-                              "(SELECT 1 FROM %s p WHERE %s) LIMIT 5",
-                              sample.data, tbl, cnt.data, rtbl, match.data);
-    step_lock(s, tbl, LOCK_ACCESS_SHARE);
-    step_lock(s, rtbl, LOCK_ACCESS_SHARE);
-    s->scans = true;
-    s->est_ms = est_scan(t, SCAN_BYTES_PER_S);
-    sb_free(&cnt);
-    sb_free(&match);
-    sb_free(&sample);
 
-    s = validate_step(c, PHASE_CONSTRAINT, tbl, con, t);
-    step_lock(s, rtbl, LOCK_ROW_SHARE);
-
-index:
     if (!fk_has_index(c, a, t)) {
         char *ix_name = helper_name("", a->table.name, a->cols[0], "_idx");
         char *ix = ident_sql(ix_name);
@@ -614,6 +770,7 @@ index:
                                cols.data, rtbl, tbl));
         s->index_name = xstrdup(ix_name);
         s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
+        s->table_sql = xstrdup(tbl);
         step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
         s->scans = true;
         s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
@@ -627,16 +784,36 @@ done:
     free(con);
 }
 
+/* "CHECK (expr)" -> "expr", or NULL when the deparsed text has another shape. */
+static char *
+check_expr(const char *constraint_sql)
+{
+    size_t n = constraint_sql ? strlen(constraint_sql) : 0;
+
+    if (n < 9 || strncmp(constraint_sql, "CHECK (", 7) != 0 || constraint_sql[n - 1] != ')')
+        return NULL;
+    return xstrndup(constraint_sql + 7, n - 8);
+}
+
 static void
 plan_check(ctx_t *c, const action_t *a)
 {
     const table_fact_t *t = table_of(c, &a->table);
     char *tbl = table_sql(c, &a->table);
     char *con = ident_sql(a->constraint_name);
+    char *expr = check_expr(a->constraint_sql);
     step_t *s;
+    int add;
 
     if (!table_known(c, a, &a->table))
         goto done;
+    if (!a->not_valid && expr) {
+        /* c is the pre-check's alias for the table; the expression names bare columns */
+        char *where = xasprintf("NOT (%s)", expr);
+        precheck_step(c, PHASE_CONSTRAINT, tbl, t, where, xasprintf("break CHECK (%s)", expr),
+                      xasprintf("pre-check: no row of %s breaks %s (read-only)", tbl, con));
+        free(where);
+    }
     s = step_add(
         c, STEP_DDL, PHASE_CONSTRAINT,
         xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con, a->constraint_sql),
@@ -645,8 +822,13 @@ plan_check(ctx_t *c, const action_t *a)
     s->est_ms = 0;
     if (a->not_valid)
         goto done;
+    undo_constraint(s, tbl, con);
+    add = s->uid;
     s = validate_step(c, PHASE_CONSTRAINT, tbl, con, t);
+    s->requires = add;
+    step_at(c, add)->final_step = s->uid;
 done:
+    free(expr);
     free(tbl);
     free(con);
 }
@@ -691,6 +873,7 @@ plan_unique(ctx_t *c, const action_t *a)
                  xasprintf("build unique index %s concurrently: reads and writes continue", con));
     s->index_name = xstrdup(a->constraint_name);
     s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
+    s->table_sql = xstrdup(tbl);
     step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
     s->scans = true;
     s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
@@ -854,6 +1037,7 @@ plan_action(ctx_t *c, size_t idx)
                                a->unique ? "unique " : "", a->index_name));
         s->index_name = xstrdup(a->index_name);
         s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
+        s->table_sql = xstrdup(tbl);
         step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
         s->scans = true;
         s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
@@ -891,7 +1075,7 @@ phase_cmp(const void *x, const void *y)
 void
 plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
 {
-    ctx_t c = {m, facts, out};
+    ctx_t c = {m, facts, out, 0, 0};
     step_t *sorted;
 
     memset(out, 0, sizeof(*out));
@@ -902,6 +1086,7 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
     out->batch_target_ms = m->batch_target_ms ? m->batch_target_ms : PLAN_DEFAULT_BATCH_TARGET_MS;
     out->statement_timeout_ms =
         m->statement_timeout_ms ? m->statement_timeout_ms : PLAN_DEFAULT_STATEMENT_TIMEOUT_MS;
+    retry_policy_default(&out->retry);
     if (!facts->live) {
         out->assumptions = xcalloc(1, sizeof(char *));
         out->assumptions[0] = xstrdup(
@@ -925,8 +1110,10 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
                   "convoy:backfill names column \"%s\", but no ADD COLUMN in this file adds it",
                   b->column);
     }
-    for (size_t i = 0; i < m->n_actions; i++)
+    for (size_t i = 0; i < m->n_actions; i++) {
+        c.line = m->actions[i].line;
         plan_action(&c, i);
+    }
     if (out->n_steps == 0 && out->n_refusals == 0 && out->n_errors == 0)
         WARN(&c, 1, NULL, "nothing to do: the file contains no schema change");
 
@@ -940,6 +1127,17 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
             j--;
         }
         sorted[j] = tmp;
+    }
+    /* Links were made by uid; from here on they are 1-based step numbers. */
+    for (size_t i = 0; i < out->n_steps; i++) {
+        int *links[3] = {&sorted[i].requires, &sorted[i].final_step, &sorted[i].fill_step};
+        for (int k = 0; k < 3; k++) {
+            int uid = *links[k];
+            *links[k] = 0;
+            for (size_t j = 0; uid && j < out->n_steps; j++)
+                if (sorted[j].uid == uid)
+                    *links[k] = (int)j + 1;
+        }
     }
 }
 
@@ -971,6 +1169,8 @@ plan_step_free(step_t *s)
     free(s->key_types);
     free(s->count_sql);
     free(s->sample_sql);
+    free(s->check_desc);
+    free(s->undo_sql);
     free(s->index_schema);
     free(s->index_name);
     memset(s, 0, sizeof(*s));

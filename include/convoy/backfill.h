@@ -1,25 +1,29 @@
 /*
- * backfill.h: the batched, checkpointed, adaptive backfill of one column.
+ * backfill.h: the batched, checkpointed, adaptive passes over one column.
  *
- * Keyset paging over the primary key up to the largest key present when the
- * backfill started (later rows get the column DEFAULT). Each batch is one
- * transaction that updates rows still NULL, advances the checkpoint and renews
- * the lease with its fencing token: a resume after any crash is exact.
+ * Keyset paging over the primary key up to the largest key present when the pass
+ * started. A fill pass sets rows still NULL; a catch-up pass (after the sync trigger is
+ * installed) rewrites only the existing rows whose value differs from the expression,
+ * and fills rows added since that are still NULL. Each batch is ONE statement (prepared,
+ * one round trip): the update, the checkpoint and the fencing check commit together, so
+ * a resume after any crash is exact and a driver that lost its lease writes nothing.
  */
 #ifndef CONVOY_BACKFILL_H
 #define CONVOY_BACKFILL_H
 
-#include "convoy/lease.h"
+#include "convoy/events.h"
 #include "convoy/pg.h"
 #include "convoy/plan.h"
-#include "convoy/progress.h"
+#include "convoy/runctl.h"
 
 typedef enum {
     BF_DONE,
-    BF_ABORTED,     /* convoy abort was requested: stopped at a batch boundary */
-    BF_INTERRUPTED, /* SIGINT/SIGTERM: stopped at a batch boundary */
-    BF_LEASE_LOST,
-    BF_LOCKED, /* row locks kept timing out past the retry budget */
+    BF_ABORT_REQUESTED, /* convoy abort: stopped at a batch boundary */
+    BF_INTERRUPTED,     /* stop requested (SIGINT/SIGTERM): stopped, checkpoint saved */
+    BF_FENCED,          /* the lease token is no longer current: nothing written */
+    BF_LOCKED,          /* row locks kept timing out past the retry budget */
+    BF_FAILED,          /* the expression failed on a row: error and failing_key say which */
+    BF_CONN_LOST,
     BF_ERROR,
 } bf_result_t;
 
@@ -28,15 +32,18 @@ typedef struct {
     const char *migration;
     int step_no;
     const step_t *step;
-    const lease_t *lease;
+    int64_t token;
     int64_t target_ms;
     int64_t lock_timeout_ms;
-    progress_t *progress;
-    volatile int *stop_flag; /* set by a signal handler */
+    const retry_policy_t *retry;
+    const run_ctl_t *ctl;
+    const engine_events_t *events;
     /* results */
     int64_t rows_done;
     int64_t rows_updated;
-    char *error; /* owned, set on BF_ERROR/BF_LOCKED */
+    char *error;       /* owned */
+    char *failing_key; /* owned: "(id)=(42)" when a row's value cannot be computed */
+    char sqlstate[6];
 } bf_ctx_t;
 
 bf_result_t backfill_run(bf_ctx_t *c);

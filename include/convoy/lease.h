@@ -1,11 +1,12 @@
 /*
- * lease.h: one convoy process drives a migration at a time.
+ * lease.h: exactly one convoy process drives a migration.
  *
- * The lease row names its holder, carries a fencing token that grows on every
- * takeover, and expires. It is stale, and taken over safely, when it expired or
- * when the holder's database session no longer exists (the holder crashed: the
- * server ends a session whose client is gone). Every batch and step renews it
- * with a token check, so a process that lost its lease stops before writing.
+ * Liveness is a session-level advisory lock held by the driver's own database session:
+ * the server releases it when that session ends (the process died, the connection
+ * broke), whichever role or host the driver runs as, and no clock or TTL is involved, so
+ * a statement that runs for hours keeps its lease. The lease row names the holder and
+ * carries a fencing token drawn from a sequence: tokens never repeat, and every state
+ * write checks the token (state.h) so a driver that lost its lease cannot write again.
  */
 #ifndef CONVOY_LEASE_H
 #define CONVOY_LEASE_H
@@ -14,31 +15,31 @@
 
 #include <stdint.h>
 
-#define LEASE_TTL_S 600
+/* pg_try_advisory_lock(LEASE_LOCK_CLASS, lock_key): 'conv' in ASCII. */
+#define LEASE_LOCK_CLASS 1668247158
 
 typedef struct {
     char *migration;
     char *holder;
     int64_t token;
+    int lock_key;
+    char *previous; /* the holder before us when it never released (crashed), or NULL */
 } lease_t;
 
 typedef enum {
     LEASE_ACQUIRED,
-    LEASE_BUSY,  /* held by someone live: *holder_desc says who */
+    LEASE_BUSY,  /* held by a live session: *holder_desc says who */
     LEASE_ERROR, /* query failed */
 } lease_result_t;
 
+/* Needs the convoy schema (state_ensure_schema). */
 lease_result_t lease_acquire(
     pg_t *pg, const char *migration, const char *holder, lease_t *out, char **holder_desc);
-/* Renews; false when the lease was lost (another holder took over) or on error. */
+/* Records that the driver is still working (for status); false when the lease was lost. */
 bool lease_renew(pg_t *pg, const lease_t *l);
+/* Releases the lock and marks the row released; frees l. */
 void lease_release(pg_t *pg, lease_t *l);
-#define LEASE_STR_(x) #x
-#define LEASE_STR(x)  LEASE_STR_(x)
-/* Renews the lease named by parameter $M if it still carries token $T; usable inside a
- * caller's statement (the backfill batch renews it with its checkpoint). */
-#define LEASE_RENEW_SQL(M, T)                                                                      \
-    "UPDATE convoy.lease SET expires_at = now() + make_interval(secs => " LEASE_STR(               \
-        LEASE_TTL_S) ") WHERE migration = $" #M " AND token = $" #T "::bigint"
+/* The database pid whose session holds the migration's lease, or 0 when none does. */
+int lease_holder_pid(pg_t *pg, const char *migration);
 
 #endif

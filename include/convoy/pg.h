@@ -10,11 +10,13 @@ typedef enum {
     PG_LOCK_TIMEOUT, /* 55P03 */
     PG_CANCELED,     /* 57014: statement_timeout or cancel */
     PG_CONN_LOST,    /* class 08, or no connection */
+    PG_FENCED,       /* CV001: convoy.fence() found the lease token no longer current */
     PG_ERROR,        /* anything else: see pg_sqlstate/pg_errmsg */
 } pg_status_t;
 
 typedef struct {
     PGconn *conn;
+    PGcancel *cancel; /* for PQcancel from a signal handler */
     char sqlstate[6];
     char *errmsg; /* last error, owned */
     char *errdetail;
@@ -27,6 +29,10 @@ void pg_close(pg_t **pg);
 /* Runs SQL with text parameters. Returns the status; *res (if given) gets the result. */
 pg_status_t
 pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **res);
+/* Prepares a named statement (the extended protocol: one round trip per execution). */
+pg_status_t pg_prepare(pg_t *pg, const char *name, const char *sql, int nparams);
+pg_status_t
+pg_run_prepared(pg_t *pg, const char *name, int nparams, const char *const *params, PGresult **res);
 /* Runs one or more statements with no parameters and no result rows. */
 pg_status_t pg_exec(pg_t *pg, const char *sql);
 /* First cell of the first row as a new string, or NULL (NULL value, no rows or error). */

@@ -10,21 +10,24 @@
 
 #include "convoy/facts.h"
 #include "convoy/migration.h"
+#include "convoy/retry.h"
 
 #include <jansson.h>
 #include <stdio.h>
 
 typedef enum {
-    STEP_DDL,          /* short lock-taking statement: lock_timeout + retries */
-    STEP_VALIDATE,     /* VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, scans */
-    STEP_ORPHAN_CHECK, /* read-only FK pre-check */
-    STEP_BACKFILL,     /* batched, checkpointed UPDATE */
-    STEP_INDEX,        /* CREATE [UNIQUE] INDEX CONCURRENTLY */
-    STEP_DROP_INDEX,   /* DROP INDEX CONCURRENTLY */
-    STEP_PASSTHROUGH,  /* harmless statement as written */
+    STEP_DDL,         /* short lock-taking statement: lock_timeout + retries */
+    STEP_VALIDATE,    /* VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, scans */
+    STEP_PRECHECK,    /* read-only count + sample of rows that would break the next step */
+    STEP_BACKFILL,    /* batched, checkpointed UPDATE */
+    STEP_INDEX,       /* CREATE [UNIQUE] INDEX CONCURRENTLY */
+    STEP_DROP_INDEX,  /* DROP INDEX CONCURRENTLY */
+    STEP_PASSTHROUGH, /* harmless statement as written */
 } step_kind_t;
 
 const char *step_kind_name(step_kind_t kind);
+/* False for an unknown name. */
+bool step_kind_parse(const char *name, step_kind_t *out);
 
 typedef enum {
     LOCK_ACCESS_SHARE,
@@ -38,6 +41,7 @@ typedef enum {
 } lock_mode_t;
 
 const char *lock_mode_name(lock_mode_t mode);
+bool lock_mode_parse(const char *name, lock_mode_t *out);
 /* True when the mode blocks ordinary writes (or reads). */
 bool lock_mode_blocks_writes(lock_mode_t mode);
 
@@ -57,9 +61,21 @@ typedef struct {
     bool rewrites;
     bool scans;
     bool transactional;
-    int64_t est_ms;       /* -1 unknown */
-    int phase;            /* ordering key */
-    bool undone_by_abort; /* abort removes what this step made: run it again on resume */
+    int64_t est_ms; /* -1 unknown */
+    int phase;      /* ordering key */
+    int line;       /* the statement of the file this step comes from (0: none) */
+    int uid;        /* creation order inside the planner; links below are resolved from it */
+
+    /*
+     * Undo: what removes this step's object when the migration stops short (fails or is
+     * aborted), so the table accepts every write it accepted before. It runs through the
+     * same lock_timeout + retry path as any step. Once step `final_step` (1-based) is done
+     * the object is gone or permanent and nothing is undone. An undone step runs again on
+     * resume, and so does every step that `requires` it.
+     */
+    char *undo_sql;
+    int final_step; /* 0: undo applies until the migration is done */
+    int requires;   /* 1-based step this one needs in place (0: none) */
 
     /* STEP_BACKFILL */
     char *table_sql;
@@ -68,12 +84,15 @@ typedef struct {
     char **key_cols; /* quoted key column names */
     char **key_types;
     size_t n_keys;
+    bool catchup;  /* second pass: rewrite rows whose value differs from the expression */
+    int fill_step; /* catch-up: the first pass, whose upper bound marks the existing rows */
 
-    /* STEP_ORPHAN_CHECK: count and sample queries */
+    /* STEP_PRECHECK: count and sample queries, and what a counted row means */
     char *count_sql;
     char *sample_sql;
+    char *check_desc; /* "have a NULL bio", "reference a missing row of p" */
 
-    /* STEP_INDEX / STEP_DROP_INDEX */
+    /* STEP_INDEX / STEP_DROP_INDEX (table_sql: the index's table when known) */
     char *index_schema; /* resolved schema, NULL offline */
     char *index_name;
 } step_t;
@@ -98,9 +117,11 @@ typedef struct {
     size_t n_assumptions;
     bool live;
     char *server_desc;
+    /* Execution settings, decided once here and stored with the plan. */
     int64_t lock_timeout_ms;
     int64_t batch_target_ms;
     int64_t statement_timeout_ms;
+    retry_policy_t retry;
 } plan_t;
 
 #define PLAN_DEFAULT_LOCK_TIMEOUT_MS      50
@@ -118,11 +139,16 @@ json_t *plan_to_json(const plan_t *p);
 
 /*
  * Full step encoding for durable state: a resumed migration runs the steps it
- * planned at the start, not a re-plan against an already changed catalog.
+ * planned at the start, not a re-plan against an already changed catalog. Versioned,
+ * and enums are stored by name, so a newer convoy reads what an older one stored.
  */
+#define PLAN_CODEC_VERSION 2
 json_t *plan_step_encode(const step_t *s);
-/* Decodes into *out (zeroed first). False on a malformed object. */
-bool plan_step_decode(const json_t *o, step_t *out);
+/* Decodes into *out (zeroed first). False (with *err set) on a malformed object. */
+bool plan_step_decode(const json_t *o, step_t *out, const char **err);
+/* The execution settings (timeouts, batch target, retry policy). */
+json_t *plan_settings_encode(const plan_t *p);
+bool plan_settings_decode(const json_t *o, plan_t *p, const char **err);
 void plan_step_free(step_t *s);
 
 #endif

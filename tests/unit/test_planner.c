@@ -73,7 +73,7 @@ typedef struct {
     }
 #define ORPHAN(s, tbl, ref)                                                                        \
     {                                                                                              \
-        .kind = STEP_ORPHAN_CHECK, .sql = (s), .table = (tbl), .lock = AS, .table2 = (ref),        \
+        .kind = STEP_PRECHECK, .sql = (s), .table = (tbl), .lock = AS, .table2 = (ref),        \
         .lock2 = AS, .rewrites = NO, .scans = YES, .transactional = YES                            \
     }
 #define FK_VALIDATE(s, tbl, ref)                                                                   \

@@ -1,0 +1,69 @@
+/* fsm.c: the migration lifecycle table and its lookups (pure). */
+#include "convoy/fsm.h"
+
+#include <string.h>
+
+static const char *const status_names[MIG_N_STATUS] = {
+    "submitted", "running", "interrupted", "aborting", "aborted", "failed", "blocked", "done"};
+
+static const char *const event_names[EV_N] = {"start", "resume",    "complete",      "fail",
+                                              "block", "interrupt", "abort_request", "abort_done"};
+
+const fsm_edge_t fsm_edges[] = {
+    {MIG_SUBMITTED, EV_START, MIG_RUNNING, false, "a driver takes the lease and runs step 1"},
+    {MIG_SUBMITTED, EV_ABORT_REQUEST, MIG_ABORTING, true, "abort before any step ran"},
+    {MIG_RUNNING, EV_COMPLETE, MIG_DONE, false, "every step is done"},
+    {MIG_RUNNING, EV_FAIL, MIG_FAILED, false, "a step failed; convoy's helpers are removed"},
+    {MIG_RUNNING, EV_BLOCK, MIG_BLOCKED, false, "the data violates the new rule"},
+    {MIG_RUNNING, EV_INTERRUPT, MIG_INTERRUPTED, false, "SIGINT/SIGTERM at a consistent point"},
+    {MIG_RUNNING, EV_RESUME, MIG_RUNNING, false, "the previous driver died (kill -9, crash)"},
+    {MIG_RUNNING, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
+    {MIG_INTERRUPTED, EV_RESUME, MIG_RUNNING, false, "convoy apply again"},
+    {MIG_INTERRUPTED, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
+    {MIG_FAILED, EV_RESUME, MIG_RUNNING, false, "convoy apply again"},
+    {MIG_FAILED, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
+    {MIG_BLOCKED, EV_RESUME, MIG_RUNNING, false, "convoy apply again after fixing the data"},
+    {MIG_BLOCKED, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
+    {MIG_ABORTING, EV_ABORT_DONE, MIG_ABORTED, false, "helpers removed, driver stopped"},
+    {MIG_ABORTED, EV_RESUME, MIG_RUNNING, false, "convoy apply again"},
+};
+const size_t fsm_n_edges = sizeof(fsm_edges) / sizeof(fsm_edges[0]);
+
+const char *
+mig_status_name(mig_status_t s)
+{
+    return (unsigned)s < MIG_N_STATUS ? status_names[s] : "unknown";
+}
+
+const char *
+mig_event_name(mig_event_t e)
+{
+    return (unsigned)e < EV_N ? event_names[e] : "unknown";
+}
+
+bool
+mig_status_parse(const char *name, mig_status_t *out)
+{
+    for (int i = 0; name && i < MIG_N_STATUS; i++) {
+        if (strcmp(name, status_names[i]) == 0) {
+            *out = (mig_status_t)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const fsm_edge_t *
+fsm_edge(mig_status_t from, mig_event_t event)
+{
+    for (size_t i = 0; i < fsm_n_edges; i++)
+        if (fsm_edges[i].from == from && fsm_edges[i].event == event)
+            return &fsm_edges[i];
+    return NULL;
+}
+
+bool
+mig_status_is_final(mig_status_t s)
+{
+    return s == MIG_DONE;
+}

@@ -1,0 +1,59 @@
+/*
+ * fsm.h: the migration lifecycle as a transition table (pure).
+ *
+ * Every status change of a migration is one edge of fsm_edges[]; state_transition() is the
+ * only function that changes a status, it refuses an edge the table does not have, and it
+ * writes an audit row for every transition it makes. Driver edges are fenced by the lease
+ * token; operator edges (abort) are requests that the driver acts on at its next safe point.
+ */
+#ifndef CONVOY_FSM_H
+#define CONVOY_FSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+    MIG_SUBMITTED,   /* planned and recorded, no step run yet */
+    MIG_RUNNING,     /* a driver holds the lease and runs steps */
+    MIG_INTERRUPTED, /* SIGINT/SIGTERM: stopped at a consistent point; apply resumes */
+    MIG_ABORTING,    /* an operator asked to abort; the driver undoes at its next safe point */
+    MIG_ABORTED,     /* undone what abort undoes; apply resumes */
+    MIG_FAILED,      /* a step failed; what convoy installed was removed; apply retries */
+    MIG_BLOCKED,     /* the data must be fixed first (violations, orphans, duplicates) */
+    MIG_DONE,        /* every step done */
+    MIG_N_STATUS
+} mig_status_t;
+
+typedef enum {
+    EV_START,         /* the first driver begins */
+    EV_RESUME,        /* a driver picks a stopped (or crashed) migration up again */
+    EV_COMPLETE,      /* the last step is done */
+    EV_FAIL,          /* a step failed */
+    EV_BLOCK,         /* a precondition on the data does not hold */
+    EV_INTERRUPT,     /* a signal stopped the driver */
+    EV_ABORT_REQUEST, /* operator: convoy abort */
+    EV_ABORT_DONE,    /* the abort's cleanup finished */
+    EV_N
+} mig_event_t;
+
+typedef struct {
+    mig_status_t from;
+    mig_event_t event;
+    mig_status_t to;
+    bool by_operator; /* not fenced by the lease: a request, never a step */
+    const char *meaning;
+} fsm_edge_t;
+
+extern const fsm_edge_t fsm_edges[];
+extern const size_t fsm_n_edges;
+
+const char *mig_status_name(mig_status_t s);
+const char *mig_event_name(mig_event_t e);
+/* False for a name that is not a status. */
+bool mig_status_parse(const char *name, mig_status_t *out);
+/* The edge for (from, event), or NULL when the table has none. */
+const fsm_edge_t *fsm_edge(mig_status_t from, mig_event_t event);
+/* Statuses no driver works on: done, or stopped waiting for a person. */
+bool mig_status_is_final(mig_status_t s);
+
+#endif
