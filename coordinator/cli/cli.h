@@ -20,6 +20,7 @@ int cmd_apply(const cli_opts_t *o);
 int cmd_status(const cli_opts_t *o);
 int cmd_audit(const cli_opts_t *o);
 int cmd_abort(const cli_opts_t *o);
+int cmd_fsm(const cli_opts_t *o);
 
 /* Loads and parses the migration; prints file:line:col errors. */
 #include "convoy/migration.h"

@@ -19,6 +19,7 @@ static const char usage_text[] =
     "  status [NAME]        migrations and their progress\n"
     "  audit [NAME]         the append-only audit log\n"
     "  abort NAME           stop a migration at the next safe point\n"
+    "  fsm                  the migration lifecycle: every status and transition\n"
     "\n"
     "options:\n"
     "  -d, --db CONNINFO    libpq conninfo or URL (default: PG* environment variables)\n"
@@ -98,6 +99,8 @@ main(int argc, char **argv)
         o.file = argv[optind];
         return strcmp(cmd, "plan") == 0 ? cmd_plan(&o) : cmd_apply(&o);
     }
+    if (strcmp(cmd, "fsm") == 0)
+        return cmd_fsm(&o);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "audit") == 0 || strcmp(cmd, "abort") == 0) {
         if (optind < argc - 1 || (strcmp(cmd, "abort") == 0 && optind != argc - 1)) {
             fprintf(stderr, "convoy %s: expected %s\n", cmd,
