@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void
 render_init(render_t *r, const char *file, bool quiet)
@@ -67,7 +68,7 @@ render_event(void *ud, const engine_event_t *e)
         json_object_set_new(o, "rows", e->rows >= 0 ? json_integer(e->rows) : json_null());
         json_object_set_new(o, "detail", str_or_null(e->text));
         json_array_append_new(r->steps, o);
-        if (e->s->kind == STEP_BACKFILL && e->text)
+        if (e->s->kind == STEP_BACKFILL && e->text && strcmp(e->outcome, "done") == 0)
             progress_line(&r->prog, "    backfill done: %s", e->text);
         break;
     }

@@ -313,7 +313,8 @@ batch_sql(const bf_t *b, bool with_lo)
             for (size_t i = 0; i < b->k; i++)
                 sb_printf(&ltxt, "%sconvoy_k%zu::text AS k%zu", i ? ", " : "", i + 1, i + 1);
             sql = xasprintf(
-                "WITH b AS (SELECT %s FROM %s WHERE %s%s%s%s <= %s ORDER BY %s LIMIT $4::bigint), "
+                "WITH b AS (SELECT %s FROM %s WHERE %s%s%s%s%s <= %s ORDER BY %s LIMIT "
+                "$4::bigint), "
                 "l AS (SELECT %s FROM b ORDER BY %s LIMIT 1), "
                 "u AS (UPDATE %s SET %s = %s FROM b WHERE %s AND %s RETURNING 1), "
                 "cp AS (UPDATE convoy.backfill SET last_key = coalesce((SELECT ARRAY[%s] FROM l), "
@@ -325,7 +326,7 @@ batch_sql(const bf_t *b, bool with_lo)
                                    "(SELECT status FROM "
                                    "convoy.migrations WHERE name = $1), (SELECT count(*) FROM b)%s",
                 sel.data, s->table_sql, lo_t ? b->keys : "", lo_t ? " > " : "", lo_t ? lo_t : "",
-                lo_t ? " AND " : "", hi_t, b->order, ltxt.data, last.data, s->table_sql,
+                lo_t ? " AND " : "", b->keys, hi_t, b->order, ltxt.data, last.data, s->table_sql,
                 s->column_sql, s->expr_sql, join.data, pred, arr.data, lastcols.data);
             sb_free(&ltxt);
         }

@@ -318,9 +318,15 @@ violations(exec_t *ex, const step_t *p, bool *query_failed)
                 sb_printf(&sample, "%s(%s)", i ? ", " : "", PQgetvalue(r, i, 0));
             PQclear(r);
         }
-        msg = xasprintf("%s row%s of %s %s; sample keys: %s", count, strcmp(count, "1") ? "s" : "",
-                        p->locks[0].table, p->check_desc ? p->check_desc : "violate the change",
-                        sample.data);
+        bool one = strcmp(count, "1") == 0;
+        const char *desc = p->check_desc ? p->check_desc : "violate the change";
+        /* check_desc is written for many rows ("have a NULL bio"): one row "has" */
+        if (one && strncmp(desc, "have ", 5) == 0)
+            msg = xasprintf("1 row of %s has %s; sample key: %s", p->locks[0].table, desc + 5,
+                            sample.data);
+        else
+            msg = xasprintf("%s row%s of %s %s; sample keys: %s", count, one ? "" : "s",
+                            p->locks[0].table, desc, sample.data);
         sb_free(&sample);
     }
     pg_exec(ex->pg, "RESET statement_timeout");

@@ -45,6 +45,7 @@ plan_step_encode(const step_t *s)
     json_object_set_new(o, "transactional", json_boolean(s->transactional));
     json_object_set_new(o, "est_ms", json_integer(s->est_ms));
     json_object_set_new(o, "phase", json_integer(s->phase));
+    json_object_set_new(o, "line", json_integer(s->line));
     json_object_set_new(o, "undo_sql", str_or_null(s->undo_sql));
     json_object_set_new(o, "final_step", json_integer(s->final_step));
     json_object_set_new(o, "requires", json_integer(s->requires));
@@ -147,6 +148,7 @@ plan_step_decode(const json_t *o, step_t *out, const char **err)
     out->transactional = json_is_true(json_object_get(o, "transactional"));
     out->est_ms = json_integer_value(json_object_get(o, "est_ms"));
     out->phase = get_int(o, "phase");
+    out->line = get_int(o, "line");
     out->undo_sql = get_str(o, "undo_sql");
     out->final_step = get_int(o, "final_step");
     out->requires = get_int(o, "requires");
