@@ -255,6 +255,130 @@ done:
     free(tmp);
 }
 
+#define BACKFILL_SAMPLE_ROWS 10000
+
+/* sum(...) over rows [offset, offset+limit) of the table in key order: evaluates expr. */
+static char *
+backfill_window_sql(const table_fact_t *t, const char *expr, const char *type)
+{
+    qname_t q = {t->schema, t->name};
+    char *tbl = qname_sql(&q), *alias = ident_sql(t->name), *sql;
+    sb_t order;
+
+    sb_init(&order);
+    for (size_t i = 0; i < t->n_pk; i++) {
+        char *k = ident_sql(t->pk_cols[i]);
+        sb_printf(&order, "%s%s", i ? ", " : "", k);
+        free(k);
+    }
+    /* the alias is the table's own name, so table-qualified column references resolve */
+    sql = xasprintf("SELECT sum(CASE WHEN CAST((%s) AS %s) IS NULL THEN 0 ELSE 1 END) FROM "
+                    "(SELECT * FROM %s ORDER BY %s OFFSET $1::bigint LIMIT $2::bigint) AS %s",
+                    expr, type, tbl, order.data, alias);
+    sb_free(&order);
+    free(tbl);
+    free(alias);
+    return sql;
+}
+
+/* Runs a window; NULL when it evaluates, else the server's message (*state: SQLSTATE). */
+static char *
+try_window(pg_t *pg, const char *sql, int64_t off, int64_t lim, char state[6])
+{
+    char o[32], l[32];
+    const char *p[2] = {o, l};
+    char *msg = NULL;
+
+    snprintf(o, sizeof(o), "%lld", (long long)off);
+    snprintf(l, sizeof(l), "%lld", (long long)lim);
+    state[0] = '\0';
+    if (pg_exec(pg, "SAVEPOINT convoy_bprobe; SET LOCAL statement_timeout = '5s'") != PG_OK)
+        return xstrdup(pg_errmsg(pg));
+    if (pg_run(pg, sql, 2, p, NULL) != PG_OK) {
+        msg = xstrdup(pg_errmsg(pg));
+        snprintf(state, 6, "%s", pg_sqlstate(pg));
+        pg_exec(pg, "ROLLBACK TO SAVEPOINT convoy_bprobe");
+    }
+    pg_exec(pg, "RELEASE SAVEPOINT convoy_bprobe");
+    return msg;
+}
+
+/*
+ * Evaluates a backfill expression over the first rows of the table (read-only, in the
+ * catalog's rolled-back transaction). A data error (class 22) or a type the column cannot
+ * take (42804/42846) is what the backfill would hit: report it and bisect to the row.
+ */
+static void
+probe_backfill(pg_t *pg,
+               const backfill_directive_t *b,
+               const action_t *a,
+               const table_fact_t *t,
+               default_fact_t *d)
+{
+    char *sql, *msg;
+    char state[6];
+    int64_t lo = 0, n = BACKFILL_SAMPLE_ROWS;
+
+    if (t->n_pk == 0 || !t->has_rows)
+        return;
+    sql = backfill_window_sql(t, b->expr_sql, a->type_sql);
+    msg = try_window(pg, sql, 0, n, state);
+    d->backfill_sampled = t->rows >= 0 && t->rows < n ? t->rows : n;
+    if (msg == NULL || !(strncmp(state, "22", 2) == 0 || strcmp(state, "42804") == 0 ||
+                         strcmp(state, "42846") == 0)) {
+        free(msg);
+        free(sql);
+        return;
+    }
+    d->backfill_error = msg;
+    while (n > 1) {
+        int64_t half = n / 2;
+        char *m = try_window(pg, sql, lo, half, state);
+        if (m) {
+            n = half;
+        } else {
+            lo += half;
+            n -= half;
+        }
+        free(m);
+    }
+    {
+        qname_t q = {t->schema, t->name};
+        char *tbl = qname_sql(&q);
+        sb_t cols, order;
+        char o[32];
+        const char *p[1] = {o};
+        char *ksql, *key;
+        sb_init(&cols);
+        sb_init(&order);
+        for (size_t i = 0; i < t->n_pk; i++) {
+            char *k = ident_sql(t->pk_cols[i]);
+            sb_printf(&cols, "%s%s::text", i ? ", " : "", k);
+            sb_printf(&order, "%s%s", i ? ", " : "", k);
+            free(k);
+        }
+        snprintf(o, sizeof(o), "%lld", (long long)lo);
+        ksql = xasprintf("SELECT concat_ws(', ', %s) FROM %s ORDER BY %s OFFSET $1::bigint LIMIT 1",
+                         cols.data, tbl, order.data);
+        key = pg_value(pg, ksql, 1, p);
+        if (key) {
+            sb_t kd;
+            sb_init(&kd);
+            sb_putc(&kd, '(');
+            for (size_t i = 0; i < t->n_pk; i++)
+                sb_printf(&kd, "%s%s", i ? ", " : "", t->pk_cols[i]);
+            sb_printf(&kd, ")=(%s)", key);
+            d->backfill_key = sb_steal(&kd);
+        }
+        free(key);
+        free(ksql);
+        free(tbl);
+        sb_free(&cols);
+        sb_free(&order);
+    }
+    free(sql);
+}
+
 bool
 catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
 {
@@ -305,7 +429,14 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
         if (a->kind == ACT_ADD_COLUMN) {
             out->defaults = xrealloc(out->defaults, (out->n_defaults + 1) * sizeof(default_fact_t));
             memset(&out->defaults[out->n_defaults], 0, sizeof(default_fact_t));
-            probe_default(pg, a, i, &out->defaults[out->n_defaults++]);
+            probe_default(pg, a, i, &out->defaults[out->n_defaults]);
+            for (size_t k = 0; k < m->n_backfills; k++) {
+                const backfill_directive_t *b = &m->backfills[k];
+                if (strcmp(b->column, a->column) == 0 &&
+                    (b->table == NULL || strcmp(b->table, a->table.name) == 0))
+                    probe_backfill(pg, b, a, t, &out->defaults[out->n_defaults]);
+            }
+            out->n_defaults++;
         } else {
             out->types = xrealloc(out->types, (out->n_types + 1) * sizeof(type_fact_t));
             memset(&out->types[out->n_types], 0, sizeof(type_fact_t));

@@ -74,8 +74,11 @@ facts_free(facts_t *f)
         free(t->constraints);
     }
     free(f->tables);
-    for (size_t i = 0; i < f->n_defaults; i++)
+    for (size_t i = 0; i < f->n_defaults; i++) {
         free(f->defaults[i].error);
+        free(f->defaults[i].backfill_error);
+        free(f->defaults[i].backfill_key);
+    }
     free(f->defaults);
     for (size_t i = 0; i < f->n_types; i++)
         free(f->types[i].error);

@@ -540,6 +540,14 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
               "the server rejected column %s: %s", col, df->error);
         goto done;
     }
+    if (df && df->backfill_error && bf) {
+        ERROR(c, bf->line,
+              xasprintf("fix that row, or write the expression so it cannot fail on it (for "
+                        "example with NULLIF or CASE); nothing was changed"),
+              "the backfill expression %s fails on existing row %s of %s: %s", bf->expr_sql,
+              df->backfill_key ? df->backfill_key : "(not isolated)", tbl, df->backfill_error);
+        goto done;
+    }
     if (df && df->domain_constrained) {
         REFUSE(c, a->line,
                xstrdup("add the column with the domain's base type, backfill it, and add the "

@@ -59,6 +59,10 @@ typedef struct {
     bool immutable; /* the default is immutable (not merely stable) */
     bool domain_constrained;
     char *error; /* the server rejected the type or default */
+    /* the column's -- convoy:backfill expression, evaluated read-only over a sample */
+    char *backfill_error; /* the server's message when a sampled row fails it */
+    char *backfill_key;   /* that row's primary key, "(id)=(42)" */
+    int64_t backfill_sampled;
 } default_fact_t;
 
 /* Result of asking the server whether an ALTER COLUMN TYPE rewrites. */

@@ -53,8 +53,8 @@ test_roles(void **state)
                "INSERT INTO lr SELECT g, g FROM generate_series(1, 1000) g;");
     /* the convoy schema, created by a superuser and shared with the migration role */
     {
-        const char *warm[] = {"apply", itest_write_migration(env, "warm.sql", "CREATE TABLE warm (id int);\n"),
-                              NULL};
+        const char *warm[] = {
+            "apply", itest_write_migration(env, "warm.sql", "CREATE TABLE warm (id int);\n"), NULL};
         assert_int_equal(itest_convoy(env, warm).rc, CONVOY_EXIT_OK);
     }
     itest_exec(env->conn, "GRANT USAGE, CREATE ON SCHEMA convoy TO mig;"

@@ -41,34 +41,61 @@ test_failing_expression_keeps_writes(void **state)
     const char *path;
     convoy_result_t r;
 
+    /* a zero early in key order: the plan's read-only sample finds it, nothing is changed */
     itest_exec(env->conn, "CREATE TABLE fx (id bigint PRIMARY KEY, val int NOT NULL);"
-                          "INSERT INTO fx SELECT g, g FROM generate_series(1, 5000) g;"
-                          "UPDATE fx SET val = 0 WHERE id = 4242; ANALYZE fx;");
+                          "INSERT INTO fx SELECT g, g FROM generate_series(1, 30000) g;"
+                          "UPDATE fx SET val = 0 WHERE id IN (4242, 25000); ANALYZE fx;");
     path = itest_write_migration(env, "fx_div.sql",
                                  "-- convoy:backfill ratio = 1000 / val\n"
                                  "ALTER TABLE fx ADD COLUMN ratio int;\n");
     {
+        const char *args[] = {"plan", path, NULL};
+        r = itest_convoy(env, args);
+    }
+    assert_int_equal(r.rc, CONVOY_EXIT_ERROR);
+    assert_true(itest_contains_ci(r.out, "(id)=(4242)"));
+    assert_true(itest_contains_ci(r.out, "division by zero"));
+    {
         const char *args[] = {"apply", path, NULL};
         r = itest_convoy(env, args);
     }
-    assert_int_not_equal(r.rc, CONVOY_EXIT_OK);
-    /* the message names the failing row's key and the error */
-    assert_true(itest_contains_ci(r.err, "(id)=(4242)"));
+    assert_int_equal(r.rc, CONVOY_EXIT_ERROR);
+    assert_true(itest_mentions_location(r.err, path, 1));
+    assert_int_equal(count(env, "SELECT count(*) FROM pg_attribute WHERE attrelid = "
+                                "'fx'::regclass AND attname = 'ratio'"),
+                     0);
+
+    /* past the sample, the backfill itself meets it: stopped safely, the key named */
+    itest_exec(env->conn, "UPDATE fx SET val = 1 WHERE id = 4242");
+    {
+        const char *args[] = {"apply", path, NULL};
+        r = itest_convoy(env, args);
+    }
+    assert_int_equal(r.rc, CONVOY_EXIT_ERROR);
+    assert_true(itest_contains_ci(r.err, "(id)=(25000)"));
     assert_true(itest_contains_ci(r.err, "division by zero"));
     assert_true(itest_mentions_location(r.err, path, 2));
+    assert_true(itest_contains_ci(r.err, "fix:"));
+    assert_string_equal(itest_text(env->conn, "SELECT status FROM convoy.migrations WHERE name "
+                                              "= 'fx_div'"),
+                        "failed");
     /* nothing convoy installed makes a write fail */
     assert_int_equal(count(env, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'fx'::regclass "
                                 "AND NOT tgisinternal"),
                      0);
     assert_true(app_write_ok(env, "INSERT INTO fx (id, val) VALUES (900001, 0)"));
     assert_true(app_write_ok(env, "UPDATE fx SET val = 0 WHERE id = 17"));
-    assert_string_equal(itest_text(env->conn, "SELECT status FROM convoy.migrations WHERE name "
-                                              "= 'fx_div'"),
-                        "failed");
-    /* the status says how to continue */
-    assert_true(itest_contains_ci(r.err, "fix:"));
+    /* fixing the data and applying again resumes and finishes */
+    itest_exec(env->conn, "UPDATE fx SET val = 1 WHERE val = 0");
+    {
+        const char *args[] = {"apply", path, NULL};
+        r = itest_convoy(env, args);
+    }
+    assert_int_equal(r.rc, CONVOY_EXIT_OK);
+    assert_int_equal(count(env, "SELECT count(*) FROM fx WHERE ratio IS DISTINCT FROM 1000 / val"),
+                     0);
 
-    /* a value the type rejects: 'n/a' for an int column */
+    /* a value the type rejects: 'n/a' for an int column, caught by the plan */
     path = itest_write_migration(env, "fx_na.sql",
                                  "-- convoy:backfill a = 'n/a'\n"
                                  "ALTER TABLE fx ADD COLUMN a int;\n");
@@ -76,7 +103,7 @@ test_failing_expression_keeps_writes(void **state)
         const char *args[] = {"apply", path, NULL};
         r = itest_convoy(env, args);
     }
-    assert_int_not_equal(r.rc, CONVOY_EXIT_OK);
+    assert_int_equal(r.rc, CONVOY_EXIT_ERROR);
     assert_true(itest_contains_ci(r.err, "invalid input syntax for type integer"));
     assert_true(app_write_ok(env, "INSERT INTO fx (id, val) VALUES (900002, 5)"));
     assert_true(app_write_ok(env, "UPDATE fx SET val = 6 WHERE id = 18"));
