@@ -214,6 +214,43 @@ test_long_step_keeps_lease(void **state)
                      1);
 }
 
+/* kill -9 during a long CIC: the rerun takes over at once, drops the INVALID index, rebuilds. */
+static void
+test_killed_during_cic_rerun(void **state)
+{
+    itest_env_t *env = *state;
+    const char *args[] = {"apply", NULL, NULL};
+    PGconn *snap;
+    pid_t a, b;
+    int rc;
+    char *err;
+
+    itest_exec(env->conn, "CREATE TABLE lk (id bigint PRIMARY KEY, v int);"
+                          "INSERT INTO lk SELECT g, g FROM generate_series(1, 1000) g;");
+    args[1] = itest_write_migration(env, "lk.sql", "CREATE INDEX lk_v_idx ON lk (v);\n");
+    snap = harness_connect(env->pg);
+    assert_true(harness_exec(snap, "BEGIN ISOLATION LEVEL REPEATABLE READ") &&
+                harness_exec(snap, "SELECT count(*) FROM ls"));
+    a = itest_convoy_spawn(env, args, "lk_a");
+    assert_true(harness_poll_sql(env->conn,
+                                 "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE "
+                                 "'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock')",
+                                 30000));
+    kill(a, SIGKILL);
+    harness_wait(a, 5000);
+    b = itest_convoy_spawn(env, args, "lk_b");
+    harness_sleep_ms(2500);
+    assert_true(harness_exec(snap, "COMMIT"));
+    PQfinish(snap);
+    rc = harness_wait(b, 90000);
+    err = itest_spawn_output(env, "lk_b");
+    assert_int_equal(rc, CONVOY_EXIT_OK);
+    assert_false(itest_contains_ci(err, "being applied by another convoy process"));
+    assert_int_equal(itest_int(env->conn, "SELECT count(*) FROM pg_index WHERE indexrelid = "
+                                          "'lk_v_idx'::regclass AND indisvalid"),
+                     1);
+}
+
 int
 main(void)
 {
@@ -221,6 +258,7 @@ main(void)
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_stalled_holder_and_tokens),
         cmocka_unit_test(test_long_step_keeps_lease),
+        cmocka_unit_test(test_killed_during_cic_rerun),
     };
     itest_init();
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
