@@ -220,7 +220,13 @@ drive(pg_t *pg,
                     : xasprintf("migration %s aborted at a safe point", name),
                 xasprintf("convoy apply resumes it; convoy abort %s retries the cleanup", name));
         break;
-    case XR_INTERRUPTED:
+    case XR_INTERRUPTED: {
+        sb_t in_place;
+        sb_init(&in_place);
+        exec_in_place(&ex, &in_place);
+        if (in_place.len)
+            out->kept = xstrdup(in_place.data);
+        sb_free(&in_place);
         if (state_transition(pg, name, lease->token, EV_INTERRUPT, "stopped by a signal", &to) ==
             TR_OK)
             set_final_status(out, to);
@@ -229,6 +235,7 @@ drive(pg_t *pg,
             xasprintf("interrupted at a consistent point; everything done so far is kept"),
             xasprintf("convoy apply resumes it; convoy abort %s removes convoy's helpers", name));
         break;
+    }
     case XR_FENCED:
         outcome(out, RES_BUSY,
                 xasprintf("another convoy process took the lease of %s over; this one stopped "

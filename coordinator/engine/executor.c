@@ -891,6 +891,18 @@ exec_undo(exec_t *ex, sb_t *undone, sb_t *kept)
 }
 
 void
+exec_in_place(const exec_t *ex, sb_t *out)
+{
+    for (size_t i = 0; i < ex->plan->n_steps; i++) {
+        const step_t *s = &ex->plan->steps[i];
+        int n = (int)i + 1;
+        if (s->undo_sql && step_is(ex, n, "done") &&
+            !(s->final_step && step_is(ex, s->final_step, "done")))
+            sb_printf(out, "%sstep %d (%s)", out->len ? "; " : "", n, s->summary);
+    }
+}
+
+void
 exec_clear(exec_t *ex)
 {
     free(ex->error);

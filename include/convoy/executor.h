@@ -55,6 +55,8 @@ exec_result_t exec_run(exec_t *ex);
  * Appends to *undone what it removed and to *kept what is still in place and why.
  */
 exec_result_t exec_undo(exec_t *ex, sb_t *undone, sb_t *kept);
+/* Appends what convoy installed that is still in place (done, undoable, not final). */
+void exec_in_place(const exec_t *ex, sb_t *out);
 void exec_clear(exec_t *ex);
 
 #endif
