@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Shows the driver's progress in status (liveness itself is the lease's advisory lock). */
+#define LEASE_SEEN_SQL                                                                             \
+    "lr AS (UPDATE convoy.lease SET renewed_at = now() WHERE migration = $1 AND token = "          \
+    "$3::bigint) "
+
 typedef struct {
     bf_ctx_t *c;
     size_t k;
@@ -287,7 +292,7 @@ batch_sql(const bf_t *b, bool with_lo)
             "rows_done + $4::bigint, rows_updated = rows_updated + (SELECT count(*) FROM u), "
             "batches = batches + 1, batch_size = $5::int, updated_at = now() "
             "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
-                1, 3) " RETURNING 1) "
+                1, 3) " RETURNING 1), " LEASE_SEEN_SQL
                       "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM cp), (SELECT status "
                       "FROM "
                       "convoy.migrations WHERE name = $1), $4::bigint, $%d::text",
@@ -321,7 +326,7 @@ batch_sql(const bf_t *b, bool with_lo)
                 "last_key), rows_done = rows_done + (SELECT count(*) FROM b), rows_updated = "
                 "rows_updated + (SELECT count(*) FROM u), batches = batches + 1, batch_size = "
                 "$4::int, updated_at = now() WHERE migration = $1 AND step = $2::int AND "
-                "" FENCE_SQL(1, 3) " RETURNING 1) "
+                "" FENCE_SQL(1, 3) " RETURNING 1), " LEASE_SEEN_SQL
                                    "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM cp), "
                                    "(SELECT status FROM "
                                    "convoy.migrations WHERE name = $1), (SELECT count(*) FROM b)%s",
