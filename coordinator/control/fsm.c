@@ -12,6 +12,7 @@ static const char *const event_names[EV_N] = {"start", "resume",    "complete", 
 const fsm_edge_t fsm_edges[] = {
     {MIG_SUBMITTED, EV_START, MIG_RUNNING, false, "a driver takes the lease and runs step 1"},
     {MIG_SUBMITTED, EV_ABORT_REQUEST, MIG_ABORTING, true, "abort before any step ran"},
+    {MIG_SUBMITTED, EV_RESUME, MIG_RUNNING, false, "the first driver died before step 1"},
     {MIG_RUNNING, EV_COMPLETE, MIG_DONE, false, "every step is done"},
     {MIG_RUNNING, EV_FAIL, MIG_FAILED, false, "a step failed; convoy's helpers are removed"},
     {MIG_RUNNING, EV_BLOCK, MIG_BLOCKED, false, "the data violates the new rule"},
