@@ -23,6 +23,9 @@
 /* Tri-state flag expectation; the zero value leaves the flag unchecked. */
 enum { ANY = 0, NO, YES };
 
+/* Expected step link (1-based step number); NONE: no link; 0: unchecked (none in a .links case). */
+#define NONE (-1)
+
 /* Expected lock mode, offset by one so that 0 means "unchecked". */
 #define LK(mode) ((int)(mode) + 1)
 #define AE       LK(LOCK_ACCESS_EXCLUSIVE)
@@ -32,7 +35,7 @@ enum { ANY = 0, NO, YES };
 #define RS       LK(LOCK_ROW_SHARE)
 #define AS       LK(LOCK_ACCESS_SHARE)
 
-#define MAX_EXP_STEPS 10
+#define MAX_EXP_STEPS 14
 
 typedef struct {
     step_kind_t kind;
@@ -43,49 +46,107 @@ typedef struct {
     const char *table2;     /* table of the second lock (the referenced one) */
     int lock2;              /* LK(mode) of the second lock, or 0 */
     int rewrites, scans, transactional;
+    int line; /* the source statement's line; 0: unchecked */
+
+    /* undo and links (see plan.h); in a case with .links every unset one must be absent */
+    const char *undo; /* exact undo_sql; NULL: unchecked (none in a .links case) */
+    int final_step, requires, fill_step;
+
+    int catchup;           /* STEP_BACKFILL: tri-state */
+    const char *table_sql; /* exact table_sql (backfill, index); NULL: unchecked */
+
+    /* STEP_PRECHECK */
+    const char *count_sql;  /* exact */
+    const char *sample_sql; /* exact */
+    const char *check_desc; /* exact */
 } exp_step_t;
 
-/* Step shapes, one per kind of step the planner emits. */
+/*
+ * Step shapes, one per kind of step the planner emits. The _F forms are the bare designators,
+ * for an expectation that adds fields of its own: {DDL_F(s, t), .undo = "..."}.
+ */
+#define DDL_F(s, tbl)                                                                              \
+    .kind = STEP_DDL, .sql = (s), .table = (tbl), .lock = AE, .rewrites = NO, .scans = NO,         \
+    .transactional = YES
 #define DDL(s, tbl)                                                                                \
     {                                                                                              \
-        .kind = STEP_DDL, .sql = (s), .table = (tbl), .lock = AE, .rewrites = NO, .scans = NO,     \
-        .transactional = YES                                                                       \
+        DDL_F(s, tbl)                                                                              \
     }
+#define VALIDATE_F(s, tbl)                                                                         \
+    .kind = STEP_VALIDATE, .sql = (s), .table = (tbl), .lock = SUE, .rewrites = NO, .scans = YES,  \
+    .transactional = YES
 #define VALIDATE(s, tbl)                                                                           \
     {                                                                                              \
-        .kind = STEP_VALIDATE, .sql = (s), .table = (tbl), .lock = SUE, .rewrites = NO,            \
-        .scans = YES, .transactional = YES                                                         \
+        VALIDATE_F(s, tbl)                                                                         \
     }
+#define BACKFILL_F(s, tbl)                                                                         \
+    .kind = STEP_BACKFILL, .sql = (s), .table = (tbl), .lock = RE, .rewrites = NO, .scans = YES,   \
+    .transactional = YES
 #define BACKFILL(s, tbl)                                                                           \
     {                                                                                              \
-        .kind = STEP_BACKFILL, .sql = (s), .table = (tbl), .lock = RE, .rewrites = NO,             \
-        .scans = YES, .transactional = YES                                                         \
+        BACKFILL_F(s, tbl)                                                                         \
     }
+/* The first, batched pass of a backfill. */
+#define FILL(s, tbl)                                                                               \
+    {                                                                                              \
+        BACKFILL_F(s, tbl), .catchup = NO                                                          \
+    }
+/* The second pass after the sync trigger: a catch-up (reads columns) or a second fill. */
+#define CATCHUP(s, tbl, trg, fill)                                                                 \
+    {                                                                                              \
+        BACKFILL_F(s, tbl), .catchup = YES, .requires = (trg), .fill_step = (fill)                 \
+    }
+#define REFILL(s, tbl, trg, fill)                                                                  \
+    {                                                                                              \
+        BACKFILL_F(s, tbl), .catchup = NO, .requires = (trg), .fill_step = (fill)                  \
+    }
+#define INDEX_F(s, tbl)                                                                            \
+    .kind = STEP_INDEX, .sql = (s), .not_sql = {"IF NOT EXISTS"}, .table = (tbl), .lock = SUE,     \
+    .rewrites = NO, .scans = YES, .transactional = NO, .table_sql = (tbl)
 #define INDEX(s, tbl)                                                                              \
     {                                                                                              \
-        .kind = STEP_INDEX, .sql = (s), .not_sql = {"IF NOT EXISTS"}, .table = (tbl), .lock = SUE, \
-        .rewrites = NO, .scans = YES, .transactional = NO                                          \
+        INDEX_F(s, tbl)                                                                            \
     }
+#define FK_DDL_F(s, tbl, ref)                                                                      \
+    .kind = STEP_DDL, .sql = (s), .table = (tbl), .lock = SRE, .table2 = (ref), .lock2 = SRE,      \
+    .rewrites = NO, .scans = NO, .transactional = YES
 #define FK_DDL(s, tbl, ref)                                                                        \
     {                                                                                              \
-        .kind = STEP_DDL, .sql = (s), .table = (tbl), .lock = SRE, .table2 = (ref), .lock2 = SRE,  \
-        .rewrites = NO, .scans = NO, .transactional = YES                                          \
+        FK_DDL_F(s, tbl, ref)                                                                      \
     }
+/* FK ... NOT VALID that VALIDATE step `val` makes permanent; dropped if the migration stops. */
+#define FK_ADD(s, tbl, ref, con, val)                                                              \
+    {                                                                                              \
+        FK_DDL_F(s, tbl, ref), .undo = "ALTER TABLE " tbl " DROP CONSTRAINT IF EXISTS " con,       \
+                               .final_step = (val)                                                 \
+    }
+#define PRECHECK_F(s, tbl)                                                                         \
+    .kind = STEP_PRECHECK, .sql = (s), .table = (tbl), .lock = AS, .rewrites = NO, .scans = YES,   \
+    .transactional = YES
 #define ORPHAN(s, tbl, ref)                                                                        \
     {                                                                                              \
-        .kind = STEP_PRECHECK, .sql = (s), .table = (tbl), .lock = AS, .table2 = (ref),        \
-        .lock2 = AS, .rewrites = NO, .scans = YES, .transactional = YES                            \
+        PRECHECK_F(s, tbl),                                                                        \
+            .table2 = (ref), .lock2 = AS,                                                          \
+            .check_desc = "reference a row of " ref " that does not exist (orphans)"               \
     }
-#define FK_VALIDATE(s, tbl, ref)                                                                   \
+#define FK_VALIDATE_F(s, tbl, ref)                                                                 \
+    .kind = STEP_VALIDATE, .sql = (s), .table = (tbl), .lock = SUE, .table2 = (ref), .lock2 = RS,  \
+    .rewrites = NO, .scans = YES, .transactional = YES
+#define FK_VALIDATE(s, tbl, ref, add)                                                              \
     {                                                                                              \
-        .kind = STEP_VALIDATE, .sql = (s), .table = (tbl), .lock = SUE, .table2 = (ref),           \
-        .lock2 = RS, .rewrites = NO, .scans = YES, .transactional = YES                            \
+        FK_VALIDATE_F(s, tbl, ref), .requires = (add)                                              \
     }
-#define TRIGGER(s, tbl)                                                                            \
+/* The sync trigger, installed after the first pass; `drop` is its removal step. */
+#define TRIGGER(s, tbl, trg, fn, drop)                                                             \
     {                                                                                              \
         .kind = STEP_DDL, .sql = (s), .table = (tbl), .lock = SRE, .rewrites = NO, .scans = NO,    \
-        .transactional = YES                                                                       \
+        .transactional = YES,                                                                      \
+        .undo =                                                                                    \
+            "DROP TRIGGER IF EXISTS " trg " ON " tbl ";\nDROP FUNCTION IF EXISTS convoy." fn "()", \
+        .final_step = (drop)                                                                       \
     }
+#define UNTRIGGER(tbl, trg, fn)                                                                    \
+    DDL("DROP TRIGGER IF EXISTS " trg " ON " tbl ";\nDROP FUNCTION IF EXISTS convoy." fn "()", tbl)
 #define PASS(s)                                                                                    \
     {                                                                                              \
         .kind = STEP_PASSTHROUGH, .sql = (s), .rewrites = NO, .transactional = YES                 \
@@ -96,11 +157,29 @@ typedef struct {
         .kind = STEP_DDL, .sql = (s), .not_sql = {"DEFAULT", "NOT NULL"}, .table = (tbl),          \
         .lock = AE, .rewrites = NO, .scans = NO, .transactional = YES                              \
     }
-/* CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CONSTRAINT. */
-#define NOT_NULL_DANCE(tbl, chk, col)                                                              \
-    DDL("ADD CONSTRAINT " chk " CHECK (" col " IS NOT NULL) NOT VALID", tbl),                      \
-        VALIDATE("VALIDATE CONSTRAINT " chk, tbl), DDL("ALTER COLUMN " col " SET NOT NULL", tbl),  \
-        DDL("DROP CONSTRAINT " chk, tbl)
+/* The NOT NULL pre-check: rows of tbl (as c) with a NULL col; `sample`: its exact sample_sql. */
+#define NOT_NULL_PRECHECK(tbl, col, sample)                                                        \
+    {                                                                                              \
+        PRECHECK_F("SELECT count(*) FROM " tbl " c WHERE c." col " IS NULL", tbl),                 \
+            .count_sql = "SELECT count(*) FROM " tbl " c WHERE c." col " IS NULL",                 \
+            .sample_sql = (sample), .check_desc = "have a NULL " col                               \
+    }
+/*
+ * CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CONSTRAINT, after a
+ * pre-check that is step n. The helper check is undone until it is dropped (step n+4);
+ * VALIDATE and SET NOT NULL need it in place. `col` is the column as SQL.
+ */
+#define NOT_NULL_STEPS(tbl, chk, col, n)                                                           \
+    {DDL_F("ALTER TABLE " tbl " ADD CONSTRAINT " chk " CHECK (" col " IS NOT NULL) NOT VALID",     \
+           tbl),                                                                                   \
+     .undo = "ALTER TABLE " tbl " DROP CONSTRAINT IF EXISTS " chk, .final_step = (n) + 4},         \
+        {VALIDATE_F("ALTER TABLE " tbl " VALIDATE CONSTRAINT " chk, tbl), .requires = (n) + 1},    \
+        {DDL_F("ALTER TABLE " tbl " ALTER COLUMN " col " SET NOT NULL", tbl),                      \
+         .requires = (n) + 1},                                                                     \
+        DDL("ALTER TABLE " tbl " DROP CONSTRAINT " chk, tbl)
+/* The whole NOT NULL sequence, its pre-check being step n. */
+#define NOT_NULL_DANCE(tbl, chk, col, n)                                                           \
+    NOT_NULL_PRECHECK(tbl, col, NULL), NOT_NULL_STEPS(tbl, chk, col, n)
 
 /* -------------------------------------------------------------- live facts */
 
@@ -119,6 +198,7 @@ typedef struct {
     size_t action;
     bool fast, immutable, domain;
     const char *error;
+    const char *backfill_error, *backfill_key; /* the sampled backfill failed on this row */
 } dflt_spec_t;
 
 typedef struct {
@@ -167,6 +247,11 @@ typedef struct {
 static const live_spec_t live_users = {.tables = {USERS}};
 static const live_spec_t live_empty_users = {.tables = {EMPTY_USERS}};
 static const live_spec_t live_orders_no_index = {.tables = {USERS, ORDERS(NULL)}};
+static const live_spec_t live_memberships = {
+    .tables = {{.name = "memberships",
+                .rows = 20,
+                .cols = {"org_id bigint!", "user_id bigint!", "role text"},
+                .pk = {"org_id", "user_id"}}}};
 
 /* ------------------------------------------------------------------- cases */
 
@@ -178,9 +263,11 @@ typedef struct {
     exp_step_t steps[MAX_EXP_STEPS];
     size_t n_refusals, n_errors, n_warnings;
     const char *note;        /* substring of some refusal, error or warning message */
+    int note_line;           /* the line of that note; 0: unchecked */
     const char *fix;         /* substring of some note's fix */
     const char *quoted[2];   /* every occurrence in the generated SQL lies inside "..." */
     int64_t lock_timeout_ms; /* 0: unchecked */
+    bool links; /* undo, final_step, requires and fill_step are exact: unset ones must be absent */
 } plan_case_t;
 
 static const char seed_sql[] =
@@ -258,14 +345,15 @@ static const plan_case_t plan_cases[] = {
     {
         .name = "volatile gen_random_uuid() NOT NULL offline: full expand sequence",
         .sql = "ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();",
-        .n_steps = 7,
+        .n_steps = 8,
         .steps = {ADD_NULLABLE("ALTER TABLE users ADD COLUMN token uuid", "users"),
                   DDL("ALTER TABLE users ALTER COLUMN token SET DEFAULT gen_random_uuid()",
                       "users"),
-                  BACKFILL("UPDATE users SET token = gen_random_uuid() WHERE (id) > ($1)", "users"),
-                  NOT_NULL_DANCE("users", "convoy_users_token_not_null", "token")},
+                  FILL("UPDATE users SET token = gen_random_uuid() WHERE (id) > ($1)", "users"),
+                  NOT_NULL_DANCE("users", "convoy_users_token_not_null", "token", 4)},
         .n_warnings = 1,
         .note = "is volatile",
+        .links = true,
     },
     {
         .name = "volatile clock_timestamp() NOT NULL live (probe: not fast)",
@@ -274,15 +362,16 @@ static const plan_case_t plan_cases[] = {
         .live = &(const live_spec_t){.tables = {USERS},
                                      .defaults = {{0, .fast = false}},
                                      .n_defaults = 1},
-        .n_steps = 7,
+        .n_steps = 8,
         .steps = {ADD_NULLABLE("ALTER TABLE public.users ADD COLUMN seen_at timestamptz",
                                "public.users"),
                   DDL("SET DEFAULT clock_timestamp()", "public.users"),
-                  BACKFILL("UPDATE public.users SET seen_at = clock_timestamp() WHERE (id) > ($1)",
-                           "public.users"),
-                  NOT_NULL_DANCE("public.users", "convoy_users_seen_at_not_null", "seen_at")},
+                  FILL("UPDATE public.users SET seen_at = clock_timestamp() WHERE (id) > ($1)",
+                       "public.users"),
+                  NOT_NULL_DANCE("public.users", "convoy_users_seen_at_not_null", "seen_at", 4)},
         .n_warnings = 1,
         .note = "is volatile",
+        .links = true,
     },
     {
         .name = "volatile default without NOT NULL: no check steps",
@@ -320,11 +409,12 @@ static const plan_case_t plan_cases[] = {
         .live = &(const live_spec_t){.tables = {EMPTY_USERS},
                                      .defaults = {{0, .fast = false}},
                                      .n_defaults = 1},
-        .n_steps = 6,
+        .n_steps = 7,
         .steps = {ADD_NULLABLE("ADD COLUMN token uuid", "public.users"),
                   DDL("SET DEFAULT gen_random_uuid()", "public.users"),
-                  NOT_NULL_DANCE("public.users", "convoy_users_token_not_null", "token")},
+                  NOT_NULL_DANCE("public.users", "convoy_users_token_not_null", "token", 3)},
         .n_warnings = 1,
+        .links = true,
     },
 
     /* ---- backfill directive */
@@ -343,25 +433,50 @@ static const plan_case_t plan_cases[] = {
         .name = "backfill directive not reading columns, no DEFAULT: trigger fills old writers",
         .sql = "-- convoy:backfill plan = 'free'\n"
                "ALTER TABLE users ADD COLUMN plan text NOT NULL;\n",
-        .n_steps = 8,
+        .n_steps = 10,
         .steps = {ADD_NULLABLE("ALTER TABLE users ADD COLUMN plan text", "users"),
-                  TRIGGER("CREATE TRIGGER convoy_users_plan_sync", "users"),
-                  BACKFILL("UPDATE users SET plan = 'free'", "users"),
-                  NOT_NULL_DANCE("users", "convoy_users_plan_not_null", "plan"),
-                  DDL("DROP TRIGGER IF EXISTS convoy_users_plan_sync ON users", "users")},
+                  FILL("UPDATE users SET plan = 'free' WHERE (id) > ($1) AND (id) <= ($2) AND "
+                       "plan IS NULL",
+                       "users"),
+                  TRIGGER("CREATE TRIGGER convoy_users_plan_sync",
+                          "users",
+                          "convoy_users_plan_sync",
+                          "users_plan_backfill_sync",
+                          10),
+                  /* 'free' reads no column: a second fill of the NULLs, not a catch-up */
+                  REFILL("UPDATE users SET plan = 'free' WHERE (id) > ($1) AND (id) <= ($2) AND "
+                         "plan IS NULL",
+                         "users",
+                         3,
+                         2),
+                  NOT_NULL_DANCE("users", "convoy_users_plan_not_null", "plan", 5),
+                  UNTRIGGER("users", "convoy_users_plan_sync", "users_plan_backfill_sync")},
+        .links = true,
     },
     {
         .name = "backfill directive reading columns: sync trigger, and its cleanup last",
         .sql = "-- convoy:backfill last_login = created_at\n"
                "ALTER TABLE users ADD COLUMN last_login timestamptz NOT NULL;\n",
-        .n_steps = 8,
+        .n_steps = 10,
         .steps = {ADD_NULLABLE("ADD COLUMN last_login timestamptz", "users"),
+                  FILL("UPDATE users SET last_login = created_at WHERE (id) > ($1) AND (id) <= "
+                       "($2) AND last_login IS NULL",
+                       "users"),
                   TRIGGER("CREATE TRIGGER convoy_users_last_login_sync BEFORE INSERT OR UPDATE ON "
                           "users",
-                          "users"),
-                  BACKFILL("UPDATE users SET last_login = created_at", "users"),
-                  NOT_NULL_DANCE("users", "convoy_users_last_login_not_null", "last_login"),
-                  DDL("DROP TRIGGER IF EXISTS convoy_users_last_login_sync ON users", "users")},
+                          "users",
+                          "convoy_users_last_login_sync",
+                          "users_last_login_backfill_sync",
+                          10),
+                  CATCHUP("UPDATE users SET last_login = created_at WHERE (id) > ($1) AND (id) <= "
+                          "($2) AND last_login IS DISTINCT FROM (created_at)",
+                          "users",
+                          3,
+                          2),
+                  NOT_NULL_DANCE("users", "convoy_users_last_login_not_null", "last_login", 5),
+                  UNTRIGGER(
+                      "users", "convoy_users_last_login_sync", "users_last_login_backfill_sync")},
+        .links = true,
     },
     {
         .name = "seed statement with a backfill directive (live): expand path, no warning",
@@ -370,24 +485,45 @@ static const plan_case_t plan_cases[] = {
                "ADD COLUMN last_login TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL;\n",
         .live = &(
             const live_spec_t){.tables = {USERS}, .defaults = {{0, .fast = true}}, .n_defaults = 1},
-        .n_steps = 9,
+        .n_steps = 11,
         .steps = {ADD_NULLABLE("ADD COLUMN last_login timestamp with time zone", "public.users"),
-                  TRIGGER("CREATE TRIGGER convoy_users_last_login_sync", "public.users"),
                   DDL("ALTER COLUMN last_login SET DEFAULT now()", "public.users"),
-                  BACKFILL("UPDATE public.users SET last_login = created_at", "public.users"),
-                  NOT_NULL_DANCE("public.users", "convoy_users_last_login_not_null", "last_login"),
-                  DDL("DROP TRIGGER IF EXISTS convoy_users_last_login_sync", "public.users")},
+                  FILL("UPDATE public.users SET last_login = created_at", "public.users"),
+                  TRIGGER("CREATE TRIGGER convoy_users_last_login_sync",
+                          "public.users",
+                          "convoy_users_last_login_sync",
+                          "users_last_login_backfill_sync",
+                          11),
+                  CATCHUP("UPDATE public.users SET last_login = created_at WHERE (id) > ($1) AND "
+                          "(id) <= ($2) AND last_login IS DISTINCT FROM (created_at)",
+                          "public.users",
+                          4,
+                          3),
+                  NOT_NULL_DANCE(
+                      "public.users", "convoy_users_last_login_not_null", "last_login", 6),
+                  UNTRIGGER("public.users",
+                            "convoy_users_last_login_sync",
+                            "users_last_login_backfill_sync")},
+        .links = true,
     },
     {
         .name = "backfill directive with a quoted mixed-case column",
         .sql = "-- convoy:backfill \"lastLogin\" = \"createdAt\"\n"
                "ALTER TABLE \"Users\" ADD COLUMN \"lastLogin\" timestamptz;\n",
-        .n_steps = 4,
+        .n_steps = 5,
         .steps = {ADD_NULLABLE("ALTER TABLE \"Users\" ADD COLUMN \"lastLogin\" timestamptz",
                                "\"Users\""),
-                  TRIGGER("CREATE TRIGGER", "\"Users\""),
-                  BACKFILL("UPDATE \"Users\" SET \"lastLogin\" = \"createdAt\"", "\"Users\""),
-                  DDL("DROP TRIGGER IF EXISTS", "\"Users\"")},
+                  FILL("UPDATE \"Users\" SET \"lastLogin\" = \"createdAt\"", "\"Users\""),
+                  TRIGGER("CREATE TRIGGER \"convoy_Users_lastLogin_sync\"",
+                          "\"Users\"",
+                          "\"convoy_Users_lastLogin_sync\"",
+                          "\"Users_lastLogin_backfill_sync\"",
+                          5),
+                  CATCHUP("\"lastLogin\" IS DISTINCT FROM (\"createdAt\")", "\"Users\"", 3, 2),
+                  UNTRIGGER("\"Users\"",
+                            "\"convoy_Users_lastLogin_sync\"",
+                            "\"Users_lastLogin_backfill_sync\"")},
+        .links = true,
     },
 
     /* ---- NOT NULL without a default */
@@ -415,23 +551,27 @@ static const plan_case_t plan_cases[] = {
 
     /* ---- foreign keys */
     {
-        .name = "inline REFERENCES: NOT VALID, orphan check, validate, index",
+        .name = "inline REFERENCES: orphan pre-check, NOT VALID, validate, index",
         .sql = "ALTER TABLE orders ADD COLUMN buyer_id bigint REFERENCES users (id);",
         .n_steps = 5,
         .steps = {ADD_NULLABLE("ALTER TABLE orders ADD COLUMN buyer_id bigint", "orders"),
-                  FK_DDL("ALTER TABLE orders ADD CONSTRAINT orders_buyer_id_fkey FOREIGN KEY "
+                  ORPHAN("SELECT count(*) FROM orders c WHERE c.buyer_id IS NOT NULL AND NOT "
+                         "EXISTS (SELECT 1 FROM users p WHERE p.id = c.buyer_id)",
+                         "orders",
+                         "users"),
+                  FK_ADD("ALTER TABLE orders ADD CONSTRAINT orders_buyer_id_fkey FOREIGN KEY "
                          "(buyer_id) REFERENCES users (id) NOT VALID",
                          "orders",
-                         "users"),
-                  ORPHAN("FROM orders c WHERE true AND c.buyer_id IS NOT NULL AND NOT EXISTS "
-                         "(SELECT 1 FROM users p WHERE p.id = c.buyer_id)",
-                         "orders",
-                         "users"),
+                         "users",
+                         "orders_buyer_id_fkey",
+                         4),
                   FK_VALIDATE("ALTER TABLE orders VALIDATE CONSTRAINT orders_buyer_id_fkey",
                               "orders",
-                              "users"),
+                              "users",
+                              3),
                   INDEX("CREATE INDEX CONCURRENTLY orders_buyer_id_idx ON orders (buyer_id)",
                         "orders")},
+        .links = true,
     },
     {
         .name = "ADD CONSTRAINT FOREIGN KEY live without a covering index: index step",
@@ -439,14 +579,17 @@ static const plan_case_t plan_cases[] = {
                "REFERENCES users (id);",
         .live = &live_orders_no_index,
         .n_steps = 4,
-        .steps = {FK_DDL("ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users "
+        .steps = {ORPHAN("SELECT count(*) FROM public.orders c", "public.orders", "public.users"),
+                  FK_ADD("ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users "
                          "(id) NOT VALID",
                          "public.orders",
-                         "public.users"),
-                  ORPHAN("SELECT count(*) FROM public.orders c", "public.orders", "public.users"),
+                         "public.users",
+                         "orders_user_fk",
+                         3),
                   FK_VALIDATE(
-                      "VALIDATE CONSTRAINT orders_user_fk", "public.orders", "public.users"),
+                      "VALIDATE CONSTRAINT orders_user_fk", "public.orders", "public.users", 2),
                   INDEX("ON public.orders (user_id)", "public.orders")},
+        .links = true,
     },
     {
         .name = "ADD CONSTRAINT FOREIGN KEY live with an index on the column: no index step",
@@ -454,10 +597,10 @@ static const plan_case_t plan_cases[] = {
                "REFERENCES users (id);",
         .live = &(const live_spec_t){.tables = {USERS, ORDERS("orders_user_id_idx:user_id")}},
         .n_steps = 3,
-        .steps = {FK_DDL("NOT VALID", "public.orders", "public.users"),
-                  ORPHAN(NULL, "public.orders", "public.users"),
+        .steps = {ORPHAN(NULL, "public.orders", "public.users"),
+                  FK_DDL("NOT VALID", "public.orders", "public.users"),
                   FK_VALIDATE(
-                      "VALIDATE CONSTRAINT orders_user_fk", "public.orders", "public.users")},
+                      "VALIDATE CONSTRAINT orders_user_fk", "public.orders", "public.users", 2)},
     },
     {
         .name = "FK live: a composite index led by the column covers it",
@@ -466,11 +609,11 @@ static const plan_case_t plan_cases[] = {
             &(const live_spec_t){
                 .tables = {USERS, ORDERS("orders_user_created_idx:user_id,created_at")}},
         .n_steps = 3,
-        .steps = {FK_DDL("ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY",
+        .steps = {ORPHAN(NULL, "public.orders", "public.users"),
+                  FK_DDL("ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY",
                          "public.orders",
                          "public.users"),
-                  ORPHAN(NULL, "public.orders", "public.users"),
-                  FK_VALIDATE(NULL, "public.orders", "public.users")},
+                  FK_VALIDATE(NULL, "public.orders", "public.users", 2)},
     },
     {
         .name = "FK live: an index with the column second does not cover it",
@@ -479,9 +622,9 @@ static const plan_case_t plan_cases[] = {
             &(const live_spec_t){
                 .tables = {USERS, ORDERS("orders_created_user_idx:created_at,user_id")}},
         .n_steps = 4,
-        .steps = {FK_DDL(NULL, "public.orders", "public.users"),
-                  ORPHAN(NULL, "public.orders", "public.users"),
-                  FK_VALIDATE(NULL, "public.orders", "public.users"),
+        .steps = {ORPHAN(NULL, "public.orders", "public.users"),
+                  FK_DDL(NULL, "public.orders", "public.users"),
+                  FK_VALIDATE(NULL, "public.orders", "public.users", 2),
                   INDEX("CREATE INDEX CONCURRENTLY orders_user_id_idx ON public.orders (user_id)",
                         "public.orders")},
     },
@@ -491,8 +634,8 @@ static const plan_case_t plan_cases[] = {
                "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) "
                "REFERENCES users (id);\n",
         .n_steps = 4,
-        .steps = {FK_DDL("orders_user_fk", "orders", "users"), ORPHAN(NULL, "orders", "users"),
-                  FK_VALIDATE(NULL, "orders", "users"),
+        .steps = {ORPHAN(NULL, "orders", "users"), FK_DDL("orders_user_fk", "orders", "users"),
+                  FK_VALIDATE(NULL, "orders", "users", 2),
                   INDEX("CREATE INDEX CONCURRENTLY orders_user_id_ix ON orders", "orders")},
     },
     {
@@ -503,46 +646,60 @@ static const plan_case_t plan_cases[] = {
         .steps = {FK_DDL(
                       "FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID", "orders", "users"),
                   INDEX("orders_user_id_idx", "orders")},
+        .links = true, /* the user's own NOT VALID is kept: nothing to undo */
     },
     {
         .name = "multi-column FK: named after every column, every column checked",
         .sql = "ALTER TABLE line_items ADD FOREIGN KEY (order_id, region) REFERENCES orders (id, "
                "region);",
         .n_steps = 4,
-        .steps = {FK_DDL("ADD CONSTRAINT line_items_order_id_region_fkey FOREIGN KEY (order_id, "
-                         "region) REFERENCES orders (id, region) NOT VALID",
-                         "line_items",
-                         "orders"),
-                  ORPHAN("c.order_id IS NOT NULL AND c.region IS NOT NULL AND NOT EXISTS (SELECT "
+        .steps = {ORPHAN("c.order_id IS NOT NULL AND c.region IS NOT NULL AND NOT EXISTS (SELECT "
                          "1 FROM orders p WHERE p.id = c.order_id AND p.region = c.region)",
                          "line_items",
                          "orders"),
+                  FK_ADD("ADD CONSTRAINT line_items_order_id_region_fkey FOREIGN KEY (order_id, "
+                         "region) REFERENCES orders (id, region) NOT VALID",
+                         "line_items",
+                         "orders",
+                         "line_items_order_id_region_fkey",
+                         3),
                   FK_VALIDATE("VALIDATE CONSTRAINT line_items_order_id_region_fkey",
                               "line_items",
-                              "orders"),
+                              "orders",
+                              2),
                   INDEX("ON line_items (order_id, region)", "line_items")},
     },
 
     /* ---- CHECK */
     {
-        .name = "CHECK: NOT VALID then VALIDATE",
+        .name = "CHECK: pre-check, NOT VALID, then VALIDATE",
         .sql = "ALTER TABLE users ADD CONSTRAINT age_positive CHECK (age > 0);",
-        .n_steps = 2,
-        .steps = {DDL("ALTER TABLE users ADD CONSTRAINT age_positive CHECK (age > 0) NOT VALID",
-                      "users"),
-                  VALIDATE("ALTER TABLE users VALIDATE CONSTRAINT age_positive", "users")},
+        .n_steps = 3,
+        .steps = {{PRECHECK_F("SELECT count(*) FROM users c WHERE NOT (age > 0)", "users"),
+                   .count_sql = "SELECT count(*) FROM users c WHERE NOT (age > 0)",
+                   .sample_sql = "SELECT c.ctid::text FROM users c WHERE NOT (age > 0) LIMIT 5",
+                   .check_desc = "break CHECK (age > 0)"},
+                  {DDL_F("ALTER TABLE users ADD CONSTRAINT age_positive CHECK (age > 0) NOT VALID",
+                         "users"),
+                   .undo = "ALTER TABLE users DROP CONSTRAINT IF EXISTS age_positive",
+                   .final_step = 3},
+                  {VALIDATE_F("ALTER TABLE users VALIDATE CONSTRAINT age_positive", "users"),
+                   .requires = 2}},
+        .links = true,
     },
     {
-        .name = "CHECK given NOT VALID by the user: one step",
+        .name = "CHECK given NOT VALID by the user: one step, no pre-check, nothing to undo",
         .sql = "ALTER TABLE users ADD CONSTRAINT age_positive CHECK (age > 0) NOT VALID;",
         .n_steps = 1,
         .steps = {DDL("CHECK (age > 0) NOT VALID", "users")},
+        .links = true,
     },
     {
         .name = "unnamed CHECK on one column is named table_column_check",
         .sql = "ALTER TABLE users ADD CHECK (age >= 0);",
-        .n_steps = 2,
-        .steps = {DDL("ADD CONSTRAINT users_age_check CHECK (age >= 0) NOT VALID", "users"),
+        .n_steps = 3,
+        .steps = {{PRECHECK_F("SELECT count(*) FROM users c WHERE NOT (age >= 0)", "users")},
+                  DDL("ADD CONSTRAINT users_age_check CHECK (age >= 0) NOT VALID", "users"),
                   VALIDATE("VALIDATE CONSTRAINT users_age_check", "users")},
     },
 
@@ -617,13 +774,24 @@ static const plan_case_t plan_cases[] = {
         .sql = "CREATE INDEX users_last_login_idx ON users (last_login);\n"
                "-- convoy:backfill last_login = now()\n"
                "ALTER TABLE users ADD COLUMN last_login timestamptz;\n",
-        .n_steps = 5,
+        .n_steps = 6,
         .steps = {ADD_NULLABLE("ADD COLUMN last_login timestamptz", "users"),
-                  TRIGGER("CREATE TRIGGER", "users"), BACKFILL("SET last_login = now()", "users"),
+                  FILL("SET last_login = now()", "users"),
+                  TRIGGER("CREATE TRIGGER",
+                          "users",
+                          "convoy_users_last_login_sync",
+                          "users_last_login_backfill_sync",
+                          6),
+                  REFILL("SET last_login = now() WHERE (id) > ($1) AND (id) <= ($2) AND "
+                         "last_login IS NULL",
+                         "users",
+                         3,
+                         2),
                   INDEX("CREATE INDEX CONCURRENTLY users_last_login_idx ON users USING btree "
                         "(last_login)",
                         "users"),
                   DDL("DROP TRIGGER", "users")},
+        .links = true,
     },
     {
         .name = "CREATE UNIQUE INDEX on an expression",
@@ -959,12 +1127,14 @@ static const plan_case_t plan_cases[] = {
         .steps = {DDL("ALTER TABLE users ADD COLUMN last_seen_at timestamp(6) DEFAULT "
                       "current_timestamp NOT NULL",
                       "users"),
-                  FK_DDL("ADD CONSTRAINT fk_rails_f868b47f6a FOREIGN KEY (user_id) REFERENCES "
+                  ORPHAN(NULL, "orders", "users"),
+                  FK_ADD("ADD CONSTRAINT fk_rails_f868b47f6a FOREIGN KEY (user_id) REFERENCES "
                          "users (id) NOT VALID",
                          "orders",
-                         "users"),
-                  ORPHAN(NULL, "orders", "users"),
-                  FK_VALIDATE("VALIDATE CONSTRAINT fk_rails_f868b47f6a", "orders", "users"),
+                         "users",
+                         "fk_rails_f868b47f6a",
+                         4),
+                  FK_VALIDATE("VALIDATE CONSTRAINT fk_rails_f868b47f6a", "orders", "users", 3),
                   INDEX("CREATE INDEX CONCURRENTLY index_users_on_last_seen_at ON users", "users"),
                   INDEX("CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id)",
                         "orders")},
@@ -993,12 +1163,12 @@ static const plan_case_t plan_cases[] = {
                       "library_book"),
                   DDL("ALTER TABLE library_book ALTER COLUMN published DROP DEFAULT",
                       "library_book"),
+                  ORPHAN(NULL, "library_book", "library_author"),
                   FK_DDL("FOREIGN KEY (author_id) REFERENCES library_author (id) DEFERRABLE "
                          "INITIALLY DEFERRED NOT VALID",
                          "library_book",
                          "library_author"),
-                  ORPHAN(NULL, "library_book", "library_author"),
-                  FK_VALIDATE(NULL, "library_book", "library_author"),
+                  FK_VALIDATE(NULL, "library_book", "library_author", 5),
                   INDEX("CREATE INDEX CONCURRENTLY library_book_author_id_8a3f2c1e ON "
                         "library_book",
                         "library_book")},
@@ -1070,14 +1240,15 @@ static const plan_case_t plan_cases[] = {
         .name = "reserved-word table and column names are quoted everywhere",
         .sql = "ALTER TABLE \"user\" ADD COLUMN \"group\" uuid NOT NULL DEFAULT "
                "gen_random_uuid();",
-        .n_steps = 7,
+        .n_steps = 8,
         .steps = {ADD_NULLABLE("ALTER TABLE \"user\" ADD COLUMN \"group\" uuid", "\"user\""),
                   DDL("ALTER TABLE \"user\" ALTER COLUMN \"group\" SET DEFAULT", "\"user\""),
-                  BACKFILL("UPDATE \"user\" SET \"group\" = gen_random_uuid() WHERE (id) > ($1) "
-                           "AND (id) <= ($2) AND \"group\" IS NULL",
-                           "\"user\""),
-                  NOT_NULL_DANCE("\"user\"", "convoy_user_group_not_null", "\"group\"")},
+                  FILL("UPDATE \"user\" SET \"group\" = gen_random_uuid() WHERE (id) > ($1) "
+                       "AND (id) <= ($2) AND \"group\" IS NULL",
+                       "\"user\""),
+                  NOT_NULL_DANCE("\"user\"", "convoy_user_group_not_null", "\"group\"", 4)},
         .n_warnings = 1,
+        .links = true,
     },
     {
         .name = "live: ADD COLUMN IF NOT EXISTS on an existing column is skipped",
@@ -1096,10 +1267,11 @@ static const plan_case_t plan_cases[] = {
 
     /* ---- ALTER COLUMN forms and VALIDATE */
     {
-        .name = "SET NOT NULL on an existing column: the four-step check dance",
+        .name = "SET NOT NULL on an existing column: pre-check, then the four-step check dance",
         .sql = "ALTER TABLE users ALTER COLUMN age SET NOT NULL;",
-        .n_steps = 4,
-        .steps = {NOT_NULL_DANCE("users", "convoy_users_age_not_null", "age")},
+        .n_steps = 5,
+        .steps = {NOT_NULL_DANCE("users", "convoy_users_age_not_null", "age", 1)},
+        .links = true,
     },
     {
         .name = "live: SET NOT NULL on a column that already is: nothing to do",
@@ -1138,12 +1310,17 @@ static const plan_case_t plan_cases[] = {
         .name = "hostile identifiers stay quoted in every generated statement",
         .sql = "ALTER TABLE \"users; DROP TABLE x\" ADD COLUMN \"v; DROP TABLE y\" uuid NOT NULL "
                "DEFAULT gen_random_uuid();",
-        .n_steps = 7,
+        .n_steps = 8,
         .steps = {ADD_NULLABLE("ALTER TABLE \"users; DROP TABLE x\" ADD COLUMN \"v; DROP TABLE "
                                "y\" uuid",
                                "\"users; DROP TABLE x\""),
-                  DDL(NULL, NULL), BACKFILL(NULL, NULL), DDL(NULL, NULL), VALIDATE(NULL, NULL),
-                  DDL(NULL, NULL), DDL(NULL, NULL)},
+                  DDL(NULL, NULL),
+                  BACKFILL(NULL, NULL),
+                  {PRECHECK_F(NULL, NULL)},
+                  DDL(NULL, NULL),
+                  VALIDATE(NULL, NULL),
+                  DDL(NULL, NULL),
+                  DDL(NULL, NULL)},
         .n_warnings = 1,
         .quoted = {"users; DROP TABLE x", "v; DROP TABLE y"},
     },
@@ -1151,10 +1328,265 @@ static const plan_case_t plan_cases[] = {
         .name = "hostile identifiers in a backfill trigger stay quoted",
         .sql = "-- convoy:backfill \"v; DROP TABLE y\" = \"w'; DROP TABLE z\"\n"
                "ALTER TABLE users ADD COLUMN \"v; DROP TABLE y\" text;\n",
-        .n_steps = 4,
-        .steps = {ADD_NULLABLE(NULL, "users"), TRIGGER(NULL, "users"), BACKFILL(NULL, "users"),
+        .n_steps = 5,
+        .steps = {ADD_NULLABLE(NULL, "users"),
+                  FILL(NULL, "users"),
+                  {.kind = STEP_DDL, .sql = "CREATE TRIGGER", .table = "users", .lock = SRE},
+                  CATCHUP(NULL, "users", 3, 2),
                   DDL("DROP TRIGGER", "users")},
         .quoted = {"v; DROP TABLE y", "w'; DROP TABLE z"},
+    },
+
+    /* ---- pre-checks: what they count, what they sample, what a counted row means */
+    {
+        .name = "SET NOT NULL offline: the pre-check samples rows by ctid",
+        .sql = "ALTER TABLE users ALTER COLUMN age SET NOT NULL;",
+        .n_steps = 5,
+        .steps = {NOT_NULL_PRECHECK("users",
+                                    "age",
+                                    "SELECT c.ctid::text FROM users c WHERE c.age IS NULL LIMIT 5"),
+                  NOT_NULL_STEPS("users", "convoy_users_age_not_null", "age", 1)},
+        .links = true,
+    },
+    {
+        .name = "SET NOT NULL live: the pre-check samples rows by primary key",
+        .sql = "ALTER TABLE users ALTER COLUMN age SET NOT NULL;",
+        .live = &live_users,
+        .n_steps = 5,
+        .steps = {NOT_NULL_PRECHECK("public.users",
+                                    "age",
+                                    "SELECT concat_ws(', ', c.id::text) FROM public.users c WHERE "
+                                    "c.age IS NULL LIMIT 5"),
+                  NOT_NULL_STEPS("public.users", "convoy_users_age_not_null", "age", 1)},
+        .links = true,
+    },
+    {
+        .name = "SET NOT NULL live, composite primary key: the sample names every key column",
+        .sql = "ALTER TABLE memberships ALTER COLUMN role SET NOT NULL;",
+        .live = &live_memberships,
+        .n_steps = 5,
+        .steps = {NOT_NULL_PRECHECK("public.memberships",
+                                    "role",
+                                    "SELECT concat_ws(', ', c.org_id::text, c.user_id::text) FROM "
+                                    "public.memberships c WHERE c.role IS NULL LIMIT 5"),
+                  NOT_NULL_STEPS(
+                      "public.memberships", "convoy_memberships_role_not_null", "role", 1)},
+        .links = true,
+    },
+    {
+        .name = "SET NOT NULL on a quoted column: the pre-check quotes it after the alias",
+        .sql = "ALTER TABLE \"Users\" ALTER COLUMN \"lastLogin\" SET NOT NULL;",
+        .n_steps = 5,
+        .steps = {NOT_NULL_PRECHECK("\"Users\"",
+                                    "\"lastLogin\"",
+                                    "SELECT c.ctid::text FROM \"Users\" c WHERE c.\"lastLogin\" IS "
+                                    "NULL LIMIT 5"),
+                  NOT_NULL_STEPS(
+                      "\"Users\"", "\"convoy_Users_lastLogin_not_null\"", "\"lastLogin\"", 1)},
+        .links = true,
+    },
+    {
+        .name = "CHECK live: the pre-check counts rows where the expression is false",
+        .sql = "ALTER TABLE users ADD CONSTRAINT age_positive CHECK (age > 0);",
+        .live = &live_users,
+        .n_steps = 3,
+        .steps = {{PRECHECK_F("SELECT count(*) FROM public.users c WHERE NOT (age > 0)",
+                              "public.users"),
+                   .count_sql = "SELECT count(*) FROM public.users c WHERE NOT (age > 0)",
+                   .sample_sql = "SELECT concat_ws(', ', c.id::text) FROM public.users c WHERE "
+                                 "NOT (age > 0) LIMIT 5",
+                   .check_desc = "break CHECK (age > 0)"},
+                  {DDL_F("ALTER TABLE public.users ADD CONSTRAINT age_positive CHECK (age > 0) NOT "
+                         "VALID",
+                         "public.users"),
+                   .undo = "ALTER TABLE public.users DROP CONSTRAINT IF EXISTS age_positive",
+                   .final_step = 3},
+                  {VALIDATE_F("ALTER TABLE public.users VALIDATE CONSTRAINT age_positive",
+                              "public.users"),
+                   .requires = 2}},
+        .links = true,
+    },
+    {
+        .name = "FK live: orphan pre-check SQL, sample by key, and what an orphan is",
+        .sql = "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) "
+               "REFERENCES users (id);",
+        .live = &live_orders_no_index,
+        .n_steps = 4,
+        .steps = {{PRECHECK_F("SELECT count(*) FROM public.orders c WHERE c.user_id IS NOT NULL "
+                              "AND NOT EXISTS (SELECT 1 FROM public.users p WHERE p.id = "
+                              "c.user_id)",
+                              "public.orders"),
+                   .table2 = "public.users", .lock2 = AS,
+                   .count_sql = "SELECT count(*) FROM public.orders c WHERE c.user_id IS NOT NULL "
+                                "AND NOT EXISTS (SELECT 1 FROM public.users p WHERE p.id = "
+                                "c.user_id)",
+                   .sample_sql = "SELECT concat_ws(', ', c.id::text) FROM public.orders c WHERE "
+                                 "c.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public.users "
+                                 "p WHERE p.id = c.user_id) LIMIT 5",
+                   .check_desc = "reference a row of public.users that does not exist (orphans)"},
+                  FK_ADD("ALTER TABLE public.orders ADD CONSTRAINT orders_user_fk FOREIGN KEY "
+                         "(user_id) REFERENCES users (id) NOT VALID",
+                         "public.orders",
+                         "public.users",
+                         "orders_user_fk",
+                         3),
+                  FK_VALIDATE("ALTER TABLE public.orders VALIDATE CONSTRAINT orders_user_fk",
+                              "public.orders",
+                              "public.users",
+                              2),
+                  INDEX("CREATE INDEX CONCURRENTLY orders_user_id_idx ON public.orders (user_id)",
+                        "public.orders")},
+        .links = true,
+    },
+    {
+        .name = "hostile identifiers stay quoted in the FK pre-check and the undo",
+        .sql = "ALTER TABLE \"o; DROP TABLE x\" ADD CONSTRAINT \"f; DROP TABLE w\" FOREIGN KEY "
+               "(\"c; DROP TABLE v\") REFERENCES \"p; DROP TABLE y\" (id);",
+        .n_steps = 4,
+        .steps = {ORPHAN(NULL, "\"o; DROP TABLE x\"", "\"p; DROP TABLE y\""),
+                  FK_ADD(
+                      NULL, "\"o; DROP TABLE x\"", "\"p; DROP TABLE y\"", "\"f; DROP TABLE w\"", 3),
+                  FK_VALIDATE(NULL, "\"o; DROP TABLE x\"", "\"p; DROP TABLE y\"", 2),
+                  INDEX(NULL, "\"o; DROP TABLE x\"")},
+        .links = true,
+        .quoted = {"c; DROP TABLE v", "f; DROP TABLE w"},
+    },
+    {
+        .name = "hostile identifiers stay quoted in the CHECK pre-check and the undo",
+        .sql = "ALTER TABLE \"t; DROP TABLE x\" ADD CONSTRAINT \"k; DROP TABLE y\" CHECK (\"a; "
+               "DROP TABLE z\" > 0);",
+        .n_steps = 3,
+        .steps = {{PRECHECK_F("WHERE NOT (\"a; DROP TABLE z\" > 0)", "\"t; DROP TABLE x\""),
+                   .check_desc = "break CHECK (\"a; DROP TABLE z\" > 0)"},
+                  {DDL_F(NULL, "\"t; DROP TABLE x\""),
+                   .undo = "ALTER TABLE \"t; DROP TABLE x\" DROP CONSTRAINT IF EXISTS \"k; DROP "
+                           "TABLE y\"",
+                   .final_step = 3},
+                  {VALIDATE_F(NULL, "\"t; DROP TABLE x\""), .requires = 2}},
+        .links = true,
+        .quoted = {"k; DROP TABLE y", "a; DROP TABLE z"},
+    },
+
+    /* ---- links survive the phase sort: they name steps by their final position */
+    {
+        .name = "CHECK, SET NOT NULL and FK in one file: phases reorder, links follow, lines kept",
+        .sql = "ALTER TABLE users ADD CONSTRAINT age_positive CHECK (age > 0);\n"
+               "ALTER TABLE users ALTER COLUMN name SET NOT NULL;\n"
+               "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) "
+               "REFERENCES users (id);\n",
+        .n_steps = 12,
+        .steps =
+            {{PRECHECK_F("SELECT count(*) FROM users c WHERE c.name IS NULL", "users"), .line = 2},
+             {DDL_F("ADD CONSTRAINT convoy_users_name_not_null", "users"), .line = 2,
+              .undo = "ALTER TABLE users DROP CONSTRAINT IF EXISTS convoy_users_name_not_null",
+              .final_step = 5},
+             {VALIDATE_F("VALIDATE CONSTRAINT convoy_users_name_not_null", "users"), .line = 2,
+              .requires = 2},
+             {DDL_F("ALTER COLUMN name SET NOT NULL", "users"), .line = 2, .requires = 2},
+             {DDL_F("DROP CONSTRAINT convoy_users_name_not_null", "users"), .line = 2},
+             {PRECHECK_F("WHERE NOT (age > 0)", "users"), .line = 1},
+             {DDL_F("ADD CONSTRAINT age_positive CHECK (age > 0) NOT VALID", "users"), .line = 1,
+              .undo = "ALTER TABLE users DROP CONSTRAINT IF EXISTS age_positive", .final_step = 8},
+             {VALIDATE_F("VALIDATE CONSTRAINT age_positive", "users"), .line = 1, .requires = 7},
+             {PRECHECK_F("SELECT count(*) FROM orders c WHERE c.user_id IS NOT NULL", "orders"),
+              .table2 = "users", .lock2 = AS, .line = 3},
+             {FK_DDL_F("ADD CONSTRAINT orders_user_fk", "orders", "users"), .line = 3,
+              .undo = "ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_user_fk",
+              .final_step = 11},
+             {FK_VALIDATE_F("VALIDATE CONSTRAINT orders_user_fk", "orders", "users"), .line = 3,
+              .requires = 10},
+             {INDEX_F("CREATE INDEX CONCURRENTLY orders_user_id_idx ON orders (user_id)", "orders"),
+              .line = 3}},
+        .links = true,
+    },
+    {
+        .name = "two backfills: first passes, triggers, second passes, cleanups; links follow",
+        .sql = "-- convoy:backfill a = created_at\n"
+               "-- convoy:backfill b = 'x'\n"
+               "ALTER TABLE users ADD COLUMN a timestamptz;\n"
+               "ALTER TABLE users ADD COLUMN b text;\n",
+        .n_steps = 10,
+        .steps = {{.kind = STEP_DDL,
+                   .sql = "ALTER TABLE users ADD COLUMN a timestamptz",
+                   .line = 3},
+                  {.kind = STEP_DDL, .sql = "ALTER TABLE users ADD COLUMN b text", .line = 4},
+                  {BACKFILL_F("UPDATE users SET a = created_at", "users"), .catchup = NO,
+                   .table_sql = "users", .line = 3},
+                  {BACKFILL_F("UPDATE users SET b = 'x'", "users"), .catchup = NO,
+                   .table_sql = "users", .line = 4},
+                  TRIGGER("CREATE TRIGGER convoy_users_a_sync",
+                          "users",
+                          "convoy_users_a_sync",
+                          "users_a_backfill_sync",
+                          9),
+                  TRIGGER("CREATE TRIGGER convoy_users_b_sync",
+                          "users",
+                          "convoy_users_b_sync",
+                          "users_b_backfill_sync",
+                          10),
+                  CATCHUP("UPDATE users SET a = created_at WHERE (id) > ($1) AND (id) <= ($2) AND "
+                          "a IS DISTINCT FROM (created_at)",
+                          "users",
+                          5,
+                          3),
+                  REFILL("UPDATE users SET b = 'x' WHERE (id) > ($1) AND (id) <= ($2) AND b IS "
+                         "NULL",
+                         "users",
+                         6,
+                         4),
+                  UNTRIGGER("users", "convoy_users_a_sync", "users_a_backfill_sync"),
+                  UNTRIGGER("users", "convoy_users_b_sync", "users_b_backfill_sync")},
+        .links = true,
+    },
+    {
+        .name = "live empty table, backfill directive reading columns: trigger, no passes",
+        .sql = "-- convoy:backfill last_login = created_at\n"
+               "ALTER TABLE users ADD COLUMN last_login timestamptz;\n",
+        .live = &live_empty_users,
+        .n_steps = 3,
+        .steps = {{.kind = STEP_DDL,
+                   .sql = "ALTER TABLE public.users ADD COLUMN last_login "
+                          "timestamptz",
+                   .line = 2},
+                  TRIGGER("CREATE TRIGGER convoy_users_last_login_sync",
+                          "public.users",
+                          "convoy_users_last_login_sync",
+                          "users_last_login_backfill_sync",
+                          3),
+                  UNTRIGGER("public.users",
+                            "convoy_users_last_login_sync",
+                            "users_last_login_backfill_sync")},
+        .links = true,
+    },
+    {
+        .name = "a step without anything to undo carries no links",
+        .sql = "ALTER TABLE users ADD COLUMN bio text;\n"
+               "ALTER TABLE users ALTER COLUMN age SET DEFAULT 18;\n"
+               "CREATE INDEX users_bio_idx ON users (bio);\n"
+               "DROP INDEX users_name_idx;\n"
+               "COMMENT ON COLUMN users.bio IS 'about';\n",
+        .n_steps = 5,
+        .steps = {{.kind = STEP_DDL, .line = 1},
+                  {.kind = STEP_DDL, .line = 2},
+                  {.kind = STEP_PASSTHROUGH, .line = 5},
+                  {INDEX_F("CREATE INDEX CONCURRENTLY users_bio_idx", "users"), .line = 3},
+                  {.kind = STEP_DROP_INDEX, .line = 4}},
+        .links = true,
+    },
+
+    {
+        .name = "live: a backfill expression that fails on a sampled row is an error, no steps",
+        .sql = "-- convoy:backfill age_years = 100 / age\n"
+               "ALTER TABLE users ADD COLUMN age_years int;\n",
+        .live = &(const live_spec_t){.tables = {USERS},
+                                     .defaults = {{0, .fast = true, .immutable = true,
+                                                   .backfill_error = "division by zero",
+                                                   .backfill_key = "(id)=(42)"}},
+                                     .n_defaults = 1},
+        .n_errors = 1,
+        .note = "fails on existing row (id)=(42) of public.users: division by zero",
+        .note_line = 1,
+        .fix = "NULLIF",
     },
 
     /* ---- directives reach the plan */
@@ -1281,6 +1713,8 @@ build_facts(const live_spec_t *ls, facts_t *f)
         f->defaults[i].immutable = d->immutable;
         f->defaults[i].domain_constrained = d->domain;
         f->defaults[i].error = d->error ? xstrdup(d->error) : NULL;
+        f->defaults[i].backfill_error = d->backfill_error ? xstrdup(d->backfill_error) : NULL;
+        f->defaults[i].backfill_key = d->backfill_key ? xstrdup(d->backfill_key) : NULL;
     }
     f->n_defaults = ls->n_defaults;
 
@@ -1329,7 +1763,24 @@ check_lock(sb_t *prob, size_t i, const step_t *s, int k, const char *table, int 
 }
 
 static void
-check_step(sb_t *prob, size_t i, const step_t *s, const exp_step_t *e)
+check_link(sb_t *prob, size_t i, const char *what, int expect, int actual, bool strict)
+{
+    int want = expect == NONE ? 0 : expect;
+
+    if ((expect != 0 || strict) && actual != want)
+        sb_printf(prob, "  step %zu: %s is %d, expected %d\n", i + 1, what, actual, want);
+}
+
+static void
+check_text(sb_t *prob, size_t i, const char *what, const char *expect, const char *actual)
+{
+    if (expect && (actual == NULL || strcmp(actual, expect) != 0))
+        sb_printf(prob, "  step %zu: %s is \"%s\", expected \"%s\"\n", i + 1, what,
+                  actual ? actual : "(null)", expect);
+}
+
+static void
+check_step(sb_t *prob, size_t i, const step_t *s, const exp_step_t *e, bool links)
 {
     if (s->kind != e->kind)
         sb_printf(prob, "  step %zu: kind %s, expected %s\n", i + 1, step_kind_name(s->kind),
@@ -1344,20 +1795,119 @@ check_step(sb_t *prob, size_t i, const step_t *s, const exp_step_t *e)
     check_flag(prob, i, "rewrites", e->rewrites, s->rewrites);
     check_flag(prob, i, "scans", e->scans, s->scans);
     check_flag(prob, i, "transactional", e->transactional, s->transactional);
+    if (e->line && s->line != e->line)
+        sb_printf(prob, "  step %zu: line %d, expected %d\n", i + 1, s->line, e->line);
+    check_text(prob, i, "undo_sql", e->undo, s->undo_sql);
+    if (links && e->undo == NULL && s->undo_sql)
+        sb_printf(prob, "  step %zu: unexpected undo_sql \"%s\"\n", i + 1, s->undo_sql);
+    check_link(prob, i, "final_step", e->final_step, s->final_step, links);
+    check_link(prob, i, "requires", e->requires, s->requires, links);
+    check_link(prob, i, "fill_step", e->fill_step, s->fill_step, links);
+    check_flag(prob, i, "catchup", e->catchup, s->catchup);
+    check_text(prob, i, "table_sql", e->table_sql, s->table_sql);
+    check_text(prob, i, "count_sql", e->count_sql, s->count_sql);
+    check_text(prob, i, "sample_sql", e->sample_sql, s->sample_sql);
+    check_text(prob, i, "check_desc", e->check_desc, s->check_desc);
 }
 
+/*
+ * Rules every plan keeps, whatever the case: links point the right way and at the right kind
+ * of step, a pre-check directly precedes the ADD CONSTRAINT it guards, and every step knows
+ * its source line and (for backfills and index builds) its table.
+ */
+static void
+check_invariants(sb_t *prob, const plan_t *p)
+{
+    retry_policy_t def;
+    int n = (int)p->n_steps;
+
+    retry_policy_default(&def);
+    if (p->retry.base_ms != def.base_ms || p->retry.cap_ms != def.cap_ms ||
+        p->retry.max_attempts != def.max_attempts || p->retry.max_total_ms != def.max_total_ms)
+        sb_printf(prob, "  plan.retry is not retry_policy_default()\n");
+    if (p->lock_timeout_ms <= 0 || p->batch_target_ms <= 0 || p->statement_timeout_ms <= 0)
+        sb_printf(prob, "  plan timeouts not set\n");
+    for (int i = 0; i < n; i++) {
+        const step_t *s = &p->steps[i];
+        int no = i + 1;
+
+        if (s->line < 1)
+            sb_printf(prob, "  step %d: no source line\n", no);
+        if (i > 0 && s->phase < p->steps[i - 1].phase)
+            sb_printf(prob, "  step %d: phase %d after phase %d\n", no, s->phase,
+                      p->steps[i - 1].phase);
+        if (s->undo_sql && s->kind != STEP_DDL)
+            sb_printf(prob, "  step %d: a %s step with undo_sql\n", no, step_kind_name(s->kind));
+        if (s->final_step && (s->undo_sql == NULL || s->final_step <= no || s->final_step > n))
+            sb_printf(prob, "  step %d: final_step %d (undo %s)\n", no, s->final_step,
+                      s->undo_sql ? "set" : "missing");
+        if (s->requires) {
+            if (s->requires >= no || s->requires < 1)
+                sb_printf(prob, "  step %d: requires step %d, not an earlier one\n", no,
+                          s->requires);
+            else if (p->steps[s->requires - 1].undo_sql == NULL)
+                sb_printf(prob, "  step %d: requires step %d, which has nothing to undo\n", no,
+                          s->requires);
+        }
+        if (s->fill_step) {
+            if (s->kind != STEP_BACKFILL || s->fill_step >= no || s->fill_step < 1)
+                sb_printf(prob, "  step %d: fill_step %d\n", no, s->fill_step);
+            else if (p->steps[s->fill_step - 1].kind != STEP_BACKFILL ||
+                     p->steps[s->fill_step - 1].catchup ||
+                     p->steps[s->fill_step - 1].fill_step != 0)
+                sb_printf(prob, "  step %d: fill_step %d is not a first pass\n", no, s->fill_step);
+        }
+        if (s->catchup && (s->kind != STEP_BACKFILL || s->fill_step == 0 || s->requires == 0))
+            sb_printf(prob, "  step %d: catch-up without its first pass or trigger\n", no);
+        if (s->kind == STEP_BACKFILL &&
+            (s->table_sql == NULL || s->column_sql == NULL || s->expr_sql == NULL ||
+             s->n_keys == 0 || s->key_cols == NULL || s->key_types == NULL))
+            sb_printf(prob, "  step %d: backfill without table, column, expression or keys\n", no);
+        if (s->kind == STEP_INDEX && s->table_sql == NULL)
+            sb_printf(prob, "  step %d: index step without table_sql\n", no);
+        if (s->kind == STEP_PRECHECK) {
+            const char *from = s->sql ? strstr(s->sql, " FROM ") : NULL;
+            const step_t *next = i + 1 < n ? &p->steps[i + 1] : NULL;
+            if (s->count_sql == NULL || s->sql == NULL || strcmp(s->count_sql, s->sql) != 0 ||
+                strncmp(s->count_sql, "SELECT count(*) FROM ", 21) != 0)
+                sb_printf(prob, "  step %d: pre-check count_sql is not its sql\n", no);
+            if (s->sample_sql == NULL || from == NULL || strstr(s->sample_sql, from) == NULL ||
+                strcmp(s->sample_sql + strlen(s->sample_sql) - 8, " LIMIT 5") != 0)
+                sb_printf(prob, "  step %d: pre-check sample_sql does not match its count\n", no);
+            if (s->check_desc == NULL || s->undo_sql || s->n_locks < 1 ||
+                s->locks[0].mode != LOCK_ACCESS_SHARE || !s->scans || s->rewrites)
+                sb_printf(prob, "  step %d: pre-check shape (desc, undo, lock, scans)\n", no);
+            if (next == NULL || next->kind != STEP_DDL || next->sql == NULL ||
+                strstr(next->sql, " ADD CONSTRAINT ") == NULL || next->n_locks < 1 ||
+                s->n_locks < 1 || strcmp(next->locks[0].table, s->locks[0].table) != 0 ||
+                next->line != s->line)
+                sb_printf(prob, "  step %d: pre-check not directly before its ADD CONSTRAINT\n",
+                          no);
+        } else if (s->count_sql || s->sample_sql || s->check_desc) {
+            sb_printf(prob, "  step %d: pre-check fields on a %s step\n", no,
+                      step_kind_name(s->kind));
+        }
+    }
+}
+
+/* Some note's message (or fix) contains `sub`, on `line` unless that is 0. */
 static bool
-notes_have(const plan_note_t *v, size_t n, const char *sub, bool in_fix)
+notes_have(const plan_note_t *v, size_t n, const char *sub, bool in_fix, int line)
 {
     for (size_t i = 0; i < n; i++) {
         const char *text = in_fix ? v[i].fix : v[i].message;
-        if (text && strstr(text, sub))
+        if (text && strstr(text, sub) && (line == 0 || v[i].line == line))
             return true;
     }
     return false;
 }
 
-/* True when every occurrence of `ident` in `sql` starts inside a double-quoted identifier. */
+/*
+ * True when every occurrence of `ident` in `sql` starts inside a double-quoted identifier.
+ * Comments (`-- ...` to the end of the line) are skipped: an apostrophe in one, like the sync
+ * trigger's "application's", opens no string. Dollar quotes stay transparent, so a function
+ * body is checked like the statement around it.
+ */
 static bool
 only_quoted(const char *sql, const char *ident)
 {
@@ -1367,6 +1917,11 @@ only_quoted(const char *sql, const char *ident)
     for (const char *p = sql; *p; p++) {
         if (strncmp(p, ident, n) == 0 && !in_dq)
             return false;
+        if (!in_dq && !in_sq && p[0] == '-' && p[1] == '-') {
+            while (p[1] && p[1] != '\n')
+                p++;
+            continue;
+        }
         if (*p == '"' && !in_sq)
             in_dq = !in_dq;
         else if (*p == '\'' && !in_dq)
@@ -1381,8 +1936,9 @@ check_quoted(sb_t *prob, const plan_t *p, const char *ident)
     bool seen = false;
 
     for (size_t i = 0; i < p->n_steps; i++) {
-        const char *texts[3] = {p->steps[i].sql, p->steps[i].count_sql, p->steps[i].sample_sql};
-        for (size_t k = 0; k < 3; k++) {
+        const char *texts[4] = {p->steps[i].sql, p->steps[i].count_sql, p->steps[i].sample_sql,
+                                p->steps[i].undo_sql};
+        for (size_t k = 0; k < 4; k++) {
             if (texts[k] == NULL)
                 continue;
             seen = seen || strstr(texts[k], ident) != NULL;
@@ -1400,20 +1956,22 @@ check_plan(const plan_case_t *tc, const plan_t *p, sb_t *prob)
     if (p->n_steps != tc->n_steps)
         sb_printf(prob, "  %zu steps, expected %zu\n", p->n_steps, tc->n_steps);
     for (size_t i = 0; i < p->n_steps && i < tc->n_steps && i < MAX_EXP_STEPS; i++)
-        check_step(prob, i, &p->steps[i], &tc->steps[i]);
+        check_step(prob, i, &p->steps[i], &tc->steps[i], tc->links);
+    check_invariants(prob, p);
     if (p->n_refusals != tc->n_refusals)
         sb_printf(prob, "  %zu refusals, expected %zu\n", p->n_refusals, tc->n_refusals);
     if (p->n_errors != tc->n_errors)
         sb_printf(prob, "  %zu errors, expected %zu\n", p->n_errors, tc->n_errors);
     if (p->n_warnings != tc->n_warnings)
         sb_printf(prob, "  %zu warnings, expected %zu\n", p->n_warnings, tc->n_warnings);
-    if (tc->note && !notes_have(p->refusals, p->n_refusals, tc->note, false) &&
-        !notes_have(p->errors, p->n_errors, tc->note, false) &&
-        !notes_have(p->warnings, p->n_warnings, tc->note, false))
-        sb_printf(prob, "  no refusal, error or warning mentions \"%s\"\n", tc->note);
-    if (tc->fix && !notes_have(p->refusals, p->n_refusals, tc->fix, true) &&
-        !notes_have(p->errors, p->n_errors, tc->fix, true) &&
-        !notes_have(p->warnings, p->n_warnings, tc->fix, true))
+    if (tc->note && !notes_have(p->refusals, p->n_refusals, tc->note, false, tc->note_line) &&
+        !notes_have(p->errors, p->n_errors, tc->note, false, tc->note_line) &&
+        !notes_have(p->warnings, p->n_warnings, tc->note, false, tc->note_line))
+        sb_printf(prob, "  no refusal, error or warning %s mentions \"%s\"\n",
+                  tc->note_line ? "on the expected line" : "", tc->note);
+    if (tc->fix && !notes_have(p->refusals, p->n_refusals, tc->fix, true, 0) &&
+        !notes_have(p->errors, p->n_errors, tc->fix, true, 0) &&
+        !notes_have(p->warnings, p->n_warnings, tc->fix, true, 0))
         sb_printf(prob, "  no fix mentions \"%s\"\n", tc->fix);
     for (size_t k = 0; k < 2; k++)
         if (tc->quoted[k])
@@ -1646,6 +2204,113 @@ test_parse_checksum(void **state)
     migration_free(&c);
 }
 
+/* Plans `sql` against `live` (NULL: offline); the caller frees the plan. */
+static void
+plan_text(const char *sql, const live_spec_t *live, plan_t *plan)
+{
+    migration_t m;
+    parse_error_t err;
+    facts_t facts;
+
+    if (!migration_parse("m.sql", sql, &m, &err))
+        fail_msg("parse failed at %d:%d: %s", err.line, err.column, err.message);
+    build_facts(live, &facts);
+    plan_build(&m, &facts, plan);
+    facts_free(&facts);
+    migration_free(&m);
+}
+
+/* A backfill step carries what the engine pages by: table, column, expression, every key. */
+static void
+test_plan_backfill_fields(void **state)
+{
+    plan_t p;
+    const step_t *fill, *cu;
+
+    (void)state;
+    plan_text("-- convoy:backfill since = coalesce(joined, now())\n"
+              "ALTER TABLE memberships ADD COLUMN since timestamptz;\n",
+              &(const live_spec_t){
+                  .tables = {{.name = "memberships",
+                              .rows = 20,
+                              .cols = {"org_id bigint!", "user_id uuid!", "joined timestamptz"},
+                              .pk = {"org_id", "user_id"}}}},
+              &p);
+    assert_int_equal(p.n_errors + p.n_refusals, 0);
+    assert_int_equal(p.n_steps, 5);
+    fill = &p.steps[1];
+    cu = &p.steps[3];
+    assert_int_equal(fill->kind, STEP_BACKFILL);
+    assert_false(fill->catchup);
+    assert_int_equal(fill->fill_step, 0);
+    assert_int_equal(fill->requires, 0);
+    assert_string_equal(fill->table_sql, "public.memberships");
+    assert_string_equal(fill->column_sql, "since");
+    assert_string_equal(fill->expr_sql, "COALESCE(joined, now())");
+    assert_int_equal(fill->n_keys, 2);
+    assert_string_equal(fill->key_cols[0], "org_id");
+    assert_string_equal(fill->key_cols[1], "user_id");
+    assert_string_equal(fill->key_types[0], "bigint");
+    assert_string_equal(fill->key_types[1], "uuid");
+    assert_non_null(strstr(fill->sql, "WHERE (org_id, user_id) > ($1) AND (org_id, user_id) <= "
+                                      "($2) AND since IS NULL"));
+    assert_int_equal(fill->line, 2);
+
+    assert_int_equal(cu->kind, STEP_BACKFILL);
+    assert_true(cu->catchup);
+    assert_int_equal(cu->fill_step, 2);
+    assert_int_equal(cu->requires, 3);
+    assert_null(cu->undo_sql);
+    assert_string_equal(cu->table_sql, "public.memberships");
+    assert_string_equal(cu->column_sql, "since");
+    assert_string_equal(cu->expr_sql, "COALESCE(joined, now())");
+    assert_int_equal(cu->n_keys, 2);
+    assert_string_equal(cu->key_cols[1], "user_id");
+    assert_string_equal(cu->key_types[1], "uuid");
+    assert_non_null(strstr(cu->sql, "since IS DISTINCT FROM (COALESCE(joined, now()))"));
+
+    assert_int_equal(p.steps[2].final_step, 5);
+    assert_non_null(p.steps[2].undo_sql);
+    assert_string_equal(p.steps[2].undo_sql,
+                        "DROP TRIGGER IF EXISTS convoy_memberships_since_sync ON "
+                        "public.memberships;\nDROP FUNCTION IF EXISTS "
+                        "convoy.memberships_since_backfill_sync()");
+    /* the trigger never fails an application's write */
+    assert_non_null(strstr(p.steps[2].sql, "EXCEPTION WHEN OTHERS THEN"));
+    assert_string_equal(p.steps[4].sql, p.steps[2].undo_sql);
+    plan_free(&p);
+}
+
+/* The plan carries its execution settings: directives, else the defaults, and the retry policy. */
+static void
+test_plan_settings(void **state)
+{
+    plan_t p;
+    retry_policy_t def;
+
+    (void)state;
+    retry_policy_default(&def);
+    plan_text("ALTER TABLE users ADD COLUMN bio text;", NULL, &p);
+    assert_int_equal(p.lock_timeout_ms, PLAN_DEFAULT_LOCK_TIMEOUT_MS);
+    assert_int_equal(p.batch_target_ms, PLAN_DEFAULT_BATCH_TARGET_MS);
+    assert_int_equal(p.statement_timeout_ms, PLAN_DEFAULT_STATEMENT_TIMEOUT_MS);
+    assert_int_equal(p.retry.base_ms, def.base_ms);
+    assert_int_equal(p.retry.cap_ms, def.cap_ms);
+    assert_int_equal(p.retry.max_attempts, def.max_attempts);
+    assert_int_equal(p.retry.max_total_ms, def.max_total_ms);
+    plan_free(&p);
+
+    plan_text("-- convoy:lock-timeout 2s\n-- convoy:batch-target 500ms\n"
+              "-- convoy:statement-timeout 1m\nALTER TABLE users ADD COLUMN bio text;\n",
+              NULL, &p);
+    assert_int_equal(p.lock_timeout_ms, 2000);
+    assert_int_equal(p.batch_target_ms, 500);
+    assert_int_equal(p.statement_timeout_ms, 60000);
+    assert_int_equal(p.retry.max_attempts, def.max_attempts);
+    assert_int_equal(p.steps[0].line, 4);
+    plan_free(&p);
+}
+
 int
 main(void)
 {
@@ -1655,6 +2320,10 @@ main(void)
         cmocka_unit_test(test_parse_directives),
         cmocka_unit_test(test_parse_positions),
         cmocka_unit_test(test_parse_checksum),
+    };
+    const struct CMUnitTest plan_misc[] = {
+        cmocka_unit_test(test_plan_backfill_fields),
+        cmocka_unit_test(test_plan_settings),
     };
     struct CMUnitTest *tests = xcalloc(n_plan, sizeof(*tests));
     struct CMUnitTest *ptests = xcalloc(n_parse, sizeof(*ptests));
@@ -1673,6 +2342,7 @@ main(void)
     failed += _cmocka_run_group_tests("planner", tests, n_plan, NULL, NULL);
     failed += _cmocka_run_group_tests("parse", ptests, n_parse, NULL, NULL);
     failed += cmocka_run_group_tests_name("parse_misc", misc, NULL, NULL);
+    failed += cmocka_run_group_tests_name("plan_misc", plan_misc, NULL, NULL);
     free(tests);
     free(ptests);
     return failed == 0 ? 0 : 1;
