@@ -62,9 +62,3 @@ fsm_edge(mig_status_t from, mig_event_t event)
             return &fsm_edges[i];
     return NULL;
 }
-
-bool
-mig_status_is_final(mig_status_t s)
-{
-    return s == MIG_DONE;
-}

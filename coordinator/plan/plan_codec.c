@@ -166,6 +166,13 @@ plan_step_decode(const json_t *o, step_t *out, const char **err)
     out->index_name = get_str(o, "index_name");
     if (n_types != out->n_keys || out->sql == NULL) {
         *err = n_types != out->n_keys ? "key columns and key types differ in number" : "no sql";
+        if (n_types != out->n_keys) {
+            /* plan_step_free frees n_keys of each: free both by their own counts */
+            strv_free(out->key_types, n_types);
+            strv_free(out->key_cols, out->n_keys);
+            out->key_types = out->key_cols = NULL;
+            out->n_keys = 0;
+        }
         plan_step_free(out);
         return false;
     }

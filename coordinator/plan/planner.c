@@ -314,15 +314,18 @@ undo_constraint(step_t *s, const char *tbl, const char *con)
     s->undo_sql = xasprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", tbl, con);
 }
 
-/* pre-check -> CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CHECK. */
-static void
+/*
+ * pre-check -> CHECK (col IS NOT NULL) NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CHECK.
+ * Returns the SET NOT NULL step's uid.
+ */
+static int
 plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, const table_fact_t *t)
 {
     char *chk_name = helper_name("convoy_", a->table.name, a->column, "_not_null");
     char *chk = ident_sql(chk_name);
     char *where = xasprintf("c.%s IS NULL", col);
     step_t *s;
-    int helper;
+    int helper, set_nn;
 
     precheck_step(c, PHASE_NOT_NULL, tbl, t, where, xasprintf("have a NULL %s", col),
                   xasprintf("pre-check: no row of %s has a NULL %s (read-only)", tbl, col));
@@ -341,6 +344,7 @@ plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, con
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
     s->est_ms = 0;
     s->requires = helper;
+    set_nn = s->uid;
     s = step_add(c, STEP_DDL, PHASE_NOT_NULL,
                  xasprintf("ALTER TABLE %s DROP CONSTRAINT %s", tbl, chk),
                  xasprintf("drop helper check %s", chk));
@@ -350,6 +354,7 @@ plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, con
     free(where);
     free(chk);
     free(chk_name);
+    return set_nn;
 }
 
 /* A batched pass over the table; returns its uid (0 when refused). */
@@ -612,6 +617,7 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
     /* Expand: nullable column, default for new rows, batched backfill, NOT NULL dance. */
     {
         const char *expr = bf ? bf->expr_sql : a->default_sql;
+        int trg = 0;
         s = step_add(c, STEP_DDL, PHASE_EXPAND,
                      xasprintf("ALTER TABLE %s ADD COLUMN %s %s%s", tbl, col, a->type_sql,
                                a->collate_sql ? a->collate_sql : ""),
@@ -634,7 +640,7 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
              * recompute it when it reads other columns, or fill it when no DEFAULT will.
              * Rows they wrote before the trigger existed are fixed by the catch-up pass. */
             if (bf && (bf->reads_columns || a->default_sql == NULL)) {
-                int trg = plan_sync_trigger(c, a, tbl, col, expr);
+                trg = plan_sync_trigger(c, a, tbl, col, expr);
                 if (trg && fill) {
                     /* an expression of the row is recomputed where it drifted; any other
                      * only fills rows that arrived with NULL before the trigger */
@@ -647,8 +653,13 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
                 }
             }
         }
-        if (a->not_null)
-            plan_not_null(c, a, tbl, col, t);
+        if (a->not_null) {
+            int set_nn = plan_not_null(c, a, tbl, col, t);
+            /* NOT NULL without a DEFAULT: once it is set, writers that do not set the
+             * column need the trigger; removing it on a later failure would break them */
+            if (trg && a->default_sql == NULL)
+                step_at(c, trg)->final_step = set_nn;
+        }
         if (is_volatile && bf == NULL)
             WARN(c, a->line, NULL,
                  "DEFAULT %s is volatile: a plain ADD COLUMN would rewrite the table under ACCESS "

@@ -53,7 +53,5 @@ const char *mig_event_name(mig_event_t e);
 bool mig_status_parse(const char *name, mig_status_t *out);
 /* The edge for (from, event), or NULL when the table has none. */
 const fsm_edge_t *fsm_edge(mig_status_t from, mig_event_t event);
-/* Statuses no driver works on: done, or stopped waiting for a person. */
-bool mig_status_is_final(mig_status_t s);
 
 #endif

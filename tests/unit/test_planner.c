@@ -442,7 +442,7 @@ static const plan_case_t plan_cases[] = {
                           "users",
                           "convoy_users_plan_sync",
                           "users_plan_backfill_sync",
-                          10),
+                          8 /* NOT NULL without a DEFAULT: the trigger stays once it is set */),
                   /* 'free' reads no column: a second fill of the NULLs, not a catch-up */
                   REFILL("UPDATE users SET plan = 'free' WHERE (id) > ($1) AND (id) <= ($2) AND "
                          "plan IS NULL",
@@ -467,7 +467,7 @@ static const plan_case_t plan_cases[] = {
                           "users",
                           "convoy_users_last_login_sync",
                           "users_last_login_backfill_sync",
-                          10),
+                          8 /* NOT NULL without a DEFAULT: the trigger stays once it is set */),
                   CATCHUP("UPDATE users SET last_login = created_at WHERE (id) > ($1) AND (id) <= "
                           "($2) AND last_login IS DISTINCT FROM (created_at)",
                           "users",
