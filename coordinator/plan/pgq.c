@@ -347,7 +347,8 @@ pgq_parse(const char *sql, const PgQuery__ScanResult *tokens, pgq_error_t *err)
     case DEPTH_EXCEEDED:
         err->offset = where;
         snprintf(err->message, sizeof(err->message),
-                 "expression is nested more than %d levels deep (convoy's limit); %s",
+                 "expression is nested too deeply: more than %d levels in the parse tree (convoy's "
+                 "limit); %s",
                  PGQ_MAX_DEPTH, simplify_hint);
         break;
     case DEPTH_MALFORMED:

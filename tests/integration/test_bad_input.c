@@ -101,13 +101,17 @@ static const bad_case_t cases[] = {
 
     /* Issue 5, section 4: each used to crash or mislead. */
     {"deep_backfill.sql", NULL, make_deep_backfill, 2, 24,
-     "expression is nested more than 1000 levels deep (convoy's limit); " DEEP_FIX, 0},
+     "expression is nested too deeply: more than 1000 levels in the parse tree (convoy's "
+     "limit); " DEEP_FIX,
+     0},
     {"huge_default.sql", NULL, make_huge_default, 2, 1,
      "expression is too large to parse safely: more than 10000 tokens in one nested expression "
      "(convoy's limit); " DEEP_FIX,
      0},
     {"deep_default.sql", NULL, make_deep_default, 3, 11,
-     "expression is nested more than 1000 levels deep (convoy's limit); " DEEP_FIX, 0},
+     "expression is nested too deeply: more than 1000 levels in the parse tree (convoy's "
+     "limit); " DEEP_FIX,
+     0},
     /* A BOM is skipped: the error is the statement's own, at the same column as without it. */
     {"bom_then_error.sql",
      "\xEF\xBB\xBF-- convoy:name bom_then_error\n"
@@ -331,7 +335,7 @@ test_long_utf8_names(void **state)
                                 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
                                 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
                                 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
-    char sql[1024], text[1024];
+    char sql[2048], text[1024];
     const char *args[3] = {"apply", NULL, NULL};
     convoy_result_t r;
 
@@ -365,6 +369,28 @@ test_long_utf8_names(void **state)
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_trigger WHERE tgrelid = '\"%s\"'::regclass",
              table);
     assert_int_equal(itest_int(env->conn, sql), 0);
+
+    /*
+     * An unnamed index: convoy names it (it builds it CONCURRENTLY under that name) the way
+     * PostgreSQL would. PostgreSQL names the same index on a same-named table elsewhere.
+     */
+    snprintf(sql, sizeof(sql),
+             "CREATE SCHEMA pgnames; CREATE TABLE pgnames.\"%s\" (\"%s\" int);"
+             "CREATE INDEX ON pgnames.\"%s\" (\"%s\")",
+             table, table, table, table);
+    itest_exec(env->conn, sql);
+    snprintf(text, sizeof(text), "-- convoy:name long_index\nCREATE INDEX ON \"%s\" (\"%s\");\n",
+             table, table);
+    args[1] = itest_write_migration(env, "long_index.sql", text);
+    r = itest_convoy(env, args);
+    assert_int_equal(r.rc, CONVOY_EXIT_OK);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+             "JOIN pg_class p ON p.relname = c.relname AND p.relnamespace = "
+             "'pgnames'::regnamespace WHERE i.indrelid = '\"%s\"'::regclass AND "
+             "NOT i.indisprimary AND i.indisvalid",
+             table);
+    assert_int_equal(itest_int(env->conn, sql), 1);
 }
 
 static void
