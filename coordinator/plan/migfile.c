@@ -1463,11 +1463,13 @@ migration_load(const char *path, migration_t *out, parse_error_t *err)
         return false;
     }
     if (strlen(text) != len) {
+        /* Point at the first NUL, which is where the text as C sees it ends. */
+        pos_cursor_t pc = {text, 0, 0, 0};
+        pos_at(&pc, strlen(text), &err->line, &err->column);
         free(text);
-        err->line = 1;
-        err->column = 1;
         snprintf(err->message, sizeof(err->message),
-                 "file contains NUL bytes; expected a UTF-8 text SQL file");
+                 "file contains a NUL byte; expected a UTF-8 text SQL file (is it UTF-16? "
+                 "convert it with `iconv -f UTF-16 -t UTF-8`)");
         return false;
     }
     ok = migration_parse(path, text, out, err);

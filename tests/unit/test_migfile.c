@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* cmocka.h needs these first. */
 /* clang-format off */
@@ -310,6 +311,30 @@ test_bom_checksum(void **state)
     migration_free(&b);
 }
 
+/* A NUL byte (a UTF-16 file, say) is refused where it is. */
+static void
+test_nul_byte(void **state)
+{
+    static const char bytes[] = "SELECT 1;\nSEL\0ECT 2;\n";
+    char path[] = "/tmp/convoy-test-nul-XXXXXX";
+    int fd = mkstemp(path);
+    migration_t m;
+    parse_error_t err;
+    bool ok;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bytes, sizeof(bytes) - 1), (ssize_t)(sizeof(bytes) - 1));
+    close(fd);
+    ok = migration_load(path, &m, &err);
+    unlink(path);
+    assert_false(ok);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 4);
+    assert_string_equal(err.message, "file contains a NUL byte; expected a UTF-8 text SQL file (is "
+                                     "it UTF-16? convert it with `iconv -f UTF-16 -t UTF-8`)");
+}
+
 /* Directives still work in the places they always did, and trailing comments are not ones. */
 static void
 test_directive_placement(void **state)
@@ -416,6 +441,7 @@ main(void)
         cmocka_unit_test(test_clip_len),
         cmocka_unit_test(test_long_utf8_names),
         cmocka_unit_test(test_bom_checksum),
+        cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_directive_placement),
         cmocka_unit_test(test_positions_after_block_comments),
         cmocka_unit_test(test_long_flat_lists),
