@@ -9,8 +9,9 @@
 
 static int parse_version = 150001;
 
-size_t
-pgq_char_to_byte(const char *text, size_t chars)
+/* Byte offset of the `chars`-th character (0-based) of UTF-8 text. */
+static size_t
+char_to_byte(const char *text, size_t chars)
 {
     size_t i = 0;
 
@@ -42,7 +43,7 @@ set_pg_error(pgq_error_t *err, const char *sql, const PgQueryError *e)
 {
     size_t chars = e->cursorpos > 0 ? (size_t)e->cursorpos - 1 : 0;
 
-    err->offset = pgq_char_to_byte(sql, chars);
+    err->offset = char_to_byte(sql, chars);
     for (size_t i = 0; i < sizeof(unterminated) / sizeof(unterminated[0]); i++) {
         size_t n = strlen(unterminated[i].what);
         if (strncmp(e->message, unterminated[i].what, n) == 0 &&

@@ -45,9 +45,6 @@ PgQuery__ParseResult *
 pgq_parse(const char *sql, const PgQuery__ScanResult *tokens, pgq_error_t *err);
 void pgq_tree_free(PgQuery__ParseResult *tree);
 
-/* Byte offset of the `chars`-th character (0-based) of UTF-8 text. */
-size_t pgq_char_to_byte(const char *text, size_t chars);
-
 /* Deparses one statement node. Returns NULL and sets *err (caller frees both). */
 char *pgq_deparse_stmt(PgQuery__Node *stmt, char **err);
 /* Deparses an expression by way of "SELECT <expr>". Caller frees. */
