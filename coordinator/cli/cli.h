@@ -33,6 +33,12 @@ char *cli_actor(void);
 /* Connects with o->db (or the PG* environment); prints the error and returns NULL. */
 #include "convoy/pg.h"
 pg_t *cli_connect(const cli_opts_t *o);
+/*
+ * Checks that o->name is a migration recorded in the database: EXIT_OK, or EXIT_NOT_FOUND
+ * (no such migration, or no convoy schema at all) or EXIT_ERROR with the message printed.
+ * Every command taking a NAME goes through it, so an unknown NAME means one code everywhere.
+ */
+int cli_require_migration(const cli_opts_t *o);
 /* Prints a JSON value on stdout and frees it. */
 #include <jansson.h>
 void cli_print_json(json_t *v);

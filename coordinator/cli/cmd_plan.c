@@ -1,6 +1,7 @@
 /* cmd_plan.c: `convoy plan FILE`: print the plan, for people or as JSON. */
 #include "cli.h"
 #include "convoy/catalog.h"
+#include "convoy/log.h"
 #include "convoy/plan.h"
 #include "convoy/util.h"
 
@@ -21,10 +22,8 @@ cmd_plan(const cli_opts_t *o)
         return EXIT_ERROR;
     if (!o->offline &&
         (o->db != NULL || getenv("PGHOST") || getenv("PGDATABASE") || getenv("PGSERVICE"))) {
-        pg = pg_connect(o->db, &err);
+        pg = cli_connect(o);
         if (pg == NULL) {
-            fprintf(stderr, "convoy: cannot connect to the database: %s\n", err);
-            free(err);
             migration_free(&m);
             return EXIT_ERROR;
         }
@@ -36,7 +35,15 @@ cmd_plan(const cli_opts_t *o)
             return EXIT_ERROR;
         }
     }
+    if (pg != NULL)
+        log_debug("catalog: %s; %zu tables, %zu default probes, %zu type probes",
+                  facts.server_desc ? facts.server_desc : "?", facts.n_tables, facts.n_defaults,
+                  facts.n_types);
+    else
+        log_debug("planning offline on stated assumptions");
     plan_build(&m, &facts, &plan);
+    log_debug("plan: %zu steps, %zu warnings, %zu refusals, %zu errors", plan.n_steps,
+              plan.n_warnings, plan.n_refusals, plan.n_errors);
     if (o->json)
         cli_print_json(plan_to_json(&plan));
     else

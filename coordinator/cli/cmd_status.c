@@ -1,135 +1,312 @@
-/* cmd_status.c: `convoy status` and `convoy audit`: read the durable state. */
+/* cmd_status.c: `convoy status` and `convoy audit`: read the durable state, typed. */
 #include "cli.h"
-#include "convoy/executor.h"
-#include "convoy/lease.h"
+#include "convoy/log.h"
+#include "convoy/plan.h"
 #include "convoy/state.h"
 #include "convoy/util.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-/* Prints rows as JSON objects keyed by column name (all values as strings or null). */
+/* Type OIDs from PostgreSQL's pg_type.dat (stable across releases). */
+enum {
+    OID_BOOL = 16,
+    OID_INT8 = 20,
+    OID_INT2 = 21,
+    OID_INT4 = 23,
+    OID_JSON = 114,
+    OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701,
+    OID_NUMERIC = 1700,
+    OID_JSONB = 3802,
+};
+
+/* One cell as a typed JSON value: numbers, booleans, JSON (timestamps via to_json), null. */
+static json_t *
+cell_json(PGresult *r, int row, int col)
+{
+    const char *v = PQgetvalue(r, row, col);
+    json_t *j;
+
+    if (PQgetisnull(r, row, col))
+        return json_null();
+    switch (PQftype(r, col)) {
+    case OID_BOOL:
+        return json_boolean(v[0] == 't');
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+        return json_integer(strtoll(v, NULL, 10));
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+    case OID_NUMERIC:
+        return json_real(strtod(v, NULL));
+    case OID_JSON:
+    case OID_JSONB:
+        j = json_loads(v, JSON_DECODE_ANY, NULL);
+        return j ? j : json_string(v);
+    default:
+        return json_string(v);
+    }
+}
+
+/*
+ * The audit log's locks text, "MODE on TABLE; MODE on TABLE", as plan --json writes locks:
+ * [{"table": ..., "mode": ...}]. An entry starts where "; " is followed by a lock mode name.
+ */
+static json_t *
+locks_json(const char *text)
+{
+    json_t *arr = json_array();
+    const char *s = text;
+
+    while (s && *s) {
+        const char *end = s, *on;
+        char *entry;
+
+        for (;;) {
+            bool starts_entry = false;
+            end = strstr(end, "; ");
+            if (end == NULL)
+                break;
+            for (int m = LOCK_ACCESS_SHARE; m <= LOCK_ACCESS_EXCLUSIVE && !starts_entry; m++) {
+                const char *name = lock_mode_name((lock_mode_t)m);
+                starts_entry = strncmp(end + 2, name, strlen(name)) == 0;
+            }
+            if (starts_entry)
+                break;
+            end += 2;
+        }
+        entry = end ? xstrndup(s, (size_t)(end - s)) : xstrdup(s);
+        on = strstr(entry, " on ");
+        if (on)
+            json_array_append_new(arr, json_pack("{s:s, s:s%}", "table", on + 4, "mode", entry,
+                                                 (size_t)(on - entry)));
+        else
+            json_array_append_new(arr, json_pack("{s:n, s:s}", "table", "mode", entry));
+        free(entry);
+        s = end ? end + 2 : NULL;
+    }
+    return arr;
+}
+
+/* The rows as typed JSON objects keyed by column name. */
 static json_t *
 rows_json(PGresult *r)
 {
     json_t *arr = json_array();
+
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *o = json_object();
-        for (int k = 0; k < PQnfields(r); k++)
-            json_object_set_new(o, PQfname(r, k),
-                                PQgetisnull(r, i, k) ? json_null()
-                                                     : json_string(PQgetvalue(r, i, k)));
+        for (int k = 0; k < PQnfields(r); k++) {
+            json_t *v = cell_json(r, i, k);
+            if (strcmp(PQfname(r, k), "locks") == 0 && json_is_string(v)) {
+                json_t *parsed = locks_json(json_string_value(v));
+                json_decref(v);
+                v = parsed;
+            }
+            json_object_set_new(o, PQfname(r, k), v);
+        }
         json_array_append_new(arr, o);
     }
     return arr;
 }
 
+/*
+ * Key names follow plan --json where they overlap: "migration" for the name, and next_step
+ * carries a plan step's "n", "kind" and "summary". Timestamps are ISO 8601 through to_json.
+ */
 static const char status_sql[] =
-    "SELECT m.name, m.status, m.current_step, m.n_steps, "
-    "to_char(m.started_at, 'YYYY-MM-DD HH24:MI:SSOF') AS started_at, "
-    "to_char(m.updated_at, 'YYYY-MM-DD HH24:MI:SSOF') AS updated_at, "
-    "to_char(m.finished_at, 'YYYY-MM-DD HH24:MI:SSOF') AS finished_at, m.error, "
-    "(SELECT s.summary FROM convoy.steps s WHERE s.migration = m.name AND "
-    "s.status <> 'done' ORDER BY s.n LIMIT 1) AS next_step, "
-    "(SELECT b.rows_done FROM convoy.backfill b WHERE b.migration = m.name "
-    "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_done, "
-    "(SELECT b.rows_total FROM convoy.backfill b WHERE b.migration = m.name "
-    "ORDER BY b.updated_at DESC LIMIT 1) AS backfill_rows_total, "
-    "(SELECT l.holder FROM convoy.lease l WHERE l.migration = m.name AND "
-    "l.expires_at > now()) AS lease_holder "
+    "SELECT m.name AS migration, m.status, m.current_step, m.n_steps, m.started_by, "
+    "to_json(m.started_at) AS started_at, to_json(m.updated_at) AS updated_at, "
+    "to_json(m.finished_at) AS finished_at, m.error, "
+    "(SELECT json_build_object('n', s.n, 'kind', s.kind, 'summary', s.summary, "
+    "'status', s.status, 'attempts', s.attempts) FROM convoy.steps s "
+    "WHERE s.migration = m.name AND s.status <> 'done' ORDER BY s.n LIMIT 1) AS next_step, "
+    "(SELECT json_build_object('step', b.step, 'rows_done', b.rows_done, "
+    "'rows_total', b.rows_total, 'batches', b.batches, 'batch_size', b.batch_size, "
+    "'updated_at', b.updated_at) FROM convoy.backfill b WHERE b.migration = m.name "
+    "ORDER BY b.updated_at DESC LIMIT 1) AS backfill, "
+    /* the lease is held while the driver's session holds its advisory lock */
+    "(SELECT l.holder FROM convoy.lease l JOIN pg_locks k ON k.locktype = 'advisory' AND "
+    "k.classid = 1668247158 AND k.objid = l.lock_key AND k.objsubid = 2 AND k.granted "
+    "WHERE l.migration = m.name) AS lease_holder, "
+    "(SELECT l.token FROM convoy.lease l WHERE l.migration = m.name) AS lease_token "
     "FROM convoy.migrations m WHERE $1::text IS NULL OR m.name = $1 "
     "ORDER BY m.started_at";
 
 static const char audit_sql[] =
-    "SELECT id, to_char(at, 'YYYY-MM-DD HH24:MI:SS.MSOF') AS at, migration, step, "
-    "actor, db_user, action, outcome, duration_ms, rows, locks, sql, detail "
+    "SELECT id, to_json(at) AS at, migration, step, actor, db_user, action, outcome, "
+    "duration_ms, rows, locks, sql, detail, token "
     "FROM convoy.audit WHERE $1::text IS NULL OR migration = $1 ORDER BY id";
 
-static void
-print_status(PGresult *r)
+static const char *
+str_field(const json_t *o, const char *key)
 {
-    for (int i = 0; i < PQntuples(r); i++) {
-        printf("%s  %s  step %s/%s  started %s  updated %s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
-               PQgetvalue(r, i, 5));
-        if (!PQgetisnull(r, i, 8))
-            printf("    next: %s\n", PQgetvalue(r, i, 8));
-        if (!PQgetisnull(r, i, 9))
-            printf("    backfill: %s of %s rows\n", PQgetvalue(r, i, 9),
-                   PQgetisnull(r, i, 10) ? "?" : PQgetvalue(r, i, 10));
-        if (!PQgetisnull(r, i, 11))
-            printf("    driven by: %s\n", PQgetvalue(r, i, 11));
-        if (!PQgetisnull(r, i, 7))
-            printf("    error: %s\n", PQgetvalue(r, i, 7));
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool
+has_field(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return v != NULL && !json_is_null(v);
+}
+
+/* A JSON number or "?" for people. */
+static const char *
+num_text(const json_t *o, const char *key, char *buf, size_t len)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!json_is_integer(v))
+        return "?";
+    snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+    return buf;
+}
+
+/*
+ * An ISO 8601 timestamp ("2024-05-01T12:34:56.123456+00:00") for people:
+ * "2024-05-01 12:34:56+00:00", with milliseconds when with_ms.
+ */
+static const char *
+ts_text(const json_t *o, const char *key, bool with_ms, char *buf, size_t len)
+{
+    const char *iso = str_field(o, key);
+    const char *zone, *frac = NULL;
+    size_t n_frac = 0;
+    char ms[5] = "";
+
+    if (iso == NULL)
+        return "-";
+    if (strlen(iso) < 19 || iso[10] != 'T')
+        return iso;
+    zone = iso + 19;
+    if (*zone == '.') {
+        frac = ++zone;
+        while (isdigit((unsigned char)*zone))
+            zone++;
+        n_frac = (size_t)(zone - frac);
+    }
+    if (with_ms) {
+        ms[0] = '.';
+        for (int k = 0; k < 3; k++)
+            ms[k + 1] = (size_t)k < n_frac ? frac[k] : '0';
+    }
+    snprintf(buf, len, "%.10s %.8s%s%s", iso, iso + 11, ms, zone);
+    return buf;
+}
+
+static void
+print_status(const json_t *rows)
+{
+    size_t i;
+    const json_t *o;
+
+    json_array_foreach(rows, i, o)
+    {
+        char a[32], b[32], t1[64], t2[64];
+        const json_t *next = json_object_get(o, "next_step");
+        const json_t *bf = json_object_get(o, "backfill");
+
+        printf("%s  %s  step %s/%s  started %s  updated %s\n", str_field(o, "migration"),
+               str_field(o, "status"), num_text(o, "current_step", a, sizeof(a)),
+               num_text(o, "n_steps", b, sizeof(b)), ts_text(o, "started_at", false, t1, 64),
+               ts_text(o, "updated_at", false, t2, 64));
+        if (json_is_object(next))
+            printf("    next: %s\n", str_field(next, "summary") ? str_field(next, "summary")
+                                                                : str_field(next, "kind"));
+        if (json_is_object(bf))
+            printf("    backfill: %s of %s rows\n", num_text(bf, "rows_done", a, sizeof(a)),
+                   num_text(bf, "rows_total", b, sizeof(b)));
+        if (has_field(o, "lease_holder"))
+            printf("    driven by: %s\n", str_field(o, "lease_holder"));
+        if (has_field(o, "error"))
+            printf("    error: %s\n", str_field(o, "error"));
     }
 }
 
 static void
-print_audit(PGresult *r)
+print_audit(const json_t *rows)
 {
-    for (int i = 0; i < PQntuples(r); i++) {
-        printf("%s  %s  %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 6));
-        if (!PQgetisnull(r, i, 3))
-            printf(" step %s", PQgetvalue(r, i, 3));
-        printf("  %s  by %s (db user %s)", PQgetvalue(r, i, 7), PQgetvalue(r, i, 4),
-               PQgetvalue(r, i, 5));
-        if (!PQgetisnull(r, i, 8))
-            printf("  %s ms", PQgetvalue(r, i, 8));
-        if (!PQgetisnull(r, i, 9))
-            printf("  %s rows", PQgetvalue(r, i, 9));
+    size_t i, k;
+    const json_t *o, *l;
+
+    json_array_foreach(rows, i, o)
+    {
+        char n[32], t[64];
+        const json_t *locks = json_object_get(o, "locks");
+
+        printf("%s  %s  %s", ts_text(o, "at", true, t, sizeof(t)),
+               has_field(o, "migration") ? str_field(o, "migration") : "-", str_field(o, "action"));
+        if (has_field(o, "step"))
+            printf(" step %s", num_text(o, "step", n, sizeof(n)));
+        printf("  %s  by %s (db user %s)", str_field(o, "outcome"), str_field(o, "actor"),
+               str_field(o, "db_user"));
+        if (has_field(o, "duration_ms"))
+            printf("  %s ms", num_text(o, "duration_ms", n, sizeof(n)));
+        if (has_field(o, "rows"))
+            printf("  %s rows", num_text(o, "rows", n, sizeof(n)));
         putchar('\n');
-        if (!PQgetisnull(r, i, 10) && PQgetvalue(r, i, 10)[0])
-            printf("    locks: %s\n", PQgetvalue(r, i, 10));
-        if (!PQgetisnull(r, i, 11))
-            printf("    sql: %s\n", PQgetvalue(r, i, 11));
-        if (!PQgetisnull(r, i, 12))
-            printf("    detail: %s\n", PQgetvalue(r, i, 12));
+        if (json_array_size(locks) > 0) {
+            printf("    locks:");
+            json_array_foreach(locks, k, l)
+            {
+                const char *table = str_field(l, "table");
+                printf("%s %s%s%s", k ? ";" : "", str_field(l, "mode"), table ? " on " : "",
+                       table ? table : "");
+            }
+            putchar('\n');
+        }
+        if (has_field(o, "sql"))
+            printf("    sql: %s\n", str_field(o, "sql"));
+        if (has_field(o, "detail"))
+            printf("    detail: %s\n", str_field(o, "detail"));
     }
 }
 
 /*
  * Runs a state query whose $1 is the optional NAME filter and prints its rows, as JSON or
- * with print_rows. With name_must_exist, an unknown NAME is an error.
+ * for people. An unknown NAME was refused before this runs (cli_require_migration).
  */
 static int
-show_state(const cli_opts_t *o,
-           const char *what,
-           const char *sql,
-           void (*print_rows)(PGresult *r),
-           bool name_must_exist)
+show_state(const cli_opts_t *o, const char *what, const char *sql, void (*print)(const json_t *))
 {
     pg_t *pg = cli_connect(o);
     const char *p[1] = {o->name};
     PGresult *r = NULL;
+    json_t *rows = NULL;
     int rc = EXIT_ERROR;
 
     if (pg == NULL)
         return EXIT_ERROR;
     if (!state_schema_exists(pg)) {
+        /* No migration has run here yet: the list is empty. */
         if (o->json)
             cli_print_json(json_array());
         else
             printf("no convoy %s in this database yet\n", what);
-        rc = name_must_exist && o->name ? EXIT_ERROR : EXIT_OK;
+        rc = EXIT_OK;
         goto done;
     }
+    log_debug("reading the %s%s%s", what, o->name ? " of " : "", o->name ? o->name : "");
     if (pg_run(pg, sql, 1, p, &r) != PG_OK) {
         fprintf(stderr, "convoy: reading the %s: %s\n", what, pg_errmsg(pg));
         goto done;
     }
-    if (name_must_exist && o->name && PQntuples(r) == 0) {
-        fprintf(stderr, "convoy: no migration named %s\n", o->name);
-        goto done;
+    rows = rows_json(r);
+    if (o->json) {
+        cli_print_json(rows);
+        rows = NULL;
+    } else {
+        print(rows);
     }
-    if (o->json)
-        cli_print_json(rows_json(r));
-    else
-        print_rows(r);
     rc = EXIT_OK;
 done:
+    json_decref(rows);
     PQclear(r);
     pg_close(&pg);
     return rc;
@@ -138,11 +315,11 @@ done:
 int
 cmd_status(const cli_opts_t *o)
 {
-    return show_state(o, "migrations", status_sql, print_status, true);
+    return show_state(o, "migrations", status_sql, print_status);
 }
 
 int
 cmd_audit(const cli_opts_t *o)
 {
-    return show_state(o, "audit log", audit_sql, print_audit, false);
+    return show_state(o, "audit log", audit_sql, print_audit);
 }

@@ -1,120 +1,436 @@
-/* main.c: `convoy` command-line entry point: option parsing and dispatch. */
+/*
+ * main.c: `convoy` command-line entry point. The commands, their options and exit codes are
+ * one table; parsing, per-command --help, refusals of options that mean nothing for a
+ * command, and dispatch are all driven by it. A new command is one entry in `commands`.
+ */
 #include "cli.h"
 #include "convoy/log.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: convoy <command> [options]\n"
-    "\n"
-    "Plan and apply PostgreSQL schema changes without blocking production.\n"
-    "\n"
-    "commands:\n"
-    "  plan FILE            show the lock-safe steps convoy would run, and why (reads the\n"
-    "                       live catalog when --db or PGHOST/PGDATABASE/PGSERVICE is set)\n"
-    "  apply FILE           run them: short lock timeouts, batched resumable backfill\n"
-    "  status [NAME]        migrations and their progress\n"
-    "  audit [NAME]         the append-only audit log\n"
-    "  abort NAME           stop a migration at the next safe point\n"
-    "  fsm                  the migration lifecycle: every status and transition\n"
-    "\n"
-    "options:\n"
-    "  -d, --db CONNINFO    libpq conninfo or URL (default: PG* environment variables)\n"
-    "  -j, --json           machine-readable output on stdout\n"
-    "  -q, --quiet          no progress output\n"
-    "  -o, --offline        plan: do not connect, even when PG* variables are set\n"
-    "  -v, --verbose        debug logging\n"
-    "  -h, --help           this help\n"
-    "\n"
-    "exit codes: 0 ok, 1 error, 2 usage, 3 refused as unsafe, 4 lease held by another\n"
-    "convoy, 5 lock not acquired within the retry budget, 6 data must be fixed first\n"
-    "(orphans, duplicates), 7 aborted.\n"
-    "\n"
-    "Passwords belong in ~/.pgpass or PGPASSFILE, never on the command line.\n"
-    "See docs/convoy.1.md and docs/migration-format.md.\n";
+#ifndef CONVOY_VERSION
+#error "CONVOY_VERSION must be defined by the build (the CMake project version)"
+#endif
+
+/* Options; each command lists the ones that mean something for it. */
+enum {
+    OPT_DB = 1u << 0,
+    OPT_JSON = 1u << 1,
+    OPT_QUIET = 1u << 2,
+    OPT_OFFLINE = 1u << 3,
+    OPT_VERBOSE = 1u << 4,
+    OPT_HELP = 1u << 5,
+};
+/* What every command accepts. */
+#define OPT_ALWAYS (OPT_VERBOSE | OPT_HELP)
+
+typedef struct {
+    unsigned bit;
+    const char *long_name;
+    char short_name;
+    const char *arg_name; /* NULL: takes no value */
+    const char *help;
+} cli_option_t;
+
+static const cli_option_t options[] = {
+    {OPT_DB, "db", 'd', "CONNINFO",
+     "libpq conninfo or URL (default: the PG* environment variables)"},
+    {OPT_JSON, "json", 'j', NULL, "machine-readable JSON on stdout"},
+    {OPT_QUIET, "quiet", 'q', NULL, "no progress output on stderr"},
+    {OPT_OFFLINE, "offline", 'o', NULL, "never connect, even when PG* variables are set"},
+    {OPT_VERBOSE, "verbose", 'v', NULL, "debug logging on stderr"},
+    {OPT_HELP, "help", 'h', NULL, "show this help, then exit"},
+};
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Every exit code, with the meaning docs/convoy.1.md documents for it. */
+static const struct {
+    int code;
+    const char *meaning;
+} exit_codes[] = {
+    {EXIT_OK, "success, or nothing to do"},
+    {EXIT_ERROR, "error: bad input, unknown table or column, SQL or connection error"},
+    {EXIT_USAGE, "usage: unknown command or option, or a missing or extra argument"},
+    {EXIT_REFUSED, "refused: a statement cannot be made safe (reason and alternative printed)"},
+    {EXIT_BUSY, "another convoy process holds the migration's lease (its identity printed)"},
+    {EXIT_LOCKED, "a lock could not be taken within the retry budget (blockers printed)"},
+    {EXIT_PRECONDITION, "data must be fixed first: FK orphans, duplicates, check violations"},
+    {EXIT_ABORTED, "aborted or interrupted at a safe point; apply again resumes"},
+    {EXIT_NOT_FOUND, "no migration of that NAME in the database"},
+};
+
+typedef enum {
+    ARG_FILE,          /* exactly one migration FILE */
+    ARG_NAME,          /* exactly one migration NAME */
+    ARG_OPTIONAL_NAME, /* at most one NAME */
+    ARG_NONE,          /* no argument */
+} arg_kind_t;
+
+#define CODES_END (-1)
+
+typedef struct {
+    const char *name;
+    arg_kind_t args;
+    unsigned options; /* OPT_* bits besides OPT_ALWAYS */
+    int (*run)(const cli_opts_t *o);
+    const char *summary;     /* one line in `convoy --help` */
+    const char *description; /* the paragraph of `convoy COMMAND --help` */
+    int codes[10];           /* the exit codes it returns, ending with CODES_END */
+} cli_command_t;
+
+static const cli_command_t commands[] = {
+    {"plan",
+     ARG_FILE,
+     OPT_DB | OPT_JSON | OPT_OFFLINE,
+     cmd_plan,
+     "show the lock-safe steps convoy would run for FILE, and why",
+     "Parses FILE and prints the ordered steps convoy would run, with the lock each takes,\n"
+     "whether it rewrites or scans the table, and its expected duration. It reads the live\n"
+     "catalog when --db is given or PGHOST, PGDATABASE or PGSERVICE is set; otherwise (or\n"
+     "with --offline) it plans on stated assumptions. It never changes the database.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, CODES_END}},
+    {"apply",
+     ARG_FILE,
+     OPT_DB | OPT_JSON | OPT_QUIET,
+     cmd_apply,
+     "run them: short lock timeouts, batched resumable backfill",
+     "Plans FILE (or, for a migration already started, loads the plan stored at its start),\n"
+     "takes the migration's lease and runs every step not yet done. Progress goes to\n"
+     "stderr. Interrupted (SIGINT, SIGTERM) it stops at a safe point; applying again resumes.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, EXIT_BUSY, EXIT_LOCKED, EXIT_PRECONDITION,
+      EXIT_ABORTED, CODES_END}},
+    {"status",
+     ARG_OPTIONAL_NAME,
+     OPT_DB | OPT_JSON,
+     cmd_status,
+     "migrations and their progress",
+     "Lists the migrations recorded in the database (or only NAME): status, step, next\n"
+     "step, backfill progress, the current lease holder and the last error.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"audit",
+     ARG_OPTIONAL_NAME,
+     OPT_DB | OPT_JSON,
+     cmd_audit,
+     "the append-only audit log",
+     "Prints the append-only audit log (of NAME only, when given): time, migration, step,\n"
+     "actor, database user, action, outcome, duration, rows, locks, SQL and detail.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"abort",
+     ARG_NAME,
+     OPT_DB | OPT_JSON | OPT_QUIET,
+     cmd_abort,
+     "stop a migration at the next safe point",
+     "Asks the process driving NAME to stop at the next safe point and waits up to 60 s;\n"
+     "when no process drives it, abort cleans up itself: it removes what convoy installed\n"
+     "that could change or reject the application's writes (sync triggers, helper and\n"
+     "unvalidated constraints, INVALID indexes of its own), through lock_timeout and\n"
+     "retries. Completed columns, defaults, constraints and indexes are kept. Exits 4 when\n"
+     "the driver has not stopped within the wait.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_LOCKED, EXIT_ABORTED, EXIT_NOT_FOUND,
+      CODES_END}},
+    {"fsm",
+     ARG_NONE,
+     OPT_JSON,
+     cmd_fsm,
+     "the migration lifecycle: every status and transition",
+     "Prints the lifecycle table convoy enforces: each (status, event) edge, its target,\n"
+     "whether the driver or an operator takes it, and what it means. Every transition is\n"
+     "written to convoy.audit.",
+     {EXIT_OK, EXIT_USAGE, CODES_END}},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char *
+args_synopsis(arg_kind_t k)
+{
+    switch (k) {
+    case ARG_FILE:
+        return "FILE";
+    case ARG_NAME:
+        return "NAME";
+    case ARG_OPTIONAL_NAME:
+        return "[NAME]";
+    case ARG_NONE:
+        return "";
+    }
+    return "";
+}
+
+static const char *
+exit_meaning(int code)
+{
+    for (size_t i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
+        if (exit_codes[i].code == code)
+            return exit_codes[i].meaning;
+    return "?";
+}
+
+static const cli_option_t *
+option_by_short(int c)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].short_name == c)
+            return &options[i];
+    return NULL;
+}
+
+/* The option "--pre" abbreviates (getopt_long accepts unique prefixes), or NULL. */
+static const cli_option_t *
+option_by_long_prefix(const char *text)
+{
+    size_t n;
+
+    if (strncmp(text, "--", 2) != 0 || (n = strlen(text + 2)) == 0)
+        return NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strncmp(options[i].long_name, text + 2, n) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static void
+print_option(FILE *out, const cli_option_t *opt)
+{
+    char left[48];
+
+    snprintf(left, sizeof(left), "-%c, --%s%s%s", opt->short_name, opt->long_name,
+             opt->arg_name ? " " : "", opt->arg_name ? opt->arg_name : "");
+    fprintf(out, "  %-22s %s\n", left, opt->help);
+}
 
 static void
 usage(FILE *out)
 {
-    fputs(usage_text, out);
+    fputs("usage: convoy COMMAND [options]\n"
+          "\n"
+          "Plan and apply PostgreSQL schema changes without blocking production.\n"
+          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        char left[48];
+        snprintf(left, sizeof(left), "%s %s", commands[i].name, args_synopsis(commands[i].args));
+        fprintf(out, "  %-22s %s\n", left, commands[i].summary);
+    }
+    fputs("\n"
+          "options:\n"
+          "  -V, --version          print the version, then exit\n"
+          "  -h, --help             show this help, then exit\n"
+          "\n"
+          "`convoy COMMAND --help` shows a command's options and exit codes.\n"
+          "Passwords belong in ~/.pgpass or PGPASSFILE, never on the command line.\n"
+          "See convoy(1) (docs/convoy.1.md) and docs/migration-format.md.\n",
+          out);
+}
+
+static void
+command_usage(FILE *out, const cli_command_t *cmd)
+{
+    fprintf(out, "usage: convoy %s%s%s [options]\n\n%s\n\noptions:\n", cmd->name,
+            cmd->args == ARG_NONE ? "" : " ", args_synopsis(cmd->args), cmd->description);
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if ((cmd->options | OPT_ALWAYS) & options[i].bit)
+            print_option(out, &options[i]);
+    fputs("\nexit status:\n", out);
+    for (size_t i = 0; cmd->codes[i] != CODES_END; i++)
+        fprintf(out, "  %d  %s\n", cmd->codes[i], exit_meaning(cmd->codes[i]));
+}
+
+static const cli_command_t *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* One line on stderr and the usage exit code, as PostgreSQL's tools do. */
+static int usage_error(const cli_command_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const cli_command_t *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "convoy%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "; see 'convoy%s%s --help'\n", cmd ? " " : "", cmd ? cmd->name : "");
+    return EXIT_USAGE;
+}
+
+/* "plan" or "plan and apply": the commands that take option bit. */
+static void
+commands_taking(unsigned bit, char *buf, size_t len)
+{
+    size_t n = 0, k = 0;
+
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        n += (commands[i].options & bit) != 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        size_t used = strlen(buf);
+        if (!(commands[i].options & bit))
+            continue;
+        k++;
+        snprintf(buf + used, len - used, "%s%s",
+                 k == 1   ? ""
+                 : k == n ? " and "
+                          : ", ",
+                 commands[i].name);
+    }
+}
+
+/* The option text as the user wrote it, for messages: "--foo" or "-x". */
+static void
+offending_option(char **argv, int c, char *buf, size_t len)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+    if (strncmp(arg, "--", 2) == 0)
+        snprintf(buf, len, "%.*s", (int)strcspn(arg, "="), arg);
+    else if (c > 0 && c < 128)
+        snprintf(buf, len, "-%c", c);
+    else
+        snprintf(buf, len, "%s", arg);
+}
+
+/*
+ * Parses the options after the command. Returns -1 to go on, or the exit code to return
+ * (after --help, or a usage error).
+ */
+static int
+parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
+{
+    struct option long_opts[N_OPTIONS + 1];
+    char short_opts[2 * N_OPTIONS + 2] = ":";
+    int c;
+
+    memset(long_opts, 0, sizeof(long_opts));
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        size_t n = strlen(short_opts);
+        long_opts[i].name = options[i].long_name;
+        long_opts[i].has_arg = options[i].arg_name ? required_argument : no_argument;
+        long_opts[i].val = options[i].short_name;
+        short_opts[n] = options[i].short_name;
+        short_opts[n + 1] = options[i].arg_name ? ':' : '\0';
+    }
+    opterr = 0; /* the messages below say what to do instead */
+    optind = 2;
+    while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+        const cli_option_t *opt = option_by_short(c);
+        char text[64];
+
+        if (c == '?') {
+            offending_option(argv, optopt, text, sizeof(text));
+            if ((opt = option_by_long_prefix(text)) != NULL)
+                return usage_error(cmd, "option '--%s' takes no value", opt->long_name);
+            return usage_error(cmd, "unknown option '%s'", text);
+        }
+        if (c == ':') {
+            opt = option_by_short(optopt);
+            return usage_error(cmd, "option '--%s' needs a value (%s)", opt ? opt->long_name : "?",
+                               opt ? opt->arg_name : "?");
+        }
+        if (opt == NULL)
+            return usage_error(cmd, "unexpected option");
+        if (!((cmd->options | OPT_ALWAYS) & opt->bit)) {
+            char takers[128];
+            commands_taking(opt->bit, takers, sizeof(takers));
+            return usage_error(cmd, "option '--%s' means nothing for %s (only for %s)",
+                               opt->long_name, cmd->name, takers);
+        }
+        switch (opt->bit) {
+        case OPT_DB:
+            o->db = optarg;
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case OPT_QUIET:
+            o->quiet = true;
+            break;
+        case OPT_OFFLINE:
+            o->offline = true;
+            break;
+        case OPT_VERBOSE:
+            log_set_level(LOG_DEBUG);
+            break;
+        case OPT_HELP:
+            command_usage(stdout, cmd);
+            return EXIT_OK;
+        }
+    }
+    return -1;
 }
 
 int
 main(int argc, char **argv)
 {
-    static const struct option long_opts[] = {{"db", required_argument, NULL, 'd'},
-                                              {"json", no_argument, NULL, 'j'},
-                                              {"quiet", no_argument, NULL, 'q'},
-                                              {"verbose", no_argument, NULL, 'v'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {"offline", no_argument, NULL, 'o'},
-                                              {NULL, 0, NULL, 0}};
+    const cli_command_t *cmd;
     cli_opts_t o = {0};
-    const char *cmd;
-    int c;
+    int rc, n_args;
 
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    if (argc < 2)
+        return usage_error(NULL, "no command given");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        (strcmp(argv[1], "help") == 0 && argc == 2)) {
         usage(stdout);
         return EXIT_OK;
     }
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "d:jqvho", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o.db = optarg;
-            break;
-        case 'j':
-            o.json = true;
-            break;
-        case 'q':
-            o.quiet = true;
-            break;
-        case 'v':
-            log_set_level(LOG_DEBUG);
-            break;
-        case 'o':
-            o.offline = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
+    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("convoy %s\n", CONVOY_VERSION);
+        return EXIT_OK;
     }
-    if (strcmp(cmd, "plan") == 0 || strcmp(cmd, "apply") == 0) {
-        if (optind != argc - 1) {
-            fprintf(stderr, "convoy %s: expected exactly one migration FILE\n", cmd);
-            return EXIT_USAGE;
-        }
+    if (strcmp(argv[1], "help") == 0) {
+        /* convoy help COMMAND */
+        if (argc != 3 || (cmd = find_command(argv[2])) == NULL)
+            return usage_error(NULL, "unknown command '%s'", argv[argc - 1]);
+        command_usage(stdout, cmd);
+        return EXIT_OK;
+    }
+    if (argv[1][0] == '-')
+        return usage_error(NULL, "expected a command before '%s'", argv[1]);
+    if ((cmd = find_command(argv[1])) == NULL)
+        return usage_error(NULL, "unknown command '%s'", argv[1]);
+    if ((rc = parse_options(cmd, argc, argv, &o)) >= 0)
+        return rc;
+
+    n_args = argc - optind;
+    switch (cmd->args) {
+    case ARG_FILE:
+        if (n_args != 1)
+            return usage_error(cmd, "expected exactly one migration FILE, got %d arguments",
+                               n_args);
         o.file = argv[optind];
-        return strcmp(cmd, "plan") == 0 ? cmd_plan(&o) : cmd_apply(&o);
+        break;
+    case ARG_NAME:
+        if (n_args != 1)
+            return usage_error(cmd, "expected exactly one migration NAME, got %d arguments",
+                               n_args);
+        o.name = argv[optind];
+        break;
+    case ARG_OPTIONAL_NAME:
+        if (n_args > 1)
+            return usage_error(cmd, "expected at most one migration NAME, got %d arguments",
+                               n_args);
+        o.name = n_args == 1 ? argv[optind] : NULL;
+        break;
+    case ARG_NONE:
+        if (n_args > 0)
+            return usage_error(cmd, "takes no arguments, got %d", n_args);
+        break;
     }
-    if (strcmp(cmd, "fsm") == 0)
-        return cmd_fsm(&o);
-    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "audit") == 0 || strcmp(cmd, "abort") == 0) {
-        if (optind < argc - 1 || (strcmp(cmd, "abort") == 0 && optind != argc - 1)) {
-            fprintf(stderr, "convoy %s: expected %s\n", cmd,
-                    strcmp(cmd, "abort") == 0 ? "exactly one migration NAME" : "at most one NAME");
-            return EXIT_USAGE;
-        }
-        o.name = optind < argc ? argv[optind] : NULL;
-        if (strcmp(cmd, "status") == 0)
-            return cmd_status(&o);
-        if (strcmp(cmd, "audit") == 0)
-            return cmd_audit(&o);
-        return cmd_abort(&o);
-    }
-    fprintf(stderr, "convoy: unknown command '%s'\n\n", cmd);
-    usage(stderr);
-    return EXIT_USAGE;
+    log_debug("convoy %s: command %s", CONVOY_VERSION, cmd->name);
+    /* An unknown NAME is one message and one exit code for every command. */
+    if (o.name != NULL && (rc = cli_require_migration(&o)) != EXIT_OK)
+        return rc;
+    return cmd->run(&o);
 }

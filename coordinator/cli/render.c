@@ -152,6 +152,8 @@ render_exit_code(engine_result_t r)
     case RES_ABORTED:
     case RES_INTERRUPTED:
         return EXIT_ABORTED;
+    case RES_NOT_FOUND:
+        return EXIT_NOT_FOUND;
     default:
         return EXIT_ERROR;
     }

@@ -389,9 +389,16 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
     out->live = true;
     if (pg_run(pg,
                "SELECT current_setting('server_version_num')::int, "
-               "current_setting('server_version'), current_database()",
+               "current_setting('server_version'), current_database(), pg_is_in_recovery()",
                0, NULL, &r) != PG_OK) {
         *err = xasprintf("reading the server version: %s", pg_errmsg(pg));
+        return false;
+    }
+    /* A standby rejects every probe as read-only, which would read as a bad column type. */
+    if (PQgetvalue(r, 0, 3)[0] == 't') {
+        PQclear(r);
+        *err = xstrdup("this server is a read-only standby (in recovery); connect convoy to the "
+                       "primary");
         return false;
     }
     out->server_version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);

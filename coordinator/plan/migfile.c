@@ -10,16 +10,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NAME_LEN 63
+#define MAX_NAME_LEN IDENT_MAX_BYTES
+
+/* Where a byte offset is, found by walking forward from the last position asked for. */
+typedef struct {
+    const char *text;
+    size_t offset;
+    int line;
+    int col; /* in characters, not bytes */
+} pos_cursor_t;
+
+/* The single-valued directives, in the order of the directive table below. */
+enum { DIR_NAME, DIR_LOCK_TIMEOUT, DIR_BATCH_TARGET, DIR_STATEMENT_TIMEOUT, N_SINGLE_DIRECTIVES };
 
 typedef struct {
     const char *text;
+    size_t len;
     migration_t *m;
     parse_error_t *err;
-    /* tables created earlier in this file */
+    pos_cursor_t pos;
+    const PgQuery__ScanResult *tokens;
+    size_t next_token; /* convert_statement: first token not yet passed */
+    size_t cap_actions;
+    int directive_line[N_SINGLE_DIRECTIVES]; /* where each was given; 0: not yet */
+    /* tables created earlier in this file, and a hash index over them */
     qname_t *new_tables;
-    size_t n_new_tables;
-    int version;
+    size_t n_new_tables, cap_new_tables;
+    size_t *new_table_slots; /* index + 1 into new_tables; 0: empty */
+    size_t n_slots;          /* a power of two, at least twice n_new_tables */
 } parser_t;
 
 const char *
@@ -32,36 +50,42 @@ action_kind_name(action_kind_t kind)
     return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
 }
 
-/* Line and column (in characters, not bytes) of a byte offset into UTF-8 text. */
+/*
+ * Line and column of a byte offset. Walking on from the previous answer makes the
+ * in-order lookups of a whole file linear; an earlier offset starts again at the top.
+ */
 static void
-offset_to_pos(const char *text, size_t offset, int *line, int *col)
+pos_at(pos_cursor_t *pc, size_t offset, int *line, int *col)
 {
-    int l = 1, c = 1;
-    for (size_t i = 0; i < offset && text[i]; i++) {
-        if (text[i] == '\n') {
-            l++;
-            c = 1;
-        } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
-            c++; /* a UTF-8 continuation byte does not start a new character */
+    if (offset < pc->offset || pc->line == 0) {
+        pc->offset = 0;
+        pc->line = 1;
+        pc->col = 1;
+    }
+    for (; pc->offset < offset && pc->text[pc->offset]; pc->offset++) {
+        unsigned char c = (unsigned char)pc->text[pc->offset];
+        if (c == '\n') {
+            pc->line++;
+            pc->col = 1;
+        } else if ((c & 0xC0) != 0x80) {
+            pc->col++; /* a UTF-8 continuation byte does not start a new character */
         }
     }
-    *line = l;
-    *col = c;
+    *line = pc->line;
+    *col = pc->col;
 }
 
-/* Byte offset of the `chars`-th character: the server reports error positions in characters. */
-static size_t
-char_to_byte_offset(const char *text, size_t chars)
+size_t
+ident_clip_len(const char *s, size_t limit)
 {
-    size_t i = 0;
+    size_t n = strlen(s);
 
-    while (text[i] && chars > 0) {
-        i++;
-        while (((unsigned char)text[i] & 0xC0) == 0x80)
-            i++;
-        chars--;
-    }
-    return i;
+    if (n <= limit)
+        return n;
+    n = limit;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues the character that starts before it: cut before that one */
+    return n;
 }
 
 static bool fail_at(parser_t *p, int line, int col, const char *fmt, ...)
@@ -106,6 +130,21 @@ qname_set(qname_t *q, const PgQuery__RangeVar *rv)
 {
     q->schema = PGQ_STR_SET(rv->schemaname) ? xstrdup(rv->schemaname) : NULL;
     q->name = xstrdup(rv->relname);
+}
+
+/* FNV-1a over the schema (public when unqualified, as qname_equal treats it) and name. */
+static size_t
+qname_hash(const qname_t *q)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[2] = {q->schema ? q->schema : "public", q->name};
+
+    for (int k = 0; k < 2; k++) {
+        for (const char *c = parts[k]; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h = (h ^ 0xFF) * 1099511628211ULL; /* a separator no identifier byte equals */
+    }
+    return (size_t)h;
 }
 
 static bool
@@ -163,25 +202,50 @@ read_ident(const char *s, char **out)
     return s;
 }
 
+/*
+ * Reports a scan or parse problem at a byte offset of `text`, whose first byte is at (line,
+ * col) of the file. PostgreSQL's own syntax errors get `what` as context and `expected`.
+ */
+static bool
+fail_pgq(parser_t *p,
+         const pgq_error_t *e,
+         const char *text,
+         int line,
+         int col,
+         const char *what,
+         const char *expected)
+{
+    pos_cursor_t pc = {text, 0, 0, 0};
+    int l, c;
+
+    pos_at(&pc, e->offset, &l, &c);
+    if (l == 1)
+        c += col - 1;
+    l += line - 1;
+    if (e->syntax)
+        return fail_at(p, l, c, "%s: %s; expected %s", what, e->message, expected);
+    return fail_at(p, l, c, "%s", e->message);
+}
+
+/* Parses "SELECT <expr>"; expr starts at (line, col) of the file. */
 static bool
 parse_backfill_expr(parser_t *p, const char *expr, int line, int col, backfill_directive_t *bf)
 {
-    char *sql = xasprintf("SELECT %s", expr);
-    PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql);
+    static const char prefix[] = "SELECT ";
+    char *sql = xasprintf("%s%s", prefix, expr);
+    PgQuery__ScanResult *tokens = NULL;
     PgQuery__ParseResult *pr = NULL;
+    pgq_error_t e;
     bool ok = false;
 
-    if (r.error) {
-        int ecol = col + (r.error->cursorpos > 7 ? r.error->cursorpos - 8 : 0);
-        fail_at(p, line, ecol,
-                "invalid backfill expression: %s; expected a SQL expression such "
-                "as `-- convoy:backfill last_login = created_at`",
-                r.error->message);
+    if ((tokens = pgq_scan(sql, &e)) == NULL || (pr = pgq_parse(sql, tokens, &e)) == NULL) {
+        /* Positions in sql are shifted by the prefix, which has no newline. */
+        e.offset = e.offset >= sizeof(prefix) - 1 ? e.offset - (sizeof(prefix) - 1) : 0;
+        fail_pgq(p, &e, expr, line, col, "invalid backfill expression",
+                 "a SQL expression such as `-- convoy:backfill last_login = created_at`");
         goto done;
     }
-    pr = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
-    if (pr == NULL || pr->n_stmts != 1 ||
-        pr->stmts[0]->stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) {
+    if (pr->n_stmts != 1 || pr->stmts[0]->stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) {
         fail_at(p, line, col, "backfill expression must be a single SQL expression");
         goto done;
     }
@@ -206,9 +270,8 @@ parse_backfill_expr(parser_t *p, const char *expr, int line, int col, backfill_d
     }
     ok = true;
 done:
-    if (pr)
-        pg_query__parse_result__free_unpacked(pr, NULL);
-    pg_query_free_protobuf_parse_result(r);
+    pgq_tree_free(pr);
+    pgq_scan_free(tokens);
     free(sql);
     return ok;
 }
@@ -235,144 +298,218 @@ parse_duration_directive(parser_t *p,
     return true;
 }
 
-static bool
-parse_directive(parser_t *p, const char *start, const char *end, int line, int col)
-{
-    char *body = xstrndup(start, (size_t)(end - start));
-    char *key = NULL, *arg;
-    const char *s = body;
-    size_t klen = 0;
-    bool ok = false;
+/* One directive's argument; `col` is where the directive name starts, `arg_col` the argument. */
+typedef bool (*directive_fn)(parser_t *p, const char *arg, int line, int col, int arg_col);
 
-    while (s[klen] && (isalnum((unsigned char)s[klen]) || s[klen] == '-' || s[klen] == '_'))
+static bool
+dir_name(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    size_t n = strlen(arg);
+
+    (void)arg_col;
+    if (n == 0 || n > MAX_NAME_LEN ||
+        strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+        return fail_at(p, line, col,
+                       "invalid convoy:name '%s'; use 1-%d letters, digits, '_', '.' or '-'", arg,
+                       MAX_NAME_LEN);
+    free(p->m->name);
+    p->m->name = xstrdup(arg);
+    return true;
+}
+
+static bool
+dir_lock_timeout(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    (void)arg_col;
+    return parse_duration_directive(p, "lock-timeout", arg, line, col, 1, 10000,
+                                    &p->m->lock_timeout_ms);
+}
+
+static bool
+dir_batch_target(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    (void)arg_col;
+    return parse_duration_directive(p, "batch-target", arg, line, col, 10, 60000,
+                                    &p->m->batch_target_ms);
+}
+
+static bool
+dir_statement_timeout(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    (void)arg_col;
+    return parse_duration_directive(p, "statement-timeout", arg, line, col, 100, 3600000,
+                                    &p->m->statement_timeout_ms);
+}
+
+static void
+backfill_directive_free(backfill_directive_t *bf)
+{
+    free(bf->table);
+    free(bf->column);
+    free(bf->expr_sql);
+}
+
+/* `[table.]column = expression`; one per column. */
+static bool
+dir_backfill(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    backfill_directive_t bf = {0};
+    char *first = NULL, *second = NULL;
+    const char *q = read_ident(arg, &first);
+
+    bf.line = line;
+    if (q == NULL)
+        return fail_at(p, line, col, "convoy:backfill needs `<column> = <SQL expression>`");
+    if (*q == '.') {
+        q = read_ident(q + 1, &second);
+        if (q == NULL) {
+            free(first);
+            return fail_at(p, line, col, "convoy:backfill needs `<table>.<column> = <expression>`");
+        }
+        bf.table = first;
+        bf.column = second;
+    } else {
+        bf.column = first;
+    }
+    q = skip_space(q);
+    if (*q != '=') {
+        backfill_directive_free(&bf);
+        return fail_at(p, line, arg_col + (int)(q - arg),
+                       "convoy:backfill expected '=' after the column name, as in "
+                       "`-- convoy:backfill %s = <SQL expression>`",
+                       arg[0] ? "last_login" : "column");
+    }
+    q = skip_space(q + 1);
+    if (*q == '\0') {
+        backfill_directive_free(&bf);
+        return fail_at(p, line, col, "convoy:backfill is missing the expression after '='");
+    }
+    if (!parse_backfill_expr(p, q, line, arg_col + (int)(q - arg), &bf)) {
+        backfill_directive_free(&bf);
+        return false;
+    }
+    for (size_t i = 0; i < p->m->n_backfills; i++) {
+        if (strcmp(p->m->backfills[i].column, bf.column) == 0) {
+            int prev = p->m->backfills[i].line;
+            fail_at(p, line, col,
+                    "convoy:backfill for column %s is given twice (lines %d and %d); keep one "
+                    "of them",
+                    bf.column, prev, line);
+            backfill_directive_free(&bf);
+            return false;
+        }
+    }
+    p->m->backfills = xrealloc(p->m->backfills, (p->m->n_backfills + 1) * sizeof(bf));
+    p->m->backfills[p->m->n_backfills++] = bf;
+    return true;
+}
+
+/* Every directive; a single-valued one has its slot in parser_t.directive_line. */
+static const struct {
+    const char *key;
+    int single; /* DIR_* index, or -1 for a directive that may repeat (per column) */
+    directive_fn apply;
+} directive_table[] = {
+    {"name", DIR_NAME, dir_name},
+    {"backfill", -1, dir_backfill},
+    {"lock-timeout", DIR_LOCK_TIMEOUT, dir_lock_timeout},
+    {"batch-target", DIR_BATCH_TARGET, dir_batch_target},
+    {"statement-timeout", DIR_STATEMENT_TIMEOUT, dir_statement_timeout},
+};
+
+/* `body` follows "convoy:" at (line, col); `col` is where "convoy:" starts. */
+static bool
+parse_directive(parser_t *p, const char *body, int line, int col)
+{
+    size_t klen = 0;
+    char *key, *arg;
+    const char *a;
+    bool ok = false;
+    size_t i;
+
+    while (body[klen] &&
+           (isalnum((unsigned char)body[klen]) || body[klen] == '-' || body[klen] == '_'))
         klen++;
-    key = xstrndup(s, klen);
-    arg = body + klen;
-    arg = (char *)skip_space(arg);
+    key = xstrndup(body, klen);
+    a = skip_space(body + klen);
+    arg = xstrdup(a);
     for (size_t n = strlen(arg); n > 0 && isspace((unsigned char)arg[n - 1]); n--)
         arg[n - 1] = '\0';
 
-    if (strcmp(key, "name") == 0) {
-        size_t n = strlen(arg);
-        if (n == 0 || n > MAX_NAME_LEN ||
-            strspn(arg, "abcdefghijklmnopqrstuvwxyz"
-                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
-            fail_at(p, line, col,
-                    "invalid convoy:name '%s'; use 1-%d letters, digits, '_', '.' or '-'", arg,
-                    MAX_NAME_LEN);
-            goto done;
-        }
-        free(p->m->name);
-        p->m->name = xstrdup(arg);
-    } else if (strcmp(key, "lock-timeout") == 0) {
-        if (!parse_duration_directive(p, key, arg, line, col, 1, 10000, &p->m->lock_timeout_ms))
-            goto done;
-    } else if (strcmp(key, "batch-target") == 0) {
-        if (!parse_duration_directive(p, key, arg, line, col, 10, 60000, &p->m->batch_target_ms))
-            goto done;
-    } else if (strcmp(key, "statement-timeout") == 0) {
-        if (!parse_duration_directive(p, key, arg, line, col, 100, 3600000,
-                                      &p->m->statement_timeout_ms))
-            goto done;
-    } else if (strcmp(key, "backfill") == 0) {
-        backfill_directive_t bf = {0};
-        char *first = NULL, *second = NULL;
-        const char *q = read_ident(arg, &first);
-
-        bf.line = line;
-        if (q == NULL) {
-            fail_at(p, line, col, "convoy:backfill needs `<column> = <SQL expression>`");
-            goto done;
-        }
-        if (*q == '.') {
-            q = read_ident(q + 1, &second);
-            if (q == NULL) {
-                free(first);
-                fail_at(p, line, col, "convoy:backfill needs `<table>.<column> = <expression>`");
-                goto done;
-            }
-            bf.table = first;
-            bf.column = second;
-        } else {
-            bf.column = first;
-        }
-        q = skip_space(q);
-        if (*q != '=') {
-            free(bf.table);
-            free(bf.column);
-            fail_at(p, line, col + (int)(q - body) + 9,
-                    "convoy:backfill expected '=' after the column name, as in "
-                    "`-- convoy:backfill %s = <SQL expression>`",
-                    arg[0] ? "last_login" : "column");
-            goto done;
-        }
-        q = skip_space(q + 1);
-        if (*q == '\0') {
-            free(bf.table);
-            free(bf.column);
-            fail_at(p, line, col, "convoy:backfill is missing the expression after '='");
-            goto done;
-        }
-        if (!parse_backfill_expr(p, q, line, col + (int)(q - body) + 9, &bf)) {
-            free(bf.table);
-            free(bf.column);
-            goto done;
-        }
-        for (size_t i = 0; i < p->m->n_backfills; i++) {
-            if (strcmp(p->m->backfills[i].column, bf.column) == 0) {
-                int prev = p->m->backfills[i].line;
-                free(bf.table);
-                free(bf.column);
-                free(bf.expr_sql);
-                fail_at(p, line, col, "second convoy:backfill for column %s (first on line %d)",
-                        p->m->backfills[i].column, prev);
-                goto done;
-            }
-        }
-        p->m->backfills = xrealloc(p->m->backfills, (p->m->n_backfills + 1) * sizeof(bf));
-        p->m->backfills[p->m->n_backfills++] = bf;
-    } else {
-        fail_at(p, line, col,
-                "unknown directive 'convoy:%s'; expected one of: name, backfill, lock-timeout, "
-                "batch-target, statement-timeout",
-                key);
+    for (i = 0; i < sizeof(directive_table) / sizeof(directive_table[0]); i++)
+        if (strcmp(key, directive_table[i].key) == 0)
+            break;
+    if (i == sizeof(directive_table) / sizeof(directive_table[0])) {
+        sb_t known;
+        sb_init(&known);
+        for (size_t k = 0; k < sizeof(directive_table) / sizeof(directive_table[0]); k++)
+            sb_printf(&known, "%s%s", k ? ", " : "", directive_table[k].key);
+        fail_at(p, line, col, "unknown directive 'convoy:%s'; expected one of: %s", key,
+                known.data);
+        sb_free(&known);
         goto done;
     }
-    ok = true;
+    if (directive_table[i].single >= 0) {
+        int *first = &p->directive_line[directive_table[i].single];
+        if (*first > 0) {
+            fail_at(p, line, col,
+                    "convoy:%s is given twice (lines %d and %d); it takes one value: keep one "
+                    "of them",
+                    key, *first, line);
+            goto done;
+        }
+        *first = line;
+    }
+    /* The directive is ASCII up to its argument, so bytes are columns. */
+    ok = directive_table[i].apply(p, arg, line, col, col + 7 + (int)(a - body));
 done:
     free(key);
-    free(body);
+    free(arg);
     return ok;
 }
 
-/* Finds `-- convoy:` comment lines. Directives must stand on their own line. */
+/* True when only spaces and tabs precede offset on its line. */
+static bool
+starts_line(const char *text, size_t offset)
+{
+    while (offset > 0 && (text[offset - 1] == ' ' || text[offset - 1] == '\t'))
+        offset--;
+    return offset == 0 || text[offset - 1] == '\n';
+}
+
+/*
+ * Finds `-- convoy:` directives. Only a real `--` comment that stands on its own line is
+ * one: the scanner's tokens tell comments from string literals and dollar-quoted bodies
+ * that merely contain such a line.
+ */
 static bool
 parse_directives(parser_t *p)
 {
-    const char *line_start = p->text;
-    int line = 1;
+    for (size_t i = 0; i < p->tokens->n_tokens; i++) {
+        const PgQuery__ScanToken *t = p->tokens->tokens[i];
+        size_t start = (size_t)t->start;
+        char *body;
+        const char *c;
+        int line, col;
+        bool ok = true;
 
-    while (*line_start) {
-        const char *eol = strchr(line_start, '\n');
-        const char *s = skip_space(line_start);
-        if (eol == NULL)
-            eol = line_start + strlen(line_start);
-        if (s[0] == '-' && s[1] == '-') {
-            const char *c = skip_space(s + 2);
-            if (strncmp(c, "convoy:", 7) == 0) {
-                int col = (int)(c - line_start) + 1;
-                if (!parse_directive(p, c + 7, eol, line, col))
-                    return false;
-            } else if (strncmp(c, "convoy ", 7) == 0 || strncmp(c, "convoy-", 7) == 0) {
-                return fail_at(p, line, (int)(c - line_start) + 1,
-                               "looks like a convoy directive but lacks the colon; write "
-                               "`-- convoy:<directive> ...`");
-            }
+        if (t->token != PG_QUERY__TOKEN__SQL_COMMENT || !starts_line(p->text, start))
+            continue;
+        body = xstrndup(p->text + start + 2, (size_t)(t->end - t->start) - 2);
+        c = skip_space(body);
+        if (strncmp(c, "convoy:", 7) == 0) {
+            pos_at(&p->pos, start, &line, &col);
+            ok = parse_directive(p, c + 7, line, col + 2 + (int)(c - body));
+        } else if (strncmp(c, "convoy ", 7) == 0 || strncmp(c, "convoy-", 7) == 0) {
+            pos_at(&p->pos, start, &line, &col);
+            ok = fail_at(p, line, col + 2 + (int)(c - body),
+                         "looks like a convoy directive but lacks the colon; write "
+                         "`-- convoy:<directive> ...`");
         }
-        if (*eol == '\0')
-            break;
-        line_start = eol + 1;
-        line++;
+        free(body);
+        if (!ok)
+            return false;
     }
     return true;
 }
@@ -384,7 +521,10 @@ add_action(parser_t *p, action_kind_t kind, const char *stmt_sql, int line, int 
 {
     action_t *a;
 
-    p->m->actions = xrealloc(p->m->actions, (p->m->n_actions + 1) * sizeof(action_t));
+    if (p->m->n_actions == p->cap_actions) {
+        p->cap_actions = p->cap_actions ? p->cap_actions * 2 : 16;
+        p->m->actions = xrealloc(p->m->actions, p->cap_actions * sizeof(action_t));
+    }
     a = &p->m->actions[p->m->n_actions++];
     memset(a, 0, sizeof(*a));
     a->kind = kind;
@@ -405,34 +545,94 @@ refuse(parser_t *p, const char *stmt_sql, int line, int col, const char *reason,
 static bool
 table_is_new(parser_t *p, const qname_t *q)
 {
-    for (size_t i = 0; i < p->n_new_tables; i++)
-        if (qname_equal(&p->new_tables[i], q))
+    size_t mask = p->n_slots - 1;
+
+    if (p->n_slots == 0)
+        return false;
+    for (size_t h = qname_hash(q) & mask; p->new_table_slots[h] != 0; h = (h + 1) & mask)
+        if (qname_equal(&p->new_tables[p->new_table_slots[h] - 1], q))
             return true;
     return false;
 }
 
-/* PostgreSQL-style generated object name: table_col_suffix, kept within 63 bytes. */
+static void
+slot_insert(parser_t *p, size_t index)
+{
+    size_t mask = p->n_slots - 1;
+    size_t h = qname_hash(&p->new_tables[index]) & mask;
+
+    while (p->new_table_slots[h] != 0)
+        h = (h + 1) & mask;
+    p->new_table_slots[h] = index + 1;
+}
+
+/* Remembers a table this file creates: later statements on it need no online dance. */
+static void
+add_new_table(parser_t *p, const qname_t *q)
+{
+    if (table_is_new(p, q))
+        return;
+    if (p->n_new_tables == p->cap_new_tables) {
+        p->cap_new_tables = p->cap_new_tables ? p->cap_new_tables * 2 : 8;
+        p->new_tables = xrealloc(p->new_tables, p->cap_new_tables * sizeof(qname_t));
+    }
+    p->new_tables[p->n_new_tables].schema = q->schema ? xstrdup(q->schema) : NULL;
+    p->new_tables[p->n_new_tables].name = xstrdup(q->name);
+    p->n_new_tables++;
+    if (2 * p->n_new_tables > p->n_slots) {
+        free(p->new_table_slots);
+        p->n_slots = p->n_slots ? p->n_slots * 2 : 16;
+        p->new_table_slots = xcalloc(p->n_slots, sizeof(size_t));
+        for (size_t i = 0; i < p->n_new_tables; i++)
+            slot_insert(p, i);
+    } else {
+        slot_insert(p, p->n_new_tables - 1);
+    }
+}
+
+/*
+ * The name PostgreSQL generates for an unnamed index or constraint (makeObjectName): table,
+ * the columns joined by '_' (ChooseIndexNameAddition), and the suffix. When that is longer
+ * than 63 bytes the longer of the two parts is shortened first, and each is cut on a
+ * character boundary so the name stays valid UTF-8.
+ */
 static char *
 make_object_name(const char *table, char **cols, size_t n_cols, const char *suffix)
 {
-    sb_t sb;
-    char *out;
+    size_t t_len = strlen(table), c_len = 0, avail;
+    size_t overhead = strlen(suffix) + 1;
+    sb_t cols_sb, out;
 
-    sb_init(&sb);
-    sb_puts(&sb, table);
-    for (size_t i = 0; i < n_cols; i++) {
-        sb_putc(&sb, '_');
-        sb_puts(&sb, cols[i]);
+    sb_init(&cols_sb);
+    for (size_t i = 0; i < n_cols && cols_sb.len < MAX_NAME_LEN + 1; i++) {
+        if (i > 0)
+            sb_putc(&cols_sb, '_');
+        sb_puts(&cols_sb, cols[i]);
     }
-    if (sb.len + 1 + strlen(suffix) > MAX_NAME_LEN) {
-        size_t keep = MAX_NAME_LEN - 1 - strlen(suffix);
-        sb.data[keep] = '\0';
-        sb.len = keep;
+    if (n_cols > 0) {
+        c_len = cols_sb.len;
+        overhead++;
     }
-    sb_putc(&sb, '_');
-    sb_puts(&sb, suffix);
-    out = sb_steal(&sb);
-    return out;
+    avail = MAX_NAME_LEN - overhead;
+    while (t_len + c_len > avail) {
+        if (t_len > c_len)
+            t_len--;
+        else
+            c_len--;
+    }
+    t_len = ident_clip_len(table, t_len);
+    if (n_cols > 0)
+        c_len = ident_clip_len(cols_sb.data, c_len);
+    sb_init(&out);
+    sb_putn(&out, table, t_len);
+    if (n_cols > 0) {
+        sb_putc(&out, '_');
+        sb_putn(&out, cols_sb.data, c_len);
+    }
+    sb_putc(&out, '_');
+    sb_puts(&out, suffix);
+    sb_free(&cols_sb);
+    return sb_steal(&out);
 }
 
 static char **
@@ -982,29 +1182,24 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
 {
     PgQuery__Node *stmt = raw->stmt;
     size_t start = (size_t)raw->stmt_location;
-    size_t len = raw->stmt_len ? (size_t)raw->stmt_len : strlen(p->text + start);
+    size_t end = raw->stmt_len ? start + (size_t)raw->stmt_len : p->len;
+    const PgQuery__ScanResult *tk = p->tokens;
     char *stmt_sql;
     int line, col;
 
-    /* Skip leading whitespace and comments for the statement's position. */
-    while (start < strlen(p->text)) {
-        const char *s = p->text + start;
-        if (isspace((unsigned char)*s)) {
-            start++;
-            len--;
-        } else if (s[0] == '-' && s[1] == '-') {
-            const char *eol = strchr(s, '\n');
-            size_t skip = eol ? (size_t)(eol - s) + 1 : strlen(s);
-            start += skip;
-            len = len > skip ? len - skip : 0;
-        } else {
-            break;
-        }
-    }
-    stmt_sql = xstrndup(p->text + start, len);
-    for (size_t n = strlen(stmt_sql); n > 0 && isspace((unsigned char)stmt_sql[n - 1]); n--)
-        stmt_sql[n - 1] = '\0';
-    offset_to_pos(p->text, start, &line, &col);
+    /*
+     * The statement starts at its first token that is not a comment. Statements come in
+     * file order, so one pass over the tokens serves them all.
+     */
+    while (p->next_token < tk->n_tokens && ((size_t)tk->tokens[p->next_token]->start < start ||
+                                            pgq_token_is_comment(tk->tokens[p->next_token])))
+        p->next_token++;
+    if (p->next_token < tk->n_tokens && (size_t)tk->tokens[p->next_token]->start < end)
+        start = (size_t)tk->tokens[p->next_token]->start;
+    while (end > start && isspace((unsigned char)p->text[end - 1]))
+        end--;
+    stmt_sql = xstrndup(p->text + start, end - start);
+    pos_at(&p->pos, start, &line, &col);
 
     switch (stmt->node_case) {
     case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
@@ -1020,10 +1215,7 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
         qname_set(&a->table, stmt->create_stmt->relation);
         a->table_is_new = true;
-        p->new_tables = xrealloc(p->new_tables, (p->n_new_tables + 1) * sizeof(qname_t));
-        p->new_tables[p->n_new_tables].schema = a->table.schema ? xstrdup(a->table.schema) : NULL;
-        p->new_tables[p->n_new_tables].name = xstrdup(a->table.name);
-        p->n_new_tables++;
+        add_new_table(p, &a->table);
         break;
     }
     case PG_QUERY__NODE__NODE_COMMENT_STMT:
@@ -1094,27 +1286,87 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
     free(stmt_sql);
 }
 
+/* True when a token other than a comment or ';' exists. */
 static bool
-has_sql_tokens(const char *text)
+has_sql_tokens(const PgQuery__ScanResult *tokens)
 {
-    /* True when something other than whitespace and comments remains. */
-    const char *s = text;
-    while (*s) {
-        if (isspace((unsigned char)*s)) {
-            s++;
-        } else if (s[0] == '-' && s[1] == '-') {
-            const char *eol = strchr(s, '\n');
-            s = eol ? eol + 1 : s + strlen(s);
-        } else if (s[0] == '/' && s[1] == '*') {
-            const char *end = strstr(s + 2, "*/");
-            s = end ? end + 2 : s + strlen(s);
-        } else if (*s == ';') {
-            s++;
-        } else {
+    for (size_t i = 0; i < tokens->n_tokens; i++)
+        if (!pgq_token_is_comment(tokens->tokens[i]) &&
+            tokens->tokens[i]->token != PG_QUERY__TOKEN__ASCII_59)
             return true;
-        }
-    }
     return false;
+}
+
+/*
+ * Length of the valid UTF-8 prefix of s (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), the way PostgreSQL's pg_utf8_islegal judges it.
+ */
+static size_t
+utf8_valid_prefix(const unsigned char *s, size_t len, size_t *bad_len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 3;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 4;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else {
+            *bad_len = 1;
+            return i;
+        }
+        for (size_t k = 1; k < n; k++) {
+            unsigned char b = i + k < len ? s[i + k] : 0;
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) {
+                *bad_len = k + (i + k < len ? 1 : 0);
+                return i;
+            }
+        }
+        i += n;
+    }
+    *bad_len = 0;
+    return i;
+}
+
+/* Refuses text that is not UTF-8, pointing at the first bad byte. */
+static bool
+check_utf8(parser_t *p)
+{
+    size_t bad_len = 0;
+    size_t at = utf8_valid_prefix((const unsigned char *)p->text, p->len, &bad_len);
+    char bytes[4 * 5 + 1] = "";
+    int line, col;
+
+    if (at == p->len)
+        return true;
+    for (size_t k = 0; k < bad_len && k < 4; k++) {
+        size_t used = strlen(bytes);
+        snprintf(bytes + used, sizeof(bytes) - used, "%s0x%02x", k ? " " : "",
+                 (unsigned char)p->text[at + k]);
+    }
+    pos_at(&p->pos, at, &line, &col);
+    return fail_at(p, line, col,
+                   "invalid UTF-8 byte sequence %s; convoy reads migration files as UTF-8: "
+                   "convert the file (for example `iconv -f LATIN1 -t UTF-8`)",
+                   bytes);
 }
 
 static char *
@@ -1137,56 +1389,59 @@ default_name(const char *path)
 bool
 migration_parse(const char *path, const char *text, migration_t *out, parse_error_t *err)
 {
+    static const char bom[] = "\xEF\xBB\xBF";
     parser_t p = {0};
-    PgQueryProtobufParseResult r = {0};
+    PgQuery__ScanResult *tokens = NULL;
     PgQuery__ParseResult *pr = NULL;
+    pgq_error_t e;
     bool ok = false;
 
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
+    /* Editors on Windows start UTF-8 files with a byte-order mark: it is not SQL. */
+    if (strncmp(text, bom, 3) == 0)
+        text += 3;
     p.text = text;
+    p.len = strlen(text);
+    p.pos.text = text;
     p.m = out;
     p.err = err;
     out->path = xstrdup(path);
     out->text = xstrdup(text);
     out->name = default_name(path);
-    sha256_hex(text, strlen(text), out->checksum);
+    sha256_hex(text, p.len, out->checksum);
 
+    if (!check_utf8(&p))
+        goto done;
+    if ((tokens = pgq_scan(text, &e)) == NULL) {
+        fail_pgq(&p, &e, text, 1, 1, "SQL syntax error", "valid PostgreSQL SQL");
+        goto done;
+    }
+    p.tokens = tokens;
     if (!parse_directives(&p))
         goto done;
-    if (!has_sql_tokens(text)) {
+    if (!has_sql_tokens(tokens)) {
         fail_at(&p, 1, 1,
                 "no SQL statements found; expected at least one statement such as "
                 "`ALTER TABLE users ADD COLUMN last_login timestamptz;`");
         goto done;
     }
-    r = pg_query_parse_protobuf(text);
-    if (r.error) {
-        int line, col;
-        size_t pos = r.error->cursorpos > 0 ? (size_t)r.error->cursorpos - 1 : 0;
-        offset_to_pos(text, char_to_byte_offset(text, pos), &line, &col);
-        fail_at(&p, line, col, "SQL syntax error: %s; expected valid PostgreSQL SQL",
-                r.error->message);
-        goto done;
-    }
-    pr = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
-    if (pr == NULL) {
-        fail_at(&p, 1, 1, "internal error: could not decode the parse tree");
+    if ((pr = pgq_parse(text, tokens, &e)) == NULL) {
+        fail_pgq(&p, &e, text, 1, 1, "SQL syntax error", "valid PostgreSQL SQL");
         goto done;
     }
     for (size_t i = 0; i < pr->n_stmts; i++)
         convert_statement(&p, pr->stmts[i]);
     ok = true;
 done:
-    if (pr)
-        pg_query__parse_result__free_unpacked(pr, NULL);
-    if (r.error || r.parse_tree.data)
-        pg_query_free_protobuf_parse_result(r);
+    pgq_tree_free(pr);
+    pgq_scan_free(tokens);
     for (size_t i = 0; i < p.n_new_tables; i++) {
         free(p.new_tables[i].schema);
         free(p.new_tables[i].name);
     }
     free(p.new_tables);
+    free(p.new_table_slots);
     if (!ok) {
         migration_free(out);
         memset(out, 0, sizeof(*out));
@@ -1208,11 +1463,13 @@ migration_load(const char *path, migration_t *out, parse_error_t *err)
         return false;
     }
     if (strlen(text) != len) {
+        /* Point at the first NUL, which is where the text as C sees it ends. */
+        pos_cursor_t pc = {text, 0, 0, 0};
+        pos_at(&pc, strlen(text), &err->line, &err->column);
         free(text);
-        err->line = 1;
-        err->column = 1;
         snprintf(err->message, sizeof(err->message),
-                 "file contains NUL bytes; expected a UTF-8 text SQL file");
+                 "file contains a NUL byte; expected a UTF-8 text SQL file (is it UTF-16? "
+                 "convert it with `iconv -f UTF-16 -t UTF-8`)");
         return false;
     }
     ok = migration_parse(path, text, out, err);

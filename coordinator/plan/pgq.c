@@ -3,10 +3,370 @@
 
 #include "convoy/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int parse_version = 150001;
+
+/* Byte offset of the `chars`-th character (0-based) of UTF-8 text. */
+static size_t
+char_to_byte(const char *text, size_t chars)
+{
+    size_t i = 0;
+
+    while (text[i] && chars > 0) {
+        i++;
+        while (((unsigned char)text[i] & 0xC0) == 0x80)
+            i++;
+        chars--;
+    }
+    return i;
+}
+
+/* PostgreSQL's "unterminated ..." scanner errors, and how to close each. */
+static const struct {
+    const char *what;
+    const char *closer;
+} unterminated[] = {
+    {"unterminated /* comment", "*/"},
+    {"unterminated quoted string", "'"},
+    {"unterminated dollar-quoted string", "the same $tag$ that opened it"},
+    {"unterminated quoted identifier", "\""},
+    {"unterminated bit string literal", "'"},
+    {"unterminated hexadecimal string literal", "'"},
+};
+
+/* Fills err from a libpg_query error whose cursorpos (1-based, in characters) is in sql. */
+static void
+set_pg_error(pgq_error_t *err, const char *sql, const PgQueryError *e)
+{
+    size_t chars = e->cursorpos > 0 ? (size_t)e->cursorpos - 1 : 0;
+
+    err->offset = char_to_byte(sql, chars);
+    for (size_t i = 0; i < sizeof(unterminated) / sizeof(unterminated[0]); i++) {
+        size_t n = strlen(unterminated[i].what);
+        if (strncmp(e->message, unterminated[i].what, n) == 0 &&
+            (e->message[n] == '\0' || e->message[n] == ' ')) {
+            /* "at or near" would quote the whole rest of the file: say where it starts. */
+            err->syntax = false;
+            snprintf(err->message, sizeof(err->message), "%s starting here; close it with %s",
+                     unterminated[i].what, unterminated[i].closer);
+            return;
+        }
+    }
+    err->syntax = true;
+    snprintf(err->message, sizeof(err->message), "%s", e->message);
+}
+
+PgQuery__ScanResult *
+pgq_scan(const char *sql, pgq_error_t *err)
+{
+    PgQueryScanResult r = pg_query_scan(sql);
+    PgQuery__ScanResult *scan = NULL;
+
+    memset(err, 0, sizeof(*err));
+    if (r.error) {
+        set_pg_error(err, sql, r.error);
+    } else {
+        scan = pg_query__scan_result__unpack(NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
+        if (scan == NULL)
+            snprintf(err->message, sizeof(err->message),
+                     "internal error: could not decode the scanner's tokens");
+    }
+    pg_query_free_scan_result(r);
+    return scan;
+}
+
+void
+pgq_scan_free(PgQuery__ScanResult *scan)
+{
+    if (scan)
+        pg_query__scan_result__free_unpacked(scan, NULL);
+}
+
+bool
+pgq_token_is_comment(const PgQuery__ScanToken *t)
+{
+    return t->token == PG_QUERY__TOKEN__SQL_COMMENT || t->token == PG_QUERY__TOKEN__C_COMMENT;
+}
+
+/*
+ * An upper bound on parse-tree depth from the tokens alone, so that input which would
+ * overflow libpg_query's own recursion never reaches it. Within one bracket level, the
+ * tokens between commas form one expression whose tree can be as deep as it has tokens
+ * (a+b+c nests left); a bracketed group adds its own deepest expression. The bound along
+ * a path is the sum over its levels. False, with the offset of the expression that goes
+ * over PGQ_MAX_TOKENS, when the bound is exceeded.
+ */
+typedef struct {
+    size_t seg_len; /* tokens of the current comma-separated expression */
+    size_t child;   /* deepest bracketed group inside it */
+    size_t best;    /* deepest finished expression at this level */
+    size_t seg_start;
+} token_level_t;
+
+static bool
+finish_segment(token_level_t *l, size_t *offset)
+{
+    size_t est = l->seg_len + l->child;
+
+    if (est > PGQ_MAX_TOKENS) {
+        *offset = l->seg_start;
+        return false;
+    }
+    if (est > l->best)
+        l->best = est;
+    l->seg_len = 0;
+    l->child = 0;
+    return true;
+}
+
+static void
+count_token(token_level_t *l, size_t start)
+{
+    if (l->seg_len == 0 && l->child == 0)
+        l->seg_start = start;
+    l->seg_len++;
+}
+
+static bool
+tokens_within_bound(const PgQuery__ScanResult *tokens, size_t *offset)
+{
+    size_t cap = 16, depth = 1;
+    token_level_t *lv = xcalloc(cap, sizeof(*lv));
+    bool ok = true;
+
+    for (size_t i = 0; ok && i < tokens->n_tokens; i++) {
+        const PgQuery__ScanToken *t = tokens->tokens[i];
+        size_t start = (size_t)t->start;
+        token_level_t *top = &lv[depth - 1];
+
+        if (pgq_token_is_comment(t))
+            continue;
+        switch (t->token) {
+        case PG_QUERY__TOKEN__ASCII_40: /* ( */
+        case PG_QUERY__TOKEN__ASCII_91: /* [ */
+            count_token(top, start);
+            if (depth + top->seg_len + top->child > PGQ_MAX_TOKENS) {
+                *offset = start;
+                ok = false;
+                break;
+            }
+            if (depth == cap) {
+                cap *= 2;
+                lv = xrealloc(lv, cap * sizeof(*lv));
+            }
+            memset(&lv[depth++], 0, sizeof(*lv));
+            break;
+        case PG_QUERY__TOKEN__ASCII_41: /* ) */
+        case PG_QUERY__TOKEN__ASCII_93: /* ] */
+            if (depth == 1) {
+                count_token(top, start); /* unbalanced: the parser reports it */
+                break;
+            }
+            if (!(ok = finish_segment(top, offset)))
+                break;
+            depth--;
+            if (top->best > lv[depth - 1].child)
+                lv[depth - 1].child = top->best;
+            count_token(&lv[depth - 1], start);
+            break;
+        case PG_QUERY__TOKEN__ASCII_44: /* , */
+        case PG_QUERY__TOKEN__ASCII_59: /* ; */
+            ok = finish_segment(top, offset);
+            break;
+        default:
+            count_token(top, start);
+            if (top->seg_len + top->child > PGQ_MAX_TOKENS) {
+                *offset = top->seg_start;
+                ok = false;
+            }
+            break;
+        }
+    }
+    /* Close what the input left open, innermost first. */
+    while (ok && depth > 1) {
+        token_level_t *top = &lv[depth - 1];
+        if (!(ok = finish_segment(top, offset)))
+            break;
+        depth--;
+        if (top->best > lv[depth - 1].child)
+            lv[depth - 1].child = top->best;
+    }
+    if (ok)
+        ok = finish_segment(&lv[0], offset);
+    free(lv);
+    return ok;
+}
+
+/* ------------------------------------------------------- packed-tree depth check */
+
+static bool
+read_varint(const uint8_t *d, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
+        uint8_t b = d[(*pos)++];
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if ((b & 0x80) == 0) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+typedef struct {
+    const ProtobufCMessageDescriptor *desc;
+    size_t end;
+} pb_frame_t;
+
+typedef enum { DEPTH_OK, DEPTH_EXCEEDED, DEPTH_MALFORMED } depth_result_t;
+
+/*
+ * Walks a packed ParseResult without recursion, counting Node messages along each path:
+ * protobuf-c's unpack and every recursive walk after it cost stack per level. On
+ * DEPTH_EXCEEDED, *location is the first source position found inside the part that is too
+ * deep, else the position of the statement that holds it.
+ */
+static depth_result_t
+packed_tree_depth(const uint8_t *d, size_t len, size_t *location)
+{
+    size_t cap = 64, n = 0, pos = 0, node_depth = 0;
+    pb_frame_t *st = xmalloc(cap * sizeof(*st));
+    depth_result_t res = DEPTH_OK;
+    bool want_location = false, have_location = false;
+    size_t stmt_location = 0, stmt_end = 0;
+
+    st[n++] = (pb_frame_t){&pg_query__parse_result__descriptor, len};
+    while (n > 0 && !have_location) {
+        pb_frame_t *top = &st[n - 1];
+        uint64_t key, v;
+        const ProtobufCFieldDescriptor *f;
+
+        if (pos == top->end) {
+            if (top->desc == &pg_query__node__descriptor)
+                node_depth--;
+            if (want_location && top->desc == &pg_query__raw_stmt__descriptor)
+                break; /* the statement that is too deep has been read */
+            n--;
+            continue;
+        }
+        if (pos > top->end || !read_varint(d, top->end, &pos, &key))
+            goto malformed;
+        f = protobuf_c_message_descriptor_get_field(top->desc, (unsigned)(key >> 3));
+        switch (key & 7) {
+        case PROTOBUF_C_WIRE_TYPE_VARINT:
+            if (!read_varint(d, top->end, &pos, &v))
+                goto malformed;
+            if (f == NULL || (int32_t)v < 0)
+                break;
+            if (!want_location)
+                break;
+            if (node_depth > PGQ_MAX_DEPTH && strcmp(f->name, "location") == 0) {
+                *location = (size_t)(int32_t)v;
+                have_location = true;
+            } else if (top->desc == &pg_query__raw_stmt__descriptor && top->end == stmt_end &&
+                       strcmp(f->name, "stmt_location") == 0) {
+                stmt_location = (size_t)(int32_t)v; /* absent (0) for the first statement */
+            }
+            break;
+        case PROTOBUF_C_WIRE_TYPE_64BIT:
+            pos += 8;
+            break;
+        case PROTOBUF_C_WIRE_TYPE_32BIT:
+            pos += 4;
+            break;
+        case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+            if (!read_varint(d, top->end, &pos, &v) || v > top->end - pos)
+                goto malformed;
+            if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE) {
+                pos += (size_t)v;
+                break;
+            }
+            if (n == cap) {
+                cap *= 2;
+                st = xrealloc(st, cap * sizeof(*st));
+                top = &st[n - 1];
+            }
+            st[n++] = (pb_frame_t){f->descriptor, pos + (size_t)v};
+            if (f->descriptor == &pg_query__node__descriptor && ++node_depth > PGQ_MAX_DEPTH &&
+                !want_location) {
+                want_location = true;
+                res = DEPTH_EXCEEDED;
+                for (size_t i = 0; i < n; i++)
+                    if (st[i].desc == &pg_query__raw_stmt__descriptor)
+                        stmt_end = st[i].end;
+            }
+            break;
+        default:
+            goto malformed;
+        }
+    }
+    if (res == DEPTH_EXCEEDED && !have_location)
+        *location = stmt_location;
+    free(st);
+    return res;
+malformed:
+    free(st);
+    return DEPTH_MALFORMED;
+}
+
+static const char simplify_hint[] = "simplify it or move part of it into a SQL function";
+
+PgQuery__ParseResult *
+pgq_parse(const char *sql, const PgQuery__ScanResult *tokens, pgq_error_t *err)
+{
+    PgQueryProtobufParseResult r;
+    PgQuery__ParseResult *tree = NULL;
+    size_t where = 0;
+
+    memset(err, 0, sizeof(*err));
+    if (!tokens_within_bound(tokens, &where)) {
+        err->offset = where;
+        snprintf(err->message, sizeof(err->message),
+                 "expression is too large to parse safely: more than %d tokens in one nested "
+                 "expression (convoy's limit); %s",
+                 PGQ_MAX_TOKENS, simplify_hint);
+        return NULL;
+    }
+    r = pg_query_parse_protobuf(sql);
+    if (r.error) {
+        set_pg_error(err, sql, r.error);
+        goto done;
+    }
+    switch (packed_tree_depth((const uint8_t *)r.parse_tree.data, r.parse_tree.len, &where)) {
+    case DEPTH_OK:
+        tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len,
+                                              (const uint8_t *)r.parse_tree.data);
+        if (tree == NULL)
+            snprintf(err->message, sizeof(err->message),
+                     "internal error: could not decode the parse tree");
+        break;
+    case DEPTH_EXCEEDED:
+        err->offset = where;
+        snprintf(err->message, sizeof(err->message),
+                 "expression is nested too deeply: more than %d levels in the parse tree (convoy's "
+                 "limit); %s",
+                 PGQ_MAX_DEPTH, simplify_hint);
+        break;
+    case DEPTH_MALFORMED:
+        snprintf(err->message, sizeof(err->message), "internal error: the parse tree is malformed");
+        break;
+    }
+done:
+    pg_query_free_protobuf_parse_result(r);
+    return tree;
+}
+
+void
+pgq_tree_free(PgQuery__ParseResult *tree)
+{
+    if (tree)
+        pg_query__parse_result__free_unpacked(tree, NULL);
+}
 
 static char *
 deparse_raw(PgQuery__Node *stmt, char **err)

@@ -237,13 +237,20 @@ backfill_for(ctx_t *c, const action_t *a)
     return NULL;
 }
 
+/*
+ * prefix + table_column + suffix, kept within PostgreSQL's 63 bytes: the middle is cut on a
+ * UTF-8 character boundary (as PostgreSQL truncates), so the suffix survives and the name
+ * stays valid UTF-8.
+ */
 static char *
 helper_name(const char *prefix, const char *table, const char *column, const char *suffix)
 {
     char *name = xasprintf("%s%s_%s%s", prefix, table, column, suffix);
-    if (strlen(name) > 63) {
-        size_t keep = 63 - strlen(suffix);
-        memmove(name + keep, suffix, strlen(suffix) + 1);
+    size_t suffix_len = strlen(suffix);
+
+    if (strlen(name) > IDENT_MAX_BYTES) {
+        size_t keep = ident_clip_len(name, IDENT_MAX_BYTES - suffix_len);
+        memmove(name + keep, suffix, suffix_len + 1);
     }
     return name;
 }

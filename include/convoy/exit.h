@@ -11,6 +11,7 @@ enum {
     EXIT_LOCKED = 5,       /* a lock could not be taken within the retry budget */
     EXIT_PRECONDITION = 6, /* data must be fixed first: FK orphans, duplicates, violations */
     EXIT_ABORTED = 7,      /* aborted or interrupted at a safe point; apply again resumes */
+    EXIT_NOT_FOUND = 8, /* no migration of the given NAME in the database (or no convoy schema) */
 };
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * migration.h: a migration file turned into actions.
  *
- * The parser (sqlparse.c) reads the file, its `-- convoy:` directives and its SQL
+ * The parser (plan/migfile.c) reads the file, its `-- convoy:` directives and its SQL
  * (through libpg_query) and produces one action per schema change. Every SQL
  * fragment in an action was produced by libpg_query's deparser, so it is
  * parse-validated: user text never reaches the database verbatim except for
@@ -121,6 +121,15 @@ bool migration_parse(const char *path, const char *text, migration_t *out, parse
 /* Reads `path` and parses it. */
 bool migration_load(const char *path, migration_t *out, parse_error_t *err);
 void migration_free(migration_t *m);
+
+/* PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1). */
+#define IDENT_MAX_BYTES 63
+
+/*
+ * How many bytes of the UTF-8 string s fit in limit without cutting a character in two
+ * (PostgreSQL's pg_mbcliplen): strlen(s) when it fits.
+ */
+size_t ident_clip_len(const char *s, size_t limit);
 
 /* "schema.name" or "name", quoted where needed. Caller frees. */
 char *qname_sql(const qname_t *q);

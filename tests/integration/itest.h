@@ -18,6 +18,7 @@ enum {
     CONVOY_EXIT_LOCK_TIMEOUT = 5,
     CONVOY_EXIT_PRECONDITION = 6,
     CONVOY_EXIT_ABORTED = 7,
+    CONVOY_EXIT_NOT_FOUND = 8,
 };
 
 /* Timeout for one convoy invocation. */

@@ -2086,7 +2086,7 @@ static const parse_case_t parse_cases[] = {
     {"backfill twice for one column", "m.sql",
      "-- convoy:backfill last_login = now()\n-- convoy:backfill last_login = created_at\n"
      "ALTER TABLE users ADD COLUMN last_login timestamptz;\n",
-     false, 2, 0, "second convoy:backfill", NULL},
+     false, 2, 0, "convoy:backfill for column last_login is given twice (lines 1 and 2)", NULL},
     {"invalid name", "m.sql", "-- convoy:name no spaces!\nSELECT 1;\n", false, 1, 0,
      "invalid convoy:name", NULL},
     {"name directive sets the name", "db/0001_x.sql",
