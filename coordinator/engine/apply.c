@@ -86,6 +86,22 @@ holder_is_dead_local(const char *desc)
     return dead;
 }
 
+/* A standby has the convoy schema too (replicated), but nothing can be written there. */
+static bool
+require_primary(pg_t *pg, engine_outcome_t *out)
+{
+    char *v = pg_value(pg, "SELECT pg_is_in_recovery()", 0, NULL);
+    bool standby = v && v[0] == 't';
+
+    free(v);
+    if (standby)
+        outcome(out, RES_INVALID,
+                xstrdup("this server is a read-only standby (in recovery); connect convoy to the "
+                        "primary"),
+                NULL);
+    return !standby;
+}
+
 /* Takes the lease, waiting a little for the session of a local holder that just died. */
 static engine_result_t
 take_lease(pg_t *pg,
@@ -288,6 +304,8 @@ engine_apply(const apply_req_t *req,
     if (ctl)
         ctl->cancel = pg->cancel;
     state_set_actor(req->actor);
+    if (!require_primary(pg, out))
+        goto done;
     for (int pass = 0; pass < 2; pass++) {
         /* pass 0 before the lease, pass 1 after: another driver may have moved on */
         mig_row_free(&row);
@@ -403,6 +421,8 @@ engine_abort(const abort_req_t *req,
     if (ctl)
         ctl->cancel = pg->cancel;
     state_set_actor(req->actor);
+    if (!require_primary(pg, out))
+        goto done;
     if (!state_load_migration(pg, req->name, &row, &found)) {
         outcome(out, RES_ERROR, xasprintf("reading migration state: %s", pg_errmsg(pg)), NULL);
         goto done;

@@ -1091,13 +1091,6 @@ done:
     free(col);
 }
 
-static int
-phase_cmp(const void *x, const void *y)
-{
-    const step_t *a = x, *b = y;
-    return a->phase - b->phase;
-}
-
 void
 plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
 {
@@ -1143,27 +1136,32 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
     if (out->n_steps == 0 && out->n_refusals == 0 && out->n_errors == 0)
         WARN(&c, 1, NULL, "nothing to do: the file contains no schema change");
 
-    /* Stable sort by phase: insertion sort keeps file order within a phase. */
-    sorted = out->steps;
-    for (size_t i = 1; i < out->n_steps; i++) {
-        step_t tmp = sorted[i];
-        size_t j = i;
-        while (j > 0 && phase_cmp(&sorted[j - 1], &tmp) > 0) {
-            sorted[j] = sorted[j - 1];
-            j--;
+    /* Stable counting sort by phase (a few small integers): file order within a phase. */
+    {
+        size_t start[PHASE_CLEANUP + 2] = {0};
+        int *pos_of_uid = xcalloc(out->n_steps + 1, sizeof(int));
+        step_t *by_phase = xcalloc(out->n_steps ? out->n_steps : 1, sizeof(step_t));
+
+        for (size_t i = 0; i < out->n_steps; i++)
+            start[out->steps[i].phase + 1]++;
+        for (int ph = 1; ph <= PHASE_CLEANUP + 1; ph++)
+            start[ph] += start[ph - 1];
+        for (size_t i = 0; i < out->n_steps; i++) {
+            size_t at = start[out->steps[i].phase]++;
+            by_phase[at] = out->steps[i];
+            pos_of_uid[out->steps[i].uid] = (int)at + 1;
         }
-        sorted[j] = tmp;
-    }
-    /* Links were made by uid; from here on they are 1-based step numbers. */
-    for (size_t i = 0; i < out->n_steps; i++) {
-        int *links[3] = {&sorted[i].requires, &sorted[i].final_step, &sorted[i].fill_step};
-        for (int k = 0; k < 3; k++) {
-            int uid = *links[k];
-            *links[k] = 0;
-            for (size_t j = 0; uid && j < out->n_steps; j++)
-                if (sorted[j].uid == uid)
-                    *links[k] = (int)j + 1;
+        free(out->steps);
+        out->steps = sorted = by_phase;
+        /* Links were made by uid; from here on they are 1-based step numbers. */
+        for (size_t i = 0; i < out->n_steps; i++) {
+            int *links[3] = {&sorted[i].requires, &sorted[i].final_step, &sorted[i].fill_step};
+            for (int k = 0; k < 3; k++)
+                *links[k] = *links[k] > 0 && (size_t)*links[k] <= out->n_steps
+                                ? pos_of_uid[*links[k]]
+                                : 0;
         }
+        free(pos_of_uid);
     }
 }
 
