@@ -292,38 +292,3 @@ sha256_hex(const void *data, size_t len, char out[65])
     crypto_hash_sha256(hash, data, len);
     sodium_bin2hex(out, 65, hash, sizeof(hash));
 }
-
-char *
-quote_ident(const char *ident)
-{
-    sb_t sb;
-
-    sb_init(&sb);
-    sb_putc(&sb, '"');
-    for (const char *p = ident; *p; p++) {
-        if (*p == '"')
-            sb_putc(&sb, '"');
-        sb_putc(&sb, *p);
-    }
-    sb_putc(&sb, '"');
-    return sb_steal(&sb);
-}
-
-char *
-quote_literal(const char *s)
-{
-    sb_t sb;
-    bool backslash = strchr(s, '\\') != NULL;
-
-    sb_init(&sb);
-    if (backslash)
-        sb_putc(&sb, 'E');
-    sb_putc(&sb, '\'');
-    for (const char *p = s; *p; p++) {
-        if (*p == '\'' || (*p == '\\' && backslash))
-            sb_putc(&sb, *p);
-        sb_putc(&sb, *p);
-    }
-    sb_putc(&sb, '\'');
-    return sb_steal(&sb);
-}

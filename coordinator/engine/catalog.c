@@ -1,6 +1,7 @@
 /* catalog.c: live catalog facts and server-side probes for the planner. */
 #include "convoy/catalog.h"
 
+#include "convoy/quote.h"
 #include "convoy/util.h"
 
 #include <stdlib.h>

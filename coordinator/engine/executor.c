@@ -3,6 +3,7 @@
 
 #include "convoy/backfill.h"
 #include "convoy/log.h"
+#include "convoy/quote.h"
 #include "convoy/state.h"
 #include "convoy/util.h"
 
@@ -450,8 +451,8 @@ drop_index_concurrently(exec_t *ex, const step_t *s, int64_t budget_ms)
 
     if (schema == NULL)
         return false;
-    qs = quote_ident(schema);
-    qi = quote_ident(s->index_name);
+    qs = ident_sql(schema);
+    qi = ident_sql(s->index_name);
     sql = xasprintf("DROP INDEX CONCURRENTLY IF EXISTS %s.%s", qs, qi);
     set = xasprintf("SET lock_timeout = '%lldms'; SET statement_timeout = '%lldms'",
                     (long long)ex->plan->lock_timeout_ms, (long long)budget_ms);

@@ -104,27 +104,6 @@ fail_at(parser_t *p, int line, int col, const char *fmt, ...)
     return false;
 }
 
-char *
-ident_sql(const char *ident)
-{
-    return pgq_quote_ident(ident);
-}
-
-char *
-qname_sql(const qname_t *q)
-{
-    char *name = ident_sql(q->name);
-    char *schema, *out;
-
-    if (q->schema == NULL)
-        return name;
-    schema = ident_sql(q->schema);
-    out = xasprintf("%s.%s", schema, name);
-    free(schema);
-    free(name);
-    return out;
-}
-
 static void
 qname_set(qname_t *q, const PgQuery__RangeVar *rv)
 {

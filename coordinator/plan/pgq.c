@@ -495,27 +495,6 @@ pgq_deparse_constraint(PgQuery__Constraint *c)
     return out;
 }
 
-char *
-pgq_quote_ident(const char *ident)
-{
-    PgQuery__String s = PG_QUERY__STRING__INIT;
-    PgQuery__Node sn = PG_QUERY__NODE__INIT;
-    PgQuery__Node *fields[1] = {&sn};
-    PgQuery__ColumnRef cr = PG_QUERY__COLUMN_REF__INIT;
-    PgQuery__Node crn = PG_QUERY__NODE__INIT;
-    char *out;
-
-    s.sval = (char *)ident;
-    sn.node_case = PG_QUERY__NODE__NODE_STRING;
-    sn.string = &s;
-    cr.n_fields = 1;
-    cr.fields = fields;
-    crn.node_case = PG_QUERY__NODE__NODE_COLUMN_REF;
-    crn.column_ref = &cr;
-    out = pgq_deparse_expr(&crn);
-    return out ? out : quote_ident(ident);
-}
-
 const char *
 pgq_node_str(const PgQuery__Node *n)
 {

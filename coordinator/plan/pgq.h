@@ -53,8 +53,6 @@ char *pgq_deparse_expr(PgQuery__Node *expr);
 char *pgq_deparse_type(PgQuery__TypeName *tn);
 /* Deparses a constraint as it would follow "ALTER TABLE t ADD ", without its name. */
 char *pgq_deparse_constraint(PgQuery__Constraint *c);
-/* A quoted identifier exactly as PostgreSQL's deparser would write it. */
-char *pgq_quote_ident(const char *ident);
 
 /* The string value of a String node, or NULL. */
 const char *pgq_node_str(const PgQuery__Node *n);

@@ -1157,9 +1157,8 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
         for (size_t i = 0; i < out->n_steps; i++) {
             int *links[3] = {&sorted[i].requires, &sorted[i].final_step, &sorted[i].fill_step};
             for (int k = 0; k < 3; k++)
-                *links[k] = *links[k] > 0 && (size_t)*links[k] <= out->n_steps
-                                ? pos_of_uid[*links[k]]
-                                : 0;
+                *links[k] =
+                    *links[k] > 0 && (size_t)*links[k] <= out->n_steps ? pos_of_uid[*links[k]] : 0;
         }
         free(pos_of_uid);
     }

@@ -10,6 +10,8 @@
 #ifndef CONVOY_MIGRATION_H
 #define CONVOY_MIGRATION_H
 
+#include "convoy/quote.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,11 +35,6 @@ typedef enum {
 } action_kind_t;
 
 const char *action_kind_name(action_kind_t kind);
-
-typedef struct {
-    char *schema; /* NULL when the user left it unqualified */
-    char *name;
-} qname_t;
 
 typedef struct {
     action_kind_t kind;
@@ -130,10 +127,5 @@ void migration_free(migration_t *m);
  * (PostgreSQL's pg_mbcliplen): strlen(s) when it fits.
  */
 size_t ident_clip_len(const char *s, size_t limit);
-
-/* "schema.name" or "name", quoted where needed. Caller frees. */
-char *qname_sql(const qname_t *q);
-/* An identifier, quoted only when it must be. Caller frees. */
-char *ident_sql(const char *ident);
 
 #endif

@@ -58,9 +58,4 @@ char *read_file(const char *path, size_t *len_out);
 /* Hex SHA-256 of a buffer, into out[65]. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 
-/* Always double-quotes an identifier (doubling embedded quotes). Caller frees. */
-char *quote_ident(const char *ident);
-/* Quotes a SQL string literal ('it''s'). Caller frees. */
-char *quote_literal(const char *s);
-
 #endif

@@ -137,99 +137,6 @@ test_parse_int64(void **state)
     assert_false(parse_int64(NULL, 0, 10, &(int64_t){0}));
 }
 
-/*
- * Undoes quote_ident: returns the identifier a quoted name denotes, or NULL when the
- * text is not exactly one well-formed quoted identifier. Caller frees.
- */
-static char *
-unquote_ident(const char *q)
-{
-    size_t n = strlen(q);
-    char *out, *o;
-
-    if (n < 2 || q[0] != '"' || q[n - 1] != '"')
-        return NULL;
-    out = o = xmalloc(n);
-    for (size_t i = 1; i < n - 1; i++) {
-        if (q[i] == '"') {
-            if (i + 1 >= n - 1 || q[i + 1] != '"') {
-                free(out);
-                return NULL; /* a lone quote would end the identifier early */
-            }
-            i++;
-        }
-        *o++ = q[i];
-    }
-    *o = '\0';
-    return out;
-}
-
-static void
-test_quote_ident(void **state)
-{
-    static const struct {
-        const char *in;
-        const char *out;
-    } cases[] = {
-        {"users", NULL}, /* NULL: bare or quoted, as long as it round-trips */
-        {"Users", "\"Users\""},
-        {"a\"b", "\"a\"\"b\""},
-        {"\"", "\"\"\"\""},
-        {"", "\"\""},
-        {"users; DROP TABLE x", "\"users; DROP TABLE x\""},
-        {"select", "\"select\""},
-        {"last login", "\"last login\""},
-        {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
-    };
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *q = quote_ident(cases[i].in);
-        char *back = unquote_ident(q);
-        bool bare_ok = cases[i].out == NULL && strcmp(q, cases[i].in) == 0;
-        bool same = cases[i].out == NULL || strcmp(q, cases[i].out) == 0;
-        bool round_trips = bare_ok || (back != NULL && strcmp(back, cases[i].in) == 0);
-
-        if (!same || !round_trips)
-            print_error("quote_ident(\"%s\") = %s, expected %s (round trip %s)\n", cases[i].in, q,
-                        cases[i].out ? cases[i].out : "(either)", round_trips ? "ok" : "FAILED");
-        free(back);
-        free(q);
-        if (!same || !round_trips)
-            fail();
-    }
-}
-
-static void
-test_quote_literal(void **state)
-{
-    static const struct {
-        const char *in;
-        const char *out;
-    } cases[] = {
-        {"free", "'free'"},
-        {"", "''"},
-        {"it's", "'it''s'"},
-        {"''", "''''''"},
-        {"a\\b", "E'a\\\\b'"},
-        {"it's a\\b", "E'it''s a\\\\b'"},
-        {"'; DROP TABLE users; --", "'''; DROP TABLE users; --'"},
-        {"line\nbreak", "'line\nbreak'"},
-    };
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *q = quote_literal(cases[i].in);
-        bool same = strcmp(q, cases[i].out) == 0;
-
-        if (!same)
-            print_error("quote_literal(\"%s\") = %s, expected %s\n", cases[i].in, q, cases[i].out);
-        free(q);
-        if (!same)
-            fail();
-    }
-}
-
 static void
 test_format_duration(void **state)
 {
@@ -302,7 +209,6 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_duration),  cmocka_unit_test(test_parse_int64),
-        cmocka_unit_test(test_quote_ident),     cmocka_unit_test(test_quote_literal),
         cmocka_unit_test(test_format_duration), cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_string_buffer),
     };
