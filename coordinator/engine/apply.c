@@ -102,6 +102,33 @@ require_primary(pg_t *pg, engine_outcome_t *out)
     return !standby;
 }
 
+/*
+ * Connects for a command: the primary only, the cancel handle published to ctl, the actor
+ * recorded for the audit log. NULL (with *out filled) when convoy cannot work there.
+ */
+static pg_t *
+engine_connect(const char *conninfo, const char *actor, run_ctl_t *ctl, engine_outcome_t *out)
+{
+    char *err = NULL;
+    pg_t *pg;
+
+    memset(out, 0, sizeof(*out));
+    pg = pg_connect(conninfo, &err);
+    if (pg == NULL) {
+        outcome(out, RES_ERROR, xasprintf("cannot connect to the database: %s", err), NULL);
+        free(err);
+        return NULL;
+    }
+    if (!require_primary(pg, out)) {
+        pg_close(&pg);
+        return NULL;
+    }
+    if (ctl)
+        ctl->cancel = pg->cancel;
+    state_set_actor(actor);
+    return pg;
+}
+
 /* Takes the lease, waiting a little for the session of a local holder that just died. */
 static engine_result_t
 take_lease(pg_t *pg,
@@ -294,18 +321,8 @@ engine_apply(const apply_req_t *req,
     bool found = false;
     mig_status_t to;
 
-    memset(out, 0, sizeof(*out));
-    pg = pg_connect(req->conninfo, &err);
-    if (pg == NULL) {
-        outcome(out, RES_ERROR, xasprintf("cannot connect to the database: %s", err), NULL);
-        free(err);
+    if ((pg = engine_connect(req->conninfo, req->actor, ctl, out)) == NULL)
         return;
-    }
-    if (ctl)
-        ctl->cancel = pg->cancel;
-    state_set_actor(req->actor);
-    if (!require_primary(pg, out))
-        goto done;
     for (int pass = 0; pass < 2; pass++) {
         /* pass 0 before the lease, pass 1 after: another driver may have moved on */
         mig_row_free(&row);
@@ -411,18 +428,8 @@ engine_abort(const abort_req_t *req,
     mig_status_t to;
     transition_result_t tr;
 
-    memset(out, 0, sizeof(*out));
-    pg = pg_connect(req->conninfo, &err);
-    if (pg == NULL) {
-        outcome(out, RES_ERROR, xasprintf("cannot connect to the database: %s", err), NULL);
-        free(err);
+    if ((pg = engine_connect(req->conninfo, req->actor, ctl, out)) == NULL)
         return;
-    }
-    if (ctl)
-        ctl->cancel = pg->cancel;
-    state_set_actor(req->actor);
-    if (!require_primary(pg, out))
-        goto done;
     if (!state_load_migration(pg, req->name, &row, &found)) {
         outcome(out, RES_ERROR, xasprintf("reading migration state: %s", pg_errmsg(pg)), NULL);
         goto done;

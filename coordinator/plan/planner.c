@@ -249,8 +249,18 @@ helper_name(const char *prefix, const char *table, const char *column, const cha
     size_t suffix_len = strlen(suffix);
 
     if (strlen(name) > IDENT_MAX_BYTES) {
-        size_t keep = ident_clip_len(name, IDENT_MAX_BYTES - suffix_len);
-        memmove(name + keep, suffix, suffix_len + 1);
+        /* cut on a character boundary, and keep a hash of the whole name so that two long
+         * names sharing a prefix still get different helpers */
+        uint32_t h = 2166136261u; /* FNV-1a */
+        char tag[16];
+        size_t keep, tag_len;
+        for (const char *p = name; *p; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        tag_len = (size_t)snprintf(tag, sizeof(tag), "_%08x", h);
+        keep = ident_clip_len(name, IDENT_MAX_BYTES - suffix_len - tag_len);
+        memcpy(name + keep, tag, tag_len);
+        memmove(name + keep + tag_len, name + strlen(name) - suffix_len, suffix_len + 1);
+        name[keep + tag_len + suffix_len] = '\0';
     }
     return name;
 }

@@ -2311,6 +2311,39 @@ test_plan_settings(void **state)
     plan_free(&p);
 }
 
+/* Two long columns that share their first 54 bytes still get different helper names. */
+static void
+test_helper_names_unique_when_cut(void **state)
+{
+    plan_t p;
+    const char *seen[2] = {NULL, NULL};
+    int n = 0;
+
+    (void)state;
+    plan_text("-- convoy:backfill aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_one = 1\n"
+              "-- convoy:backfill aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_two = 2\n"
+              "ALTER TABLE users ADD COLUMN "
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_one "
+              "int NOT NULL;\n"
+              "ALTER TABLE users ADD COLUMN "
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_two "
+              "int NOT NULL;\n",
+              NULL, &p);
+    assert_int_equal(p.n_errors, 0);
+    for (size_t i = 0; i < p.n_steps && n < 2; i++) {
+        const char *t = strstr(p.steps[i].sql, "CREATE TRIGGER ");
+        if (t)
+            seen[n++] = t + strlen("CREATE TRIGGER ");
+    }
+    assert_int_equal(n, 2);
+    assert_true(strncmp(seen[0], seen[1], 63) != 0);
+    for (int k = 0; k < 2; k++) {
+        const char *sp = strchr(seen[k], ' ');
+        assert_true(sp != NULL && sp - seen[k] <= 63);
+    }
+    plan_free(&p);
+}
+
 int
 main(void)
 {
@@ -2324,6 +2357,7 @@ main(void)
     const struct CMUnitTest plan_misc[] = {
         cmocka_unit_test(test_plan_backfill_fields),
         cmocka_unit_test(test_plan_settings),
+        cmocka_unit_test(test_helper_names_unique_when_cut),
     };
     struct CMUnitTest *tests = xcalloc(n_plan, sizeof(*tests));
     struct CMUnitTest *ptests = xcalloc(n_parse, sizeof(*ptests));
