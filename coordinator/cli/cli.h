@@ -24,7 +24,8 @@ int cmd_fsm(const cli_opts_t *o);
 
 /* Loads and parses the migration; prints file:line:col errors. */
 #include "convoy/migration.h"
-bool cli_load_migration(const char *path, migration_t *m);
+/* On failure prints "convoy: FILE:LINE:COL: message"; *error (optional) gets that text. */
+bool cli_load_migration(const char *path, migration_t *m, char **error);
 /* SIGINT/SIGTERM stop the engine (cancel the statement in flight); *out is the control. */
 #include "convoy/runctl.h"
 void cli_install_stop_handler(run_ctl_t **out);

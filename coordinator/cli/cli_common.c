@@ -7,20 +7,28 @@
 #include <stdlib.h>
 
 bool
-cli_load_migration(const char *path, migration_t *m)
+cli_load_migration(const char *path, migration_t *m, char **error)
 {
     parse_error_t err;
     int64_t t0 = now_mono_ms();
+    char *msg;
 
+    if (error)
+        *error = NULL;
     if (migration_load(path, m, &err)) {
         log_debug("parsed %s in %lld ms: migration %s, %zu actions, %zu backfills", path,
                   (long long)(now_mono_ms() - t0), m->name, m->n_actions, m->n_backfills);
         return true;
     }
     if (err.line > 0)
-        fprintf(stderr, "convoy: %s:%d:%d: %s\n", path, err.line, err.column, err.message);
+        msg = xasprintf("%s:%d:%d: %s", path, err.line, err.column, err.message);
     else
-        fprintf(stderr, "convoy: %s: %s\n", path, err.message);
+        msg = xasprintf("%s: %s", path, err.message);
+    fprintf(stderr, "convoy: %s\n", msg);
+    if (error)
+        *error = msg;
+    else
+        free(msg);
     return false;
 }
 

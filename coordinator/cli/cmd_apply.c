@@ -57,12 +57,13 @@ cmd_apply(const cli_opts_t *o)
     int code;
 
     render_init(&r, o->file, o->quiet || o->json);
-    if (!cli_load_migration(o->file, &m)) {
-        memset(&out, 0, sizeof(out));
+    memset(&out, 0, sizeof(out));
+    if (!cli_load_migration(o->file, &m, &out.message)) {
         out.result = RES_INVALID;
         code = render_exit_code(out.result);
         if (o->json)
             cli_print_json(render_outcome_json(&r, "", &out, code));
+        engine_outcome_free(&out);
         render_free(&r);
         return code;
     }

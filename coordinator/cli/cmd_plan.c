@@ -18,7 +18,7 @@ cmd_plan(const cli_opts_t *o)
     char *err = NULL;
     int rc = EXIT_OK;
 
-    if (!cli_load_migration(o->file, &m))
+    if (!cli_load_migration(o->file, &m, NULL))
         return EXIT_ERROR;
     if (!o->offline &&
         (o->db != NULL || getenv("PGHOST") || getenv("PGDATABASE") || getenv("PGSERVICE"))) {

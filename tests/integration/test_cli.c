@@ -318,6 +318,39 @@ parse_json(const char *text)
     return v;
 }
 
+/* apply --json of a refused file, and of an unparsable one, carries the reasons. */
+static void
+test_apply_json_reasons(void **state)
+{
+    itest_env_t *env = *state;
+    char *refused = itest_write_migration(env, "refused_json.sql",
+                                          "ALTER TABLE users ADD COLUMN s bigserial;\n");
+    char *broken = itest_write_migration(env, "broken_json.sql", "ALTER TABLE users ADD;\n");
+    const char *a1[] = {"apply", "--json", refused, NULL};
+    const char *a2[] = {"apply", "--json", broken, NULL};
+    convoy_result_t r;
+    json_t *o, *note;
+
+    r = itest_convoy(env, a1);
+    assert_int_equal(r.rc, CONVOY_EXIT_UNSAFE);
+    o = parse_json(r.out);
+    assert_string_equal(jstr(o, "result"), "refused");
+    assert_int_equal((int)json_integer_value(json_object_get(o, "exit_code")), CONVOY_EXIT_UNSAFE);
+    note = json_array_get(json_object_get(o, "notes"), 0);
+    assert_non_null(note);
+    assert_string_equal(jstr(note, "kind"), "refused");
+    assert_int_equal((int)json_integer_value(json_object_get(note, "line")), 1);
+    assert_true(json_is_string(json_object_get(note, "fix")));
+    json_decref(o);
+
+    r = itest_convoy(env, a2);
+    assert_int_equal(r.rc, CONVOY_EXIT_ERROR);
+    o = parse_json(r.out);
+    assert_string_equal(jstr(o, "result"), "invalid");
+    assert_true(itest_contains_ci(jstr(o, "message"), "broken_json.sql:1:"));
+    json_decref(o);
+}
+
 /* status --json and audit --json: typed values, and plan's key names where they overlap. */
 static void
 test_json_typed(void **state)
@@ -412,9 +445,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version),        cmocka_unit_test(test_command_help),
-        cmocka_unit_test(test_usage_messages), cmocka_unit_test(test_verbose),
-        cmocka_unit_test(test_exit_codes),     cmocka_unit_test(test_json_typed),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_command_help),
+        cmocka_unit_test(test_usage_messages),
+        cmocka_unit_test(test_verbose),
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_json_typed),
+        cmocka_unit_test(test_apply_json_reasons),
     };
 
     itest_init();
