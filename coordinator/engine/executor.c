@@ -530,6 +530,12 @@ run_index_step(exec_t *ex, int n, const step_t *s)
     char sqlstate[6];
     char *msg;
 
+    if (state && s->missing_ok && (other || step_attempts(ex, n) == 0)) {
+        /* IF NOT EXISTS: PostgreSQL skips whatever relation holds the name */
+        free(state);
+        free(other);
+        return mark_done(ex, n, s, 0, -1, "relation already exists: skipped (IF NOT EXISTS)");
+    }
     if (state && other) {
         set_failure(ex, n,
                     xasprintf("relation \"%s\" already exists: it belongs to %s, not to %s",
@@ -634,8 +640,15 @@ run_drop_index_step(exec_t *ex, int n, const step_t *s)
     pg_status_t st;
 
     free(other);
-    if (state == NULL)
-        return mark_done(ex, n, s, 0, -1, "index already gone");
+    if (state == NULL && (s->missing_ok || step_attempts(ex, n) > 0))
+        return mark_done(ex, n, s, 0, -1,
+                         s->missing_ok ? "index does not exist: skipped (IF EXISTS)"
+                                       : "index already gone (dropped by an earlier attempt)");
+    if (state == NULL) {
+        set_failure(ex, n, xasprintf("index \"%s\" does not exist", s->index_name),
+                    xstrdup("check the index name (and schema), or write DROP INDEX IF EXISTS"));
+        return XR_FAILED;
+    }
     free(state);
     if ((xr = mark_running(ex, n)) != XR_OK)
         return xr;

@@ -575,8 +575,8 @@ add_new_table(parser_t *p, const qname_t *q)
  * than 63 bytes the longer of the two parts is shortened first, and each is cut on a
  * character boundary so the name stays valid UTF-8.
  */
-static char *
-make_object_name(const char *table, char **cols, size_t n_cols, const char *suffix)
+char *
+migration_object_name(const char *table, char **cols, size_t n_cols, const char *suffix)
 {
     size_t t_len = strlen(table), c_len = 0, avail;
     size_t overhead = strlen(suffix) + 1;
@@ -794,12 +794,12 @@ add_constraint_action(parser_t *p,
         const char *only = check_name_column(c);
         char *only_col = (char *)only;
         a->constraint_name =
-            make_object_name(table->name, only ? &only_col : NULL, only ? 1 : 0, suffix);
+            migration_object_name(table->name, only ? &only_col : NULL, only ? 1 : 0, suffix);
     } else if (a->is_primary) {
-        a->constraint_name = make_object_name(table->name, NULL, 0, suffix); /* table_pkey */
+        a->constraint_name = migration_object_name(table->name, NULL, 0, suffix); /* table_pkey */
     } else {
         /* table_col1_col2_fkey / table_col1_col2_key, every column as PostgreSQL does */
-        a->constraint_name = make_object_name(table->name, a->cols, a->n_cols, suffix);
+        a->constraint_name = migration_object_name(table->name, a->cols, a->n_cols, suffix);
     }
     if (kind == ACT_ADD_UNIQUE)
         a->index_name = xstrdup(a->constraint_name);
@@ -1064,6 +1064,85 @@ convert_alter_table(
     free(table.name);
 }
 
+/*
+ * PostgreSQL's FigureColname for an index expression: what the column of a SELECT of it
+ * would be called, or NULL (then "expr"). The common shapes; anything else is "expr".
+ */
+static const char *
+figure_colname(const PgQuery__Node *n)
+{
+    if (n == NULL)
+        return NULL;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_COLUMN_REF: {
+        const PgQuery__ColumnRef *cr = n->column_ref;
+        return cr->n_fields > 0 ? pgq_node_str(cr->fields[cr->n_fields - 1]) : NULL;
+    }
+    case PG_QUERY__NODE__NODE_FUNC_CALL: {
+        const PgQuery__FuncCall *fc = n->func_call;
+        return fc->n_funcname > 0 ? pgq_node_str(fc->funcname[fc->n_funcname - 1]) : NULL;
+    }
+    case PG_QUERY__NODE__NODE_TYPE_CAST: {
+        const char *inner = figure_colname(n->type_cast->arg);
+        const PgQuery__TypeName *tn = n->type_cast->type_name;
+        if (inner)
+            return inner;
+        return tn && tn->n_names > 0 ? pgq_node_str(tn->names[tn->n_names - 1]) : NULL;
+    }
+    case PG_QUERY__NODE__NODE_CASE_EXPR:
+        return "case";
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+        return "coalesce";
+    case PG_QUERY__NODE__NODE_A_ARRAY_EXPR:
+        return "array";
+    case PG_QUERY__NODE__NODE_ROW_EXPR:
+        return "row";
+    case PG_QUERY__NODE__NODE_MIN_MAX_EXPR:
+        return n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
+    case PG_QUERY__NODE__NODE_A_EXPR:
+        return n->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF ? "nullif" : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* ChooseIndexColumnNames: one name per index column, repeats numbered (a, a1, a2). */
+static char **
+index_column_names(const PgQuery__IndexStmt *is, size_t *n_out)
+{
+    char **names = xcalloc(is->n_index_params ? is->n_index_params : 1, sizeof(char *));
+    size_t n = 0;
+
+    for (size_t i = 0; i < is->n_index_params; i++) {
+        const PgQuery__IndexElem *ie = is->index_params[i]->index_elem;
+        const char *orig = PGQ_STR_SET(ie->indexcolname) ? ie->indexcolname
+                           : PGQ_STR_SET(ie->name)       ? ie->name
+                                                         : figure_colname(ie->expr);
+        char *cur;
+        if (orig == NULL || orig[0] == '\0' || strcmp(orig, "?column?") == 0)
+            orig = "expr";
+        cur = xstrdup(orig);
+        for (int k = 1;; k++) {
+            bool clash = false;
+            for (size_t j = 0; j < n && !clash; j++)
+                clash = strcmp(names[j], cur) == 0;
+            if (!clash)
+                break;
+            free(cur);
+            {
+                char num[16];
+                size_t keep;
+                snprintf(num, sizeof(num), "%d", k);
+                keep = ident_clip_len(orig, IDENT_MAX_BYTES - strlen(num));
+                cur = xasprintf("%.*s%s", (int)keep, orig, num);
+            }
+        }
+        names[n++] = cur;
+    }
+    *n_out = n;
+    return names;
+}
+
 static void
 convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, int col)
 {
@@ -1074,7 +1153,8 @@ convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int
     size_t n_cols = 0;
     char *err = NULL;
     char *saved_name = is->idxname;
-    char *generated = NULL;
+    char **index_name_parts = NULL;
+    size_t n_parts = 0;
 
     qname_set(&table, is->relation);
     for (size_t i = 0; i < is->n_index_params; i++) {
@@ -1082,6 +1162,10 @@ convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int
         if (PGQ_STR_SET(ie->name))
             cols[n_cols++] = xstrdup(ie->name);
     }
+    /* PostgreSQL names an unnamed index after its columns, an expression after what the
+     * expression computes (ChooseIndexColumnNames), numbering repeats */
+    if (!PGQ_STR_SET(is->idxname))
+        index_name_parts = index_column_names(is, &n_parts);
     if (table_is_new(p, &table)) {
         a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
         a->table_is_new = true;
@@ -1090,6 +1174,7 @@ convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int
         for (size_t i = 0; i < n_cols; i++)
             free(cols[i]);
         free(cols);
+        strv_free(index_name_parts, n_parts);
         return;
     }
     a = add_action(p, ACT_CREATE_INDEX, stmt_sql, line, col);
@@ -1097,16 +1182,25 @@ convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int
     a->cols = cols;
     a->n_cols = n_cols;
     a->unique = is->unique;
-    if (!PGQ_STR_SET(is->idxname)) {
-        generated = make_object_name(table.name, cols, n_cols, is->unique ? "key" : "idx");
-        is->idxname = generated;
+    a->index_name_given = PGQ_STR_SET(is->idxname);
+    a->missing_ok = is->if_not_exists;
+    if (!a->index_name_given) {
+        /* "CREATE UNIQUE INDEX" is not a constraint: PostgreSQL says _idx, not _key */
+        a->index_name = migration_object_name(table.name, index_name_parts, n_parts, "idx");
+        a->name_parts = index_name_parts;
+        a->n_name_parts = n_parts;
+        index_name_parts = NULL;
+        n_parts = 0;
+    } else {
+        a->index_name = xstrdup(is->idxname);
     }
-    a->index_name = xstrdup(is->idxname);
+    /* the deparser writes the name unquoted: leave a slot that the planner fills */
+    is->idxname = (char *)MIGRATION_INDEX_NAME_SLOT;
     is->concurrent = true;
     is->if_not_exists = false;
     a->index_sql = pgq_deparse_stmt(stmt, &err);
     is->idxname = saved_name;
-    free(generated);
+    strv_free(index_name_parts, n_parts);
     free(err);
 }
 
@@ -1117,30 +1211,37 @@ convert_drop(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, i
     char *err = NULL;
 
     if (ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
-        action_t *a;
-        if (ds->n_objects != 1 || ds->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE) {
+        PgQuery__Node **all = ds->objects;
+        size_t n_all = ds->n_objects;
+        if (ds->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE) {
             refuse(p, stmt_sql, line, col,
-                   "DROP INDEX CONCURRENTLY handles one index at a time and no CASCADE",
-                   "write one DROP INDEX statement per index, without CASCADE");
+                   "DROP INDEX ... CASCADE also drops the constraints that depend on the index, "
+                   "and DROP INDEX CONCURRENTLY cannot cascade",
+                   "drop the dependent constraints first (ALTER TABLE ... DROP CONSTRAINT), then "
+                   "DROP INDEX without CASCADE");
             return;
         }
-        a = add_action(p, ACT_DROP_INDEX, stmt_sql, line, col);
-        {
+        /* DROP INDEX a, b: one DROP INDEX CONCURRENTLY per index, in order */
+        for (size_t k = 0; k < n_all; k++) {
+            action_t *a = add_action(p, ACT_DROP_INDEX, stmt_sql, line, col);
             size_t n = 0;
-            char **names =
-                string_list(ds->objects[0]->list->items, ds->objects[0]->list->n_items, &n);
+            char **names = string_list(all[k]->list->items, all[k]->list->n_items, &n);
             if (n >= 1) {
                 a->index_name = xstrdup(names[n - 1]);
                 if (n >= 2)
                     a->table.schema = xstrdup(names[n - 2]);
             }
-            for (size_t i = 0; i < n; i++)
-                free(names[i]);
-            free(names);
+            strv_free(names, n);
+            a->missing_ok = ds->missing_ok;
+            ds->objects = &all[k];
+            ds->n_objects = 1;
+            ds->concurrent = true;
+            a->index_sql = pgq_deparse_stmt(stmt, &err);
+            free(err);
+            err = NULL;
         }
-        ds->concurrent = true;
-        a->index_sql = pgq_deparse_stmt(stmt, &err);
-        free(err);
+        ds->objects = all;
+        ds->n_objects = n_all;
         return;
     }
     if (ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
@@ -1478,6 +1579,7 @@ migration_free(migration_t *m)
         strv_free(a->ref_cols, a->n_ref_cols);
         free(a->index_name);
         free(a->index_sql);
+        strv_free(a->name_parts, a->n_name_parts);
         free(a->reason);
         free(a->fix);
     }

@@ -61,6 +61,7 @@ plan_step_encode(const step_t *s)
     json_object_set_new(o, "check_desc", str_or_null(s->check_desc));
     json_object_set_new(o, "index_schema", str_or_null(s->index_schema));
     json_object_set_new(o, "index_name", str_or_null(s->index_name));
+    json_object_set_new(o, "missing_ok", json_boolean(s->missing_ok));
     return o;
 }
 
@@ -164,6 +165,7 @@ plan_step_decode(const json_t *o, step_t *out, const char **err)
     out->check_desc = get_str(o, "check_desc");
     out->index_schema = get_str(o, "index_schema");
     out->index_name = get_str(o, "index_name");
+    out->missing_ok = json_is_true(json_object_get(o, "missing_ok"));
     if (n_types != out->n_keys || out->sql == NULL) {
         *err = n_types != out->n_keys ? "key columns and key types differ in number" : "no sql";
         if (n_types != out->n_keys) {

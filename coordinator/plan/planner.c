@@ -926,6 +926,36 @@ done:
     free(con);
 }
 
+/* s with the first `from` replaced by `to`. Caller frees. */
+static char *
+str_replace_once(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    if (at == NULL)
+        return xstrdup(s);
+    return xasprintf("%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+}
+
+/* Is an index name already used: on the table (live), or by an earlier index of this file? */
+static bool
+index_name_taken(ctx_t *c, const table_fact_t *t, const action_t *self, const char *name)
+{
+    for (size_t i = 0; t && t->exists && i < t->n_indexes; i++)
+        if (strcmp(t->indexes[i].name, name) == 0)
+            return true;
+    for (size_t i = 0; i < c->p->n_steps; i++) {
+        const step_t *s = &c->p->steps[i];
+        if ((s->kind == STEP_INDEX) && s->index_name && strcmp(s->index_name, name) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < c->m->n_actions && &c->m->actions[i] != self; i++) {
+        const action_t *o = &c->m->actions[i];
+        if (o->constraint_name && strcmp(o->constraint_name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void
 plan_action(ctx_t *c, size_t idx)
 {
@@ -1053,35 +1083,59 @@ plan_action(ctx_t *c, size_t idx)
         s->est_ms = 0;
         break;
     }
-    case ACT_CREATE_INDEX:
+    case ACT_CREATE_INDEX: {
+        char *name = NULL, *sql;
         for (size_t i = 0; i < a->n_cols; i++)
             if (!column_known(c, a, &a->table, a->cols[i]))
                 goto done;
-        if (c->f->live && t) {
-            for (size_t i = 0; i < t->n_indexes; i++) {
-                if (strcmp(t->indexes[i].name, a->index_name) == 0) {
-                    ERROR(c, a->line, xstrdup("choose another index name or drop the old index"),
-                          "index %s already exists%s", a->index_name,
-                          t->indexes[i].valid ? "" : " (INVALID, from a failed build)");
-                    goto done;
+        if (!a->index_name_given) {
+            /* ChooseRelationName: the first of name, name1, name2, ... not taken */
+            for (int k = 0; name == NULL; k++) {
+                char label[16];
+                snprintf(label, sizeof(label), k ? "idx%d" : "idx", k);
+                name = migration_object_name(a->table.name, a->name_parts, a->n_name_parts, label);
+                if (index_name_taken(c, t, a, name)) {
+                    free(name);
+                    name = NULL;
                 }
             }
+        } else {
+            name = xstrdup(a->index_name);
+            if (c->f->live && t && index_name_taken(c, t, a, name)) {
+                if (a->missing_ok) {
+                    WARN(c, a->line, NULL, "index %s already exists: skipped (IF NOT EXISTS)",
+                         name);
+                } else {
+                    ERROR(c, a->line, xstrdup("choose another index name or drop the old index"),
+                          "relation \"%s\" already exists", name);
+                }
+                free(name);
+                goto done;
+            }
         }
-        s = step_add(c, STEP_INDEX, PHASE_INDEX, xstrdup(a->index_sql),
+        {
+            char *q = ident_sql(name);
+            sql = str_replace_once(a->index_sql, MIGRATION_INDEX_NAME_SLOT, q);
+            free(q);
+        }
+        s = step_add(c, STEP_INDEX, PHASE_INDEX, sql,
                      xasprintf("build %sindex %s concurrently, after any backfill: reads and "
                                "writes continue",
-                               a->unique ? "unique " : "", a->index_name));
-        s->index_name = xstrdup(a->index_name);
+                               a->unique ? "unique " : "", name));
+        s->index_name = name;
+        s->missing_ok = a->missing_ok;
         s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
         s->table_sql = xstrdup(tbl);
         step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
         s->scans = true;
         s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
         break;
+    }
     case ACT_DROP_INDEX:
         s = step_add(c, STEP_DROP_INDEX, PHASE_INDEX, xstrdup(a->index_sql),
                      xasprintf("drop index %s concurrently", a->index_name));
         s->index_name = xstrdup(a->index_name);
+        s->missing_ok = a->missing_ok;
         s->index_schema = a->table.schema ? xstrdup(a->table.schema) : NULL;
         {
             /* SHARE UPDATE EXCLUSIVE on the index's table; name the index, the table is implicit */

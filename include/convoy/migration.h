@@ -70,13 +70,21 @@ typedef struct {
 
     /* indexes */
     char *index_name;
-    char *index_sql; /* deparsed CREATE/DROP INDEX CONCURRENTLY */
+    char *index_sql;       /* deparsed CREATE/DROP INDEX CONCURRENTLY; CREATE INDEX holds
+                              MIGRATION_INDEX_NAME_SLOT where the (quoted) name goes */
+    bool index_name_given; /* false: PostgreSQL's naming, finished by the planner */
+    char **name_parts;     /* unnamed index: its column names as PostgreSQL chose them */
+    size_t n_name_parts;
+    bool missing_ok; /* IF [NOT] EXISTS as written */
     bool unique;
 
     /* refusals and notes */
     char *reason;
     char *fix;
 } action_t;
+
+/* Where CREATE INDEX's name goes in index_sql (the deparser does not quote it). */
+#define MIGRATION_INDEX_NAME_SLOT "convoy_index_name_slot_7f3a"
 
 typedef struct {
     char *table; /* optional "table." prefix */
@@ -118,6 +126,12 @@ bool migration_parse(const char *path, const char *text, migration_t *out, parse
 /* Reads `path` and parses it. */
 bool migration_load(const char *path, migration_t *out, parse_error_t *err);
 void migration_free(migration_t *m);
+
+/*
+ * PostgreSQL's makeObjectName: table_col1_col2_suffix, shortened (on character
+ * boundaries) to fit 63 bytes the way PostgreSQL shortens it. Caller frees.
+ */
+char *migration_object_name(const char *table, char **cols, size_t n_cols, const char *suffix);
 
 /* PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1). */
 #define IDENT_MAX_BYTES 63

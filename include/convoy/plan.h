@@ -95,6 +95,7 @@ typedef struct {
     /* STEP_INDEX / STEP_DROP_INDEX (table_sql: the index's table when known) */
     char *index_schema; /* resolved schema, NULL offline */
     char *index_name;
+    bool missing_ok; /* IF NOT EXISTS / IF EXISTS as the file wrote it */
 } step_t;
 
 typedef struct {
