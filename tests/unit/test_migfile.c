@@ -1,4 +1,5 @@
-/* test_migfile.c: the migration parser's input handling: encoding, tokens, limits, names, speed. */
+/* test_migfile.c: the migration parser's input handling: encoding, tokens, limits, names,
+ * directives, speed. */
 #include "convoy/facts.h"
 #include "convoy/migration.h"
 #include "convoy/plan.h"
@@ -260,6 +261,24 @@ static const input_case_t input_cases[] = {
     {"a real directive after a dollar-quoted one still counts",
      "SELECT $$\n-- convoy:lock-timeout 1s\n$$;\n-- convoy:lock-timeout 20s\n", NULL, 4, 4,
      "convoy:lock-timeout 20s is out of range; allowed 1 ms to 10000 ms"},
+    {"contract directive: no value", "-- convoy:contract\nALTER TABLE t DROP COLUMN a;\n", NULL, 0,
+     0, NULL},
+    {"contract directive: trailing blanks are no value", "-- convoy:contract \t\nSELECT 1;\n", NULL,
+     0, 0, NULL},
+    {"contract directive with a value points at it", "-- convoy:contract yes\nSELECT 1;\n", NULL, 1,
+     20, "convoy:contract takes no value, got 'yes'"},
+    {"contract directive twice", "-- convoy:contract\nSELECT 1;\n-- convoy:contract\n", NULL, 3, 4,
+     "convoy:contract is given twice (lines 1 and 3); it takes one value: keep one of them"},
+    {"index-foreign-keys directive: no value",
+     "-- convoy:index-foreign-keys\nALTER TABLE t ADD FOREIGN KEY (u) REFERENCES u (id);\n", NULL,
+     0, 0, NULL},
+    {"index-foreign-keys directive with a value points at it",
+     "-- convoy:index-foreign-keys on\nSELECT 1;\n", NULL, 1, 30,
+     "convoy:index-foreign-keys takes no value, got 'on'"},
+    {"index-foreign-keys directive twice",
+     "  -- convoy:index-foreign-keys\n--convoy:index-foreign-keys\nSELECT 1;\n", NULL, 2, 3,
+     "convoy:index-foreign-keys is given twice (lines 1 and 2); it takes one value: keep one of "
+     "them"},
     {"deep backfill expression", NULL, deep_backfill, 1, 24, DEEP FIX_DEEP},
     {"huge DEFAULT expression", NULL, huge_default, 1, 1,
      HUGE "expression (convoy's limit); " FIX_DEEP},
@@ -358,6 +377,35 @@ test_directive_placement(void **state)
     migration_free(&m);
 }
 
+/* The no-value directives land in the migration; without them both are off. */
+static void
+test_flag_directives(void **state)
+{
+    migration_t m;
+    parse_error_t err;
+
+    (void)state;
+    assert_true(migration_parse("m.sql", "ALTER TABLE t DROP COLUMN a;\n", &m, &err));
+    assert_false(m.contract);
+    assert_false(m.index_foreign_keys);
+    migration_free(&m);
+
+    assert_true(migration_parse("m.sql",
+                                "-- convoy:contract\n"
+                                "ALTER TABLE t DROP COLUMN a;\n"
+                                "-- convoy:index-foreign-keys\n",
+                                &m, &err));
+    assert_true(m.contract);
+    assert_true(m.index_foreign_keys);
+    assert_int_equal(m.n_actions, 1);
+    migration_free(&m);
+
+    assert_true(migration_parse("m.sql", "-- convoy:index-foreign-keys\nSELECT 1;\n", &m, &err));
+    assert_false(m.contract);
+    assert_true(m.index_foreign_keys);
+    migration_free(&m);
+}
+
 /* Statement positions skip block comments as well as line comments. */
 static void
 test_positions_after_block_comments(void **state)
@@ -443,6 +491,7 @@ main(void)
         cmocka_unit_test(test_bom_checksum),
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_directive_placement),
+        cmocka_unit_test(test_flag_directives),
         cmocka_unit_test(test_positions_after_block_comments),
         cmocka_unit_test(test_long_flat_lists),
         cmocka_unit_test(test_parse_40k_statements),
