@@ -250,6 +250,9 @@ pass_predicate(const bf_t *b, int edge_param)
 {
     const step_t *s = b->c->step;
 
+    if (s->set_sql || s->delete_rows) /* the file's own UPDATE/DELETE: its WHERE */
+        return xasprintf("(%s)", s->where_sql ? s->where_sql : "true");
+
     if (s->catchup && b->edge) {
         char *t = param_tuple(b, edge_param);
         char *pred = xasprintf("CASE WHEN %s <= %s THEN %s IS DISTINCT FROM (%s) ELSE %s IS "
@@ -259,6 +262,17 @@ pass_predicate(const bf_t *b, int edge_param)
         return pred;
     }
     return xasprintf("%s IS NULL", s->column_sql);
+}
+
+/* "UPDATE t SET c = e" / "UPDATE t SET <the file's SET list>" / "DELETE FROM t". */
+static char *
+write_head(const step_t *s)
+{
+    if (s->delete_rows)
+        return xasprintf("DELETE FROM %s", s->table_sql);
+    if (s->set_sql)
+        return xasprintf("UPDATE %s SET %s", s->table_sql, s->set_sql);
+    return xasprintf("UPDATE %s SET %s = %s", s->table_sql, s->column_sql, s->expr_sql);
 }
 
 /*
@@ -272,7 +286,7 @@ batch_sql(const bf_t *b, bool with_lo)
     const step_t *s = b->c->step;
     int np = b->int_path ? 5 : 4;
     int lo_p = 0, hi_p, edge_p;
-    char *lo_t = NULL, *hi_t, *pred, *sql;
+    char *lo_t = NULL, *hi_t, *pred, *sql, *head = write_head(s);
 
     if (b->int_path || with_lo) {
         lo_p = np + 1;
@@ -287,7 +301,7 @@ batch_sql(const bf_t *b, bool with_lo)
     hi_t = param_tuple(b, hi_p);
     if (b->int_path) {
         sql = xasprintf(
-            "WITH u AS (UPDATE %s SET %s = %s WHERE %s > %s AND %s <= %s AND %s RETURNING 1), "
+            "WITH u AS (%s WHERE %s > %s AND %s <= %s AND %s RETURNING 1), "
             "cp AS (UPDATE convoy.backfill SET last_key = ARRAY[$%d]::text[], rows_done = "
             "rows_done + $4::bigint, rows_updated = rows_updated + (SELECT count(*) FROM u), "
             "batches = batches + 1, batch_size = $5::int, updated_at = now() "
@@ -296,8 +310,7 @@ batch_sql(const bf_t *b, bool with_lo)
                       "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM cp), (SELECT status "
                       "FROM "
                       "convoy.migrations WHERE name = $1), $4::bigint, $%d::text",
-            s->table_sql, s->column_sql, s->expr_sql, b->keys, lo_t, b->keys, hi_t, pred, hi_p,
-            hi_p);
+            head, b->keys, lo_t, b->keys, hi_t, pred, hi_p, hi_p);
     } else {
         sb_t sel, join, last, arr, lastcols;
         sb_init(&sel);
@@ -321,7 +334,7 @@ batch_sql(const bf_t *b, bool with_lo)
                 "WITH b AS (SELECT %s FROM %s WHERE %s%s%s%s%s <= %s ORDER BY %s LIMIT "
                 "$4::bigint), "
                 "l AS (SELECT %s FROM b ORDER BY %s LIMIT 1), "
-                "u AS (UPDATE %s SET %s = %s FROM b WHERE %s AND %s RETURNING 1), "
+                "u AS (%s %s b WHERE %s AND %s RETURNING 1), "
                 "cp AS (UPDATE convoy.backfill SET last_key = coalesce((SELECT ARRAY[%s] FROM l), "
                 "last_key), rows_done = rows_done + (SELECT count(*) FROM b), rows_updated = "
                 "rows_updated + (SELECT count(*) FROM u), batches = batches + 1, batch_size = "
@@ -331,8 +344,8 @@ batch_sql(const bf_t *b, bool with_lo)
                                    "(SELECT status FROM "
                                    "convoy.migrations WHERE name = $1), (SELECT count(*) FROM b)%s",
                 sel.data, s->table_sql, lo_t ? b->keys : "", lo_t ? " > " : "", lo_t ? lo_t : "",
-                lo_t ? " AND " : "", b->keys, hi_t, b->order, ltxt.data, last.data, s->table_sql,
-                s->column_sql, s->expr_sql, join.data, pred, arr.data, lastcols.data);
+                lo_t ? " AND " : "", b->keys, hi_t, b->order, ltxt.data, last.data, head,
+                s->delete_rows ? "USING" : "FROM", join.data, pred, arr.data, lastcols.data);
             sb_free(&ltxt);
         }
         sb_free(&sel);
@@ -344,6 +357,7 @@ batch_sql(const bf_t *b, bool with_lo)
     free(lo_t);
     free(hi_t);
     free(pred);
+    free(head);
     return sql;
 }
 
@@ -496,8 +510,10 @@ find_failing_row(bf_t *b, int64_t size)
     pred = pass_predicate(b, 2 * (int)k + 1);
     {
         char *a = param_tuple(b, 1), *z = param_tuple(b, (int)k + 1);
-        sql = xasprintf("UPDATE %s SET %s = %s WHERE %s >= %s AND %s <= %s AND %s", s->table_sql,
-                        s->column_sql, s->expr_sql, b->keys, a, b->keys, z, pred);
+        char *head = write_head(s);
+        sql =
+            xasprintf("%s WHERE %s >= %s AND %s <= %s AND %s", head, b->keys, a, b->keys, z, pred);
+        free(head);
         free(a);
         free(z);
     }

@@ -19,8 +19,15 @@ fetch_table(pg_t *pg, table_fact_t *t)
     bool ok = false;
 
     if (pg_run(pg,
-               "SELECT c.oid, n.nspname, c.relname, c.reltuples::bigint, "
-               "pg_total_relation_size(c.oid), pg_relation_size(c.oid) "
+               "SELECT c.oid, n.nspname, c.relname, "
+               /* a partitioned table's size is its partitions' */
+               "CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), "
+               "0)::bigint FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid "
+               "WHERE t.isleaf) ELSE c.reltuples::bigint END, "
+               "CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size("
+               "t.relid)), 0)::bigint FROM pg_partition_tree(c.oid) t WHERE t.isleaf) "
+               "ELSE pg_total_relation_size(c.oid) END, pg_relation_size(c.oid), "
+               "c.relkind = 'p' "
                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                "WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')",
                1, params, &r) != PG_OK)
@@ -36,8 +43,42 @@ fetch_table(pg_t *pg, table_fact_t *t)
     t->name = xstrdup(PQgetvalue(r, 0, 2));
     t->rows = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
     t->bytes = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    t->partitioned = PQgetvalue(r, 0, 6)[0] == 't';
     PQclear(r);
     r = NULL;
+    if (t->partitioned) {
+        if (pg_run(pg,
+                   "SELECT n.nspname, c.relname, c.relkind = 'p', ARRAY(SELECT x.relname FROM "
+                   "pg_index i JOIN pg_class x ON x.oid = i.indexrelid WHERE i.indrelid = "
+                   "c.oid)::text[] FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+                   "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE h.inhparent = $1::oid "
+                   "ORDER BY c.relname",
+                   1, p1, &r) != PG_OK)
+            goto done;
+        t->n_parts = (size_t)PQntuples(r);
+        t->parts = xcalloc(t->n_parts ? t->n_parts : 1, sizeof(partition_fact_t));
+        for (size_t i = 0; i < t->n_parts; i++) {
+            partition_fact_t *pf = &t->parts[i];
+            char *arr = xstrdup(PQgetvalue(r, (int)i, 3));
+            char *save = NULL;
+            pf->schema = xstrdup(PQgetvalue(r, (int)i, 0));
+            pf->name = xstrdup(PQgetvalue(r, (int)i, 1));
+            pf->partitioned = PQgetvalue(r, (int)i, 2)[0] == 't';
+            pf->index_names = xcalloc(strlen(arr) + 1, sizeof(char *));
+            for (char *tok = strtok_r(arr + 1, ",}", &save); tok;
+                 tok = strtok_r(NULL, ",}", &save)) {
+                size_t n = strlen(tok);
+                if (n >= 2 && tok[0] == '"' && tok[n - 1] == '"') {
+                    tok[n - 1] = '\0';
+                    tok++;
+                }
+                pf->index_names[pf->n_index_names++] = xstrdup(tok);
+            }
+            free(arr);
+        }
+        PQclear(r);
+        r = NULL;
+    }
     {
         qname_t rq = {t->schema, t->name};
         char *rn = qname_sql(&rq);
@@ -229,8 +270,13 @@ probe_type(pg_t *pg, const action_t *a, const table_fact_t *t, size_t idx, type_
     tf->action = idx;
     if (cf == NULL)
         goto done;
-    sql = xasprintf("CREATE TEMP TABLE convoy_tprobe_%zu (c %s); INSERT INTO %s VALUES (NULL)", idx,
-                    cf->type, tmp);
+    /* a copy of the table's columns, so a USING expression can name any of them */
+    {
+        qname_t q = {t->schema, t->name};
+        char *tq = qname_sql(&q);
+        sql = xasprintf("CREATE TEMP TABLE convoy_tprobe_%zu (LIKE %s)", idx, tq);
+        free(tq);
+    }
     if ((err = try_in_savepoint(pg, sql)) != NULL) {
         tf->error = err;
         goto done;
@@ -239,7 +285,12 @@ probe_type(pg_t *pg, const action_t *a, const table_fact_t *t, size_t idx, type_
     sql = xasprintf("SELECT pg_relation_filenode('%s')", tmp);
     before = pg_value(pg, sql, 0, NULL);
     free(sql);
-    sql = xasprintf("ALTER TABLE %s ALTER COLUMN c TYPE %s", tmp, a->type_sql);
+    {
+        char *qc = ident_sql(a->column);
+        sql = xasprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s%s%s", tmp, qc, a->type_sql,
+                        a->using_sql ? " USING " : "", a->using_sql ? a->using_sql : "");
+        free(qc);
+    }
     if ((err = try_in_savepoint(pg, sql)) != NULL) {
         tf->error = err;
         goto done;
@@ -416,7 +467,8 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
         if (a->kind == ACT_ADD_FK)
             want_table(out, &a->ref_table);
     }
-    if (pg_exec(pg, "BEGIN") != PG_OK) {
+    /* the probes wait on no user table for long (the transaction is rolled back) */
+    if (pg_exec(pg, "BEGIN; SET LOCAL lock_timeout = '2s'") != PG_OK) {
         *err = xasprintf("starting the catalog transaction: %s", pg_errmsg(pg));
         return false;
     }
@@ -429,6 +481,13 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
     for (size_t i = 0; i < m->n_actions; i++) {
         const action_t *a = &m->actions[i];
         const table_fact_t *t;
+        if (a->replay) {
+            /* the probes that follow see the types, extensions and functions the file
+             * creates before them; this transaction is rolled back */
+            char *e = try_in_savepoint(pg, a->stmt_sql);
+            free(e);
+            continue;
+        }
         if (a->kind != ACT_ADD_COLUMN && a->kind != ACT_ALTER_TYPE)
             continue;
         t = facts_table(out, a->table.schema, a->table.name);

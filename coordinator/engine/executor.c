@@ -360,16 +360,23 @@ run_precheck(exec_t *ex, int n, const step_t *s)
     return XR_BLOCKED;
 }
 
+static exec_result_t run_concurrent(exec_t *ex, int n, const step_t *s);
+
 /* A transactional step: DDL, VALIDATE, passthrough. */
 static exec_result_t
 run_tx_step(exec_t *ex, int n, const step_t *s)
 {
     int64_t t0 = now_mono_ms();
     char *msg = NULL, state[6];
-    locked_t lr =
-        run_locked(ex, n, s, s->sql, s->kind == STEP_VALIDATE ? 0 : ex->plan->statement_timeout_ms,
-                   false, mark_done_in_tx, NULL, &msg, state);
+    locked_t lr;
     exec_result_t xr;
+
+    if (s->kind == STEP_PASSTHROUGH && !s->transactional)
+        return run_concurrent(ex, n, s);
+    /* a step that scans (VALIDATE, ANALYZE) runs as long as the table needs */
+    lr = run_locked(ex, n, s, s->sql,
+                    s->kind == STEP_VALIDATE || s->scans ? 0 : ex->plan->statement_timeout_ms,
+                    false, mark_done_in_tx, NULL, &msg, state);
 
     if (lr == L_NOT_IN_TX && s->kind == STEP_PASSTHROUGH) {
         /* e.g. CREATE INDEX CONCURRENTLY on a table this file creates */
@@ -517,6 +524,41 @@ mark_done(exec_t *ex, int n, const step_t *s, int64_t ms, int64_t rows, const ch
     }
     step_end(ex, n, s, "done", ms, rows, detail);
     return XR_OK;
+}
+
+/*
+ * A statement that cannot run in a transaction block and only takes SHARE UPDATE EXCLUSIVE
+ * (REINDEX CONCURRENTLY, VACUUM): like CREATE INDEX CONCURRENTLY, its waits block no reader
+ * or writer, so it runs without lock_timeout; a stop request cancels it.
+ */
+static exec_result_t
+run_concurrent(exec_t *ex, int n, const step_t *s)
+{
+    int64_t t0 = now_mono_ms();
+    exec_result_t xr;
+    pg_status_t st;
+
+    if ((xr = mark_running(ex, n)) != XR_OK)
+        return xr;
+    pg_exec(ex->pg, "SET lock_timeout = 0; SET statement_timeout = 0");
+    st = pg_exec(ex->pg, s->sql);
+    if (st == PG_CONN_LOST) {
+        set_failure(ex, n, xasprintf("lost the database connection: %s", pg_errmsg(ex->pg)),
+                    xstrdup("run convoy apply again once the server is reachable"));
+        return XR_CONN_LOST;
+    }
+    if (st != PG_OK) {
+        char *full = xasprintf("%s (SQLSTATE %s)", pg_errmsg(ex->pg), pg_sqlstate(ex->pg));
+        pg_exec(ex->pg, "RESET lock_timeout; RESET statement_timeout");
+        if (run_ctl_stopped(ex->ctl)) {
+            free(full);
+            return XR_INTERRUPTED;
+        }
+        set_failure(ex, n, full, xstrdup("correct the cause and run convoy apply again"));
+        return XR_FAILED;
+    }
+    pg_exec(ex->pg, "RESET lock_timeout; RESET statement_timeout");
+    return mark_done(ex, n, s, now_mono_ms() - t0, -1, "ran outside a transaction block");
 }
 
 static exec_result_t

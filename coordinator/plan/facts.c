@@ -71,6 +71,12 @@ facts_free(facts_t *f)
         free(t->indexes);
         for (size_t k = 0; k < t->n_constraints; k++)
             free(t->constraints[k].name);
+        for (size_t k = 0; k < t->n_parts; k++) {
+            free(t->parts[k].schema);
+            free(t->parts[k].name);
+            strv_free(t->parts[k].index_names, t->parts[k].n_index_names);
+        }
+        free(t->parts);
         free(t->constraints);
     }
     free(f->tables);

@@ -21,7 +21,15 @@ typedef struct {
 } pos_cursor_t;
 
 /* The single-valued directives, in the order of the directive table below. */
-enum { DIR_NAME, DIR_LOCK_TIMEOUT, DIR_BATCH_TARGET, DIR_STATEMENT_TIMEOUT, N_SINGLE_DIRECTIVES };
+enum {
+    DIR_NAME,
+    DIR_LOCK_TIMEOUT,
+    DIR_BATCH_TARGET,
+    DIR_STATEMENT_TIMEOUT,
+    DIR_CONTRACT,
+    DIR_INDEX_FOREIGN_KEYS,
+    N_SINGLE_DIRECTIVES
+};
 
 typedef struct {
     const char *text;
@@ -44,9 +52,10 @@ const char *
 action_kind_name(action_kind_t kind)
 {
     static const char *const names[] = {
-        "add_column",   "add_check",   "add_foreign_key", "add_unique",    "attach_index",
-        "validate",     "set_default", "set_not_null",    "drop_not_null", "alter_type",
-        "create_index", "drop_index",  "passthrough",     "ignore",        "refuse"};
+        "add_column",   "add_check",       "add_foreign_key", "add_unique",    "attach_index",
+        "validate",     "set_default",     "set_not_null",    "drop_not_null", "alter_type",
+        "create_index", "drop_index",      "passthrough",     "ignore",        "refuse",
+        "set_honoured", "drop_constraint", "update"};
     return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
 }
 
@@ -321,6 +330,30 @@ dir_statement_timeout(parser_t *p, const char *arg, int line, int col, int arg_c
                                     &p->m->statement_timeout_ms);
 }
 
+static bool
+dir_contract(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    if (arg[0] != '\0') {
+        fail_at(p, line, arg_col, "convoy:contract takes no value, got '%s'", arg);
+        return false;
+    }
+    (void)col;
+    p->m->contract = true;
+    return true;
+}
+
+static bool
+dir_index_foreign_keys(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    if (arg[0] != '\0') {
+        fail_at(p, line, arg_col, "convoy:index-foreign-keys takes no value, got '%s'", arg);
+        return false;
+    }
+    (void)col;
+    p->m->index_foreign_keys = true;
+    return true;
+}
+
 static void
 backfill_directive_free(backfill_directive_t *bf)
 {
@@ -395,6 +428,8 @@ static const struct {
     {"lock-timeout", DIR_LOCK_TIMEOUT, dir_lock_timeout},
     {"batch-target", DIR_BATCH_TARGET, dir_batch_target},
     {"statement-timeout", DIR_STATEMENT_TIMEOUT, dir_statement_timeout},
+    {"contract", DIR_CONTRACT, dir_contract},
+    {"index-foreign-keys", DIR_INDEX_FOREIGN_KEYS, dir_index_foreign_keys},
 };
 
 /* `body` follows "convoy:" at (line, col); `col` is where "convoy:" starts. */
@@ -510,6 +545,7 @@ add_action(parser_t *p, action_kind_t kind, const char *stmt_sql, int line, int 
     a->line = line;
     a->line_col = col;
     a->stmt_sql = xstrdup(stmt_sql);
+    a->lock = -1;
     return a;
 }
 
@@ -958,6 +994,70 @@ convert_add_column(parser_t *p,
     (void)n_actions_before;
 }
 
+/* A statement that runs as written, in its own transaction under lock_timeout. */
+static action_t *
+brief(parser_t *p,
+      const char *stmt_sql,
+      int line,
+      int col,
+      const qname_t *table,
+      int lock,
+      const char *reason)
+{
+    action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+    if (table && table->name) {
+        a->table.schema = table->schema ? xstrdup(table->schema) : NULL;
+        a->table.name = xstrdup(table->name);
+    }
+    a->lock = lock;
+    a->reason = xstrdup(reason);
+    return a;
+}
+
+/* DROP COLUMN / RENAME: the old application must be gone; -- convoy:contract says it is. */
+static void
+contract_change(
+    parser_t *p, const char *stmt_sql, int line, int col, const qname_t *table, const char *what)
+{
+    if (p->m->contract) {
+        brief(p, stmt_sql, line, col, table, 7 /* ACCESS EXCLUSIVE */,
+              "contract change (-- convoy:contract): metadata only, brief ACCESS EXCLUSIVE");
+        return;
+    }
+    {
+        char *reason = xasprintf("%s breaks every running application version that still uses "
+                                 "%s",
+                                 what, strcmp(what, "RENAME") == 0 ? "the old name" : "it");
+        refuse(p, stmt_sql, line, col, reason,
+               "today: deploy an application version that no longer uses it, then put "
+               "`-- convoy:contract` at the top of this file: convoy runs it (metadata only) "
+               "under lock_timeout with retries");
+        free(reason);
+    }
+}
+
+/* The ALTER TABLE with only its i-th subcommand, as SQL (the text as written for one). */
+static char *
+subcommand_sql(PgQuery__AlterTableStmt *ats, size_t i, const char *stmt_sql)
+{
+    PgQuery__Node n = PG_QUERY__NODE__INIT;
+    PgQuery__Node **cmds = ats->cmds;
+    size_t n_cmds = ats->n_cmds;
+    char *err = NULL, *sql;
+
+    if (n_cmds == 1)
+        return xstrdup(stmt_sql);
+    n.node_case = PG_QUERY__NODE__NODE_ALTER_TABLE_STMT;
+    n.alter_table_stmt = ats;
+    ats->cmds = &cmds[i];
+    ats->n_cmds = 1;
+    sql = pgq_deparse_stmt(&n, &err);
+    ats->cmds = cmds;
+    ats->n_cmds = n_cmds;
+    free(err);
+    return sql ? sql : xstrdup(stmt_sql);
+}
+
 static void
 convert_alter_table(
     parser_t *p, const char *stmt_sql, int line, int col, PgQuery__AlterTableStmt *ats)
@@ -980,6 +1080,7 @@ convert_alter_table(
     for (size_t i = 0; i < ats->n_cmds; i++) {
         PgQuery__AlterTableCmd *cmd = ats->cmds[i]->alter_table_cmd;
         action_t *a;
+        char *sub = NULL;
 
         switch (cmd->subtype) {
         case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
@@ -1024,15 +1125,10 @@ convert_alter_table(
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType: {
             PgQuery__ColumnDef *cd = cmd->def->column_def;
-            if (cd->raw_default) {
-                refuse(p, stmt_sql, line, col,
-                       "ALTER COLUMN TYPE ... USING rewrites the whole table under ACCESS "
-                       "EXCLUSIVE",
-                       "expand/contract: add a new column of the new type, backfill it with "
-                       "-- convoy:backfill, switch the application, then drop the old column");
-                break;
-            }
             a = add_action(p, ACT_ALTER_TYPE, stmt_sql, line, col);
+            /* USING: the server says whether it rewrites, as for any type change */
+            if (cd->raw_default)
+                a->using_sql = pgq_deparse_expr(cd->raw_default);
             a->table.schema = table.schema ? xstrdup(table.schema) : NULL;
             a->table.name = xstrdup(table.name);
             a->column = xstrdup(cmd->name);
@@ -1040,17 +1136,33 @@ convert_alter_table(
             break;
         }
         case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
-            refuse(p, stmt_sql, line, col,
-                   "DROP COLUMN breaks every running application version that still reads the "
-                   "column; it belongs to the contract phase, after the old version is gone",
-                   "remove the column from the application first; convoy's contract phase will "
-                   "drop it once no old version remains");
+            sub = subcommand_sql(ats, i, stmt_sql);
+            contract_change(p, sub, line, col, &table, "DROP COLUMN");
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
-            refuse(p, stmt_sql, line, col,
-                   "DROP CONSTRAINT takes ACCESS EXCLUSIVE (on the referenced table too for a "
-                   "foreign key) and is a contract-phase change",
-                   "run it in a separate contract migration once no application depends on it");
+            /* only relaxes a rule: the planner checks which kind of constraint it is */
+            sub = subcommand_sql(ats, i, stmt_sql);
+            a = add_action(p, ACT_DROP_CONSTRAINT, sub, line, col);
+            a->table.schema = table.schema ? xstrdup(table.schema) : NULL;
+            a->table.name = xstrdup(table.name);
+            a->constraint_name = xstrdup(cmd->name);
+            a->if_not_exists = cmd->missing_ok;
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_SetOptions:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetOptions:
+            sub = subcommand_sql(ats, i, stmt_sql);
+            brief(p, sub, line, col, &table, 3 /* SHARE UPDATE EXCLUSIVE */,
+                  "planner statistics/options only: SHARE UPDATE EXCLUSIVE, reads and writes "
+                  "continue");
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableAlwaysTrig:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableReplicaTrig:
+            sub = subcommand_sql(ats, i, stmt_sql);
+            brief(p, sub, line, col, &table, 5 /* SHARE ROW EXCLUSIVE */,
+                  "trigger state only: brief SHARE ROW EXCLUSIVE");
             break;
         default:
             refuse(p, stmt_sql, line, col,
@@ -1059,6 +1171,7 @@ convert_alter_table(
                    "split it out and run it in a maintenance window");
             break;
         }
+        free(sub);
     }
     free(table.schema);
     free(table.name);
@@ -1162,10 +1275,9 @@ convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int
         if (PGQ_STR_SET(ie->name))
             cols[n_cols++] = xstrdup(ie->name);
     }
-    /* PostgreSQL names an unnamed index after its columns, an expression after what the
-     * expression computes (ChooseIndexColumnNames), numbering repeats */
-    if (!PGQ_STR_SET(is->idxname))
-        index_name_parts = index_column_names(is, &n_parts);
+    /* PostgreSQL names an unnamed index (and each partition's index) after its columns, an
+     * expression after what it computes (ChooseIndexColumnNames), numbering repeats */
+    index_name_parts = index_column_names(is, &n_parts);
     if (table_is_new(p, &table)) {
         a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
         a->table_is_new = true;
@@ -1184,21 +1296,40 @@ convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int
     a->unique = is->unique;
     a->index_name_given = PGQ_STR_SET(is->idxname);
     a->missing_ok = is->if_not_exists;
-    if (!a->index_name_given) {
-        /* "CREATE UNIQUE INDEX" is not a constraint: PostgreSQL says _idx, not _key */
-        a->index_name = migration_object_name(table.name, index_name_parts, n_parts, "idx");
-        a->name_parts = index_name_parts;
-        a->n_name_parts = n_parts;
-        index_name_parts = NULL;
-        n_parts = 0;
-    } else {
-        a->index_name = xstrdup(is->idxname);
-    }
+    /* "CREATE UNIQUE INDEX" is not a constraint: PostgreSQL says _idx, not _key */
+    a->index_name = a->index_name_given
+                        ? xstrdup(is->idxname)
+                        : migration_object_name(table.name, index_name_parts, n_parts, "idx");
+    a->name_parts = index_name_parts;
+    a->n_name_parts = n_parts;
+    index_name_parts = NULL;
+    n_parts = 0;
     /* the deparser writes the name unquoted: leave a slot that the planner fills */
     is->idxname = (char *)MIGRATION_INDEX_NAME_SLOT;
     is->concurrent = true;
     is->if_not_exists = false;
     a->index_sql = pgq_deparse_stmt(stmt, &err);
+    free(err);
+    err = NULL;
+    {
+        /* for a partitioned table: ON ONLY the parent, then each partition concurrently */
+        PgQuery__RangeVar *rv = is->relation;
+        char *relname = rv->relname, *schemaname = rv->schemaname;
+        protobuf_c_boolean inh = rv->inh;
+        is->concurrent = false;
+        rv->inh = false;
+        a->index_only_sql = pgq_deparse_stmt(stmt, &err);
+        free(err);
+        err = NULL;
+        is->concurrent = true;
+        rv->inh = true;
+        rv->relname = (char *)MIGRATION_INDEX_TABLE_SLOT;
+        rv->schemaname = (char *)"";
+        a->index_part_sql = pgq_deparse_stmt(stmt, &err);
+        rv->relname = relname;
+        rv->schemaname = schemaname;
+        rv->inh = inh;
+    }
     is->idxname = saved_name;
     strv_free(index_name_parts, n_parts);
     free(err);
@@ -1245,16 +1376,254 @@ convert_drop(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, i
         return;
     }
     if (ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
+        bool all_new = ds->n_objects > 0;
+        for (size_t k = 0; k < ds->n_objects && all_new; k++) {
+            size_t n = 0;
+            char **names =
+                string_list(ds->objects[k]->list->items, ds->objects[k]->list->n_items, &n);
+            qname_t q = {n >= 2 ? names[n - 2] : NULL, n >= 1 ? names[n - 1] : NULL};
+            all_new = q.name && table_is_new(p, &q);
+            strv_free(names, n);
+        }
+        if (all_new) {
+            add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+            return;
+        }
+        if (p->m->contract) {
+            add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->reason =
+                xstrdup("contract change (-- convoy:contract): DROP TABLE, brief ACCESS "
+                        "EXCLUSIVE");
+            return;
+        }
         refuse(p, stmt_sql, line, col,
                "DROP TABLE destroys data and breaks every application version still using the "
-               "table; it is a contract-phase operation",
-               "stop all reads and writes to the table first, then drop it in a separate "
-               "contract migration");
+               "table",
+               "today: stop every read and write of the table (deploy an application version "
+               "without it), then put `-- convoy:contract` at the top of this file");
+        return;
+    }
+    if (p->m->contract) {
+        add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->reason =
+            xstrdup("contract change (-- convoy:contract): run as written");
         return;
     }
     refuse(p, stmt_sql, line, col,
-           "DROP statements are contract-phase operations that convoy does not run yet",
-           "run it separately once no application version depends on the object");
+           "a DROP breaks every application version that still uses the object",
+           "today: deploy an application version that no longer uses it, then put "
+           "`-- convoy:contract` at the top of this file: convoy runs it as written");
+}
+
+/* "true" when a DefElem-style option list holds `name` (e.g. CONCURRENTLY, FULL). */
+static bool
+has_option(PgQuery__Node **opts, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (opts[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM &&
+            strcmp(opts[i]->def_elem->defname, name) == 0)
+            return true;
+    return false;
+}
+
+static void
+convert_reindex(
+    parser_t *p, const PgQuery__ReindexStmt *rs, const char *stmt_sql, int line, int col)
+{
+    action_t *a;
+
+    if (!has_option(rs->params, rs->n_params, "concurrently")) {
+        refuse(p, stmt_sql, line, col,
+               "REINDEX without CONCURRENTLY blocks writes to the table, and reads that use the "
+               "index, while it rebuilds",
+               "write REINDEX ... CONCURRENTLY: convoy runs it outside a transaction, where it "
+               "blocks neither reads nor writes");
+        return;
+    }
+    a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+    a->concurrent = true;
+    a->lock = 3; /* SHARE UPDATE EXCLUSIVE, on the table (or the index) it names */
+    a->scans = true;
+    a->reason = xstrdup("REINDEX CONCURRENTLY: outside a transaction, reads and writes continue");
+    if (rs->relation)
+        qname_set(&a->table, rs->relation);
+}
+
+static void
+convert_vacuum(parser_t *p, const PgQuery__VacuumStmt *vs, const char *stmt_sql, int line, int col)
+{
+    action_t *a;
+
+    if (has_option(vs->options, vs->n_options, "full")) {
+        refuse(p, stmt_sql, line, col,
+               "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE for as long as it runs",
+               "use pg_repack (or plain VACUUM, which convoy runs) instead");
+        return;
+    }
+    a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+    a->lock = 3; /* SHARE UPDATE EXCLUSIVE */
+    a->scans = true;
+    if (vs->is_vacuumcmd) {
+        a->concurrent = true; /* VACUUM cannot run inside a transaction block */
+        a->reason = xstrdup("VACUUM: SHARE UPDATE EXCLUSIVE, reads and writes continue");
+    } else {
+        a->reason = xstrdup("ANALYZE: SHARE UPDATE EXCLUSIVE, reads and writes continue");
+    }
+    if (vs->n_rels == 1 && vs->rels[0]->node_case == PG_QUERY__NODE__NODE_VACUUM_RELATION &&
+        vs->rels[0]->vacuum_relation->relation)
+        qname_set(&a->table, vs->rels[0]->vacuum_relation->relation);
+}
+
+/*
+ * SET lock_timeout / statement_timeout apply to convoy's steps the way the directives do
+ * (within the same bounds); other SET commands only last for a session convoy does not
+ * keep, and are ignored with a warning.
+ */
+static void
+convert_set(
+    parser_t *p, const PgQuery__VariableSetStmt *vs, const char *stmt_sql, int line, int col)
+{
+    const char *name = vs->name ? vs->name : "";
+    bool lt = strcmp(name, "lock_timeout") == 0, st = strcmp(name, "statement_timeout") == 0;
+    int64_t ms = 0;
+    char *v = NULL;
+
+    if ((lt || st) && vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && vs->n_args == 1)
+        v = pgq_deparse_expr(vs->args[0]);
+    if (v) {
+        /* '3s' deparses quoted, 3000 as a bare number (milliseconds) */
+        size_t n = strlen(v);
+        if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
+            memmove(v, v + 1, n - 2);
+            v[n - 2] = '\0';
+        }
+    }
+    if (v && parse_duration_ms(v, &ms)) {
+        int slot = lt ? DIR_LOCK_TIMEOUT : DIR_STATEMENT_TIMEOUT;
+        int64_t lo = lt ? 1 : 100, hi = lt ? 10000 : 3600000;
+        int64_t *dst = lt ? &p->m->lock_timeout_ms : &p->m->statement_timeout_ms;
+        action_t *a = add_action(p, ACT_IGNORE, stmt_sql, line, col);
+        if (p->directive_line[slot] > 0) {
+            a->reason =
+                xasprintf("%s: the -- convoy:%s directive on line %d wins over this SET", name,
+                          lt ? "lock-timeout" : "statement-timeout", p->directive_line[slot]);
+        } else if (ms == 0 || ms > hi || ms < lo) {
+            *dst = ms == 0 || ms > hi ? hi : lo;
+            a->reason = xasprintf("%s = %s is outside convoy's bounds for a step (%lld ms .. "
+                                  "%lld ms): using %lld ms per attempt, with retries",
+                                  name, v, (long long)lo, (long long)hi, (long long)*dst);
+        } else {
+            *dst = ms;
+            a->reason = NULL; /* honoured exactly: nothing to say */
+            a->kind = ACT_SET_HONOURED;
+        }
+        free(v);
+        return;
+    }
+    free(v);
+    add_action(p, ACT_IGNORE, stmt_sql, line, col)->reason =
+        xasprintf("SET %s is ignored: it would only last for psql's session; convoy runs each "
+                  "step in its own transaction",
+                  name[0] ? name : "(this setting)");
+}
+
+/* Is n a constant (or a list of them): a literal, a parameter, a cast of one? */
+static bool
+is_const(const PgQuery__Node *n)
+{
+    if (n == NULL)
+        return false;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_A_CONST:
+    case PG_QUERY__NODE__NODE_PARAM_REF:
+        return true;
+    case PG_QUERY__NODE__NODE_TYPE_CAST:
+        return is_const(n->type_cast->arg);
+    case PG_QUERY__NODE__NODE_LIST:
+        for (size_t i = 0; i < n->list->n_items; i++)
+            if (!is_const(n->list->items[i]))
+                return false;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Collects the columns a WHERE pins to constants: col = c, col IN (c, ...), ANDed. */
+static void
+collect_where_eq(const PgQuery__Node *w, action_t *a)
+{
+    if (w == NULL)
+        return;
+    if (w->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+        w->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
+        for (size_t i = 0; i < w->bool_expr->n_args; i++)
+            collect_where_eq(w->bool_expr->args[i], a);
+        return;
+    }
+    if (w->node_case == PG_QUERY__NODE__NODE_A_EXPR) {
+        const PgQuery__AExpr *e = w->a_expr;
+        const char *op = e->n_name == 1 ? pgq_node_str(e->name[0]) : NULL;
+        bool eq = (e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP && op && strcmp(op, "=") == 0) ||
+                  (e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_IN && op && strcmp(op, "=") == 0);
+        if (eq && e->lexpr && e->lexpr->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
+            is_const(e->rexpr)) {
+            const PgQuery__ColumnRef *cr = e->lexpr->column_ref;
+            const char *name = cr->n_fields ? pgq_node_str(cr->fields[cr->n_fields - 1]) : NULL;
+            if (name) {
+                a->where_eq = xrealloc(a->where_eq, (a->n_where_eq + 1) * sizeof(char *));
+                a->where_eq[a->n_where_eq++] = xstrdup(name);
+            }
+        }
+    }
+}
+
+static void
+convert_update(parser_t *p, PgQuery__UpdateStmt *us, const char *stmt_sql, int line, int col)
+{
+    action_t *a;
+    sb_t set;
+
+    a = add_action(p, ACT_UPDATE, stmt_sql, line, col);
+    qname_set(&a->table, us->relation);
+    a->table_is_new = table_is_new(p, &a->table);
+    a->batchable = us->n_from_clause == 0 && us->n_returning_list == 0 && us->with_clause == NULL &&
+                   us->relation->alias == NULL;
+    sb_init(&set);
+    for (size_t i = 0; i < us->n_target_list; i++) {
+        const PgQuery__ResTarget *rt = us->target_list[i]->res_target;
+        char *v, *c;
+        if (rt->n_indirection > 0 || rt->val == NULL ||
+            rt->val->node_case == PG_QUERY__NODE__NODE_MULTI_ASSIGN_REF) {
+            a->batchable = false;
+            continue;
+        }
+        v = pgq_deparse_expr(rt->val);
+        c = ident_sql(rt->name);
+        sb_printf(&set, "%s%s = %s", set.len ? ", " : "", c, v ? v : "NULL");
+        if (i == 0) {
+            a->column = xstrdup(rt->name);
+        }
+        free(v);
+        free(c);
+    }
+    a->set_sql = sb_steal(&set);
+    if (us->where_clause) {
+        a->where_sql = pgq_deparse_expr(us->where_clause);
+        collect_where_eq(us->where_clause, a);
+    }
+}
+
+static void
+convert_delete(parser_t *p, PgQuery__DeleteStmt *ds, const char *stmt_sql, int line, int col)
+{
+    action_t *a = add_action(p, ACT_UPDATE, stmt_sql, line, col);
+
+    qname_set(&a->table, ds->relation);
+    a->table_is_new = table_is_new(p, &a->table);
+    a->is_delete = true;
+    if (ds->where_clause) {
+        a->where_sql = pgq_deparse_expr(ds->where_clause);
+        collect_where_eq(ds->where_clause, a);
+    }
 }
 
 static void
@@ -1295,10 +1664,10 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
         qname_set(&a->table, stmt->create_stmt->relation);
         a->table_is_new = true;
+        a->replay = true;
         add_new_table(p, &a->table);
         break;
     }
-    case PG_QUERY__NODE__NODE_COMMENT_STMT:
     case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
     case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
     case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
@@ -1306,6 +1675,9 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
     case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
     case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
     case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
+        add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->replay = true;
+        break;
+    case PG_QUERY__NODE__NODE_COMMENT_STMT:
     case PG_QUERY__NODE__NODE_GRANT_STMT:
     case PG_QUERY__NODE__NODE_VIEW_STMT:
     case PG_QUERY__NODE__NODE_INSERT_STMT:
@@ -1317,9 +1689,23 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
                     "transaction");
         break;
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
-        add_action(p, ACT_IGNORE, stmt_sql, line, col)->reason =
-            xstrdup("SET is ignored: convoy sets lock_timeout and statement_timeout per step "
-                    "(use -- convoy:lock-timeout)");
+        convert_set(p, stmt->variable_set_stmt, stmt_sql, line, col);
+        break;
+    case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT: {
+        qname_t t = {0};
+        qname_set(&t, stmt->create_trig_stmt->relation);
+        if (table_is_new(p, &t))
+            add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        else
+            brief(p, stmt_sql, line, col, &t, 5 /* SHARE ROW EXCLUSIVE */,
+                  "CREATE TRIGGER: brief SHARE ROW EXCLUSIVE, no scan");
+        free(t.schema);
+        free(t.name);
+        break;
+    }
+    case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
+        add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->reason =
+            xstrdup("ALTER TYPE ... ADD VALUE: catalog only, no table lock");
         break;
     case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
         /* Django emits SET CONSTRAINTS ... IMMEDIATE after adding a deferrable foreign key. */
@@ -1327,30 +1713,44 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
             xstrdup("SET CONSTRAINTS is ignored: it only lasts for its transaction, and convoy "
                     "runs each step in its own short transaction");
         break;
-    case PG_QUERY__NODE__NODE_RENAME_STMT:
-        refuse(p, stmt_sql, line, col,
-               "RENAME breaks every running application version that uses the old name",
-               "expand/contract: add the new column (or a view with the new name), backfill, "
-               "switch the application, then drop the old one in a contract migration");
+    case PG_QUERY__NODE__NODE_RENAME_STMT: {
+        const PgQuery__RenameStmt *rs = stmt->rename_stmt;
+        qname_t t = {0};
+        if (rs->relation)
+            qname_set(&t, rs->relation);
+        if (rs->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
+            /* applications do not name indexes; SHARE UPDATE EXCLUSIVE on the index */
+            add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->reason =
+                xstrdup("ALTER INDEX ... RENAME: catalog only, SHARE UPDATE EXCLUSIVE on the "
+                        "index");
+        } else if (rs->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABCONSTRAINT) {
+            brief(p, stmt_sql, line, col, &t, 7,
+                  "RENAME CONSTRAINT: catalog only, brief ACCESS EXCLUSIVE");
+        } else if (t.name && table_is_new(p, &t)) {
+            add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        } else {
+            contract_change(p, stmt_sql, line, col, &t, "RENAME");
+        }
+        free(t.schema);
+        free(t.name);
         break;
+    }
     case PG_QUERY__NODE__NODE_UPDATE_STMT:
+        convert_update(p, stmt->update_stmt, stmt_sql, line, col);
+        break;
     case PG_QUERY__NODE__NODE_DELETE_STMT:
-        refuse(p, stmt_sql, line, col,
-               "a whole-table UPDATE or DELETE holds row locks on every row until commit and "
-               "floods the WAL, so replicas fall behind",
-               "express the new values with `-- convoy:backfill <column> = <expression>`, which "
-               "runs in throttled, resumable batches");
+        convert_delete(p, stmt->delete_stmt, stmt_sql, line, col);
         break;
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
         refuse(p, stmt_sql, line, col, "TRUNCATE takes ACCESS EXCLUSIVE and destroys data",
                "run it separately and deliberately");
         break;
     case PG_QUERY__NODE__NODE_REINDEX_STMT:
-        refuse(p, stmt_sql, line, col,
-               "REINDEX blocks writes and, through planning, most reads while it rebuilds",
-               "use REINDEX ... CONCURRENTLY outside convoy");
+        convert_reindex(p, stmt->reindex_stmt, stmt_sql, line, col);
         break;
     case PG_QUERY__NODE__NODE_VACUUM_STMT:
+        convert_vacuum(p, stmt->vacuum_stmt, stmt_sql, line, col);
+        break;
     case PG_QUERY__NODE__NODE_CLUSTER_STMT:
     case PG_QUERY__NODE__NODE_LOCK_STMT:
     case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
@@ -1579,6 +1979,12 @@ migration_free(migration_t *m)
         strv_free(a->ref_cols, a->n_ref_cols);
         free(a->index_name);
         free(a->index_sql);
+        free(a->index_only_sql);
+        free(a->set_sql);
+        free(a->where_sql);
+        free(a->using_sql);
+        strv_free(a->where_eq, a->n_where_eq);
+        free(a->index_part_sql);
         strv_free(a->name_parts, a->n_name_parts);
         free(a->reason);
         free(a->fix);

@@ -54,6 +54,9 @@ plan_step_encode(const step_t *s)
     json_object_set_new(o, "expr_sql", str_or_null(s->expr_sql));
     json_object_set_new(o, "key_cols", strv(s->key_cols, s->n_keys));
     json_object_set_new(o, "key_types", strv(s->key_types, s->n_keys));
+    json_object_set_new(o, "set_sql", str_or_null(s->set_sql));
+    json_object_set_new(o, "where_sql", str_or_null(s->where_sql));
+    json_object_set_new(o, "delete_rows", json_boolean(s->delete_rows));
     json_object_set_new(o, "catchup", json_boolean(s->catchup));
     json_object_set_new(o, "fill_step", json_integer(s->fill_step));
     json_object_set_new(o, "count_sql", str_or_null(s->count_sql));
@@ -158,6 +161,9 @@ plan_step_decode(const json_t *o, step_t *out, const char **err)
     out->expr_sql = get_str(o, "expr_sql");
     out->key_cols = get_strv(o, "key_cols", &out->n_keys);
     out->key_types = get_strv(o, "key_types", &n_types);
+    out->set_sql = get_str(o, "set_sql");
+    out->where_sql = get_str(o, "where_sql");
+    out->delete_rows = json_is_true(json_object_get(o, "delete_rows"));
     out->catchup = json_is_true(json_object_get(o, "catchup"));
     out->fill_step = get_int(o, "fill_step");
     out->count_sql = get_str(o, "count_sql");

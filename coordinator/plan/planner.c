@@ -34,6 +34,7 @@ typedef struct {
     plan_t *p;
     int next_uid;
     int line; /* of the action being planned */
+    int stmt; /* its index in the file */
 } ctx_t;
 
 static const char *const step_kind_names[] = {"ddl",   "validate",   "precheck",   "backfill",
@@ -122,6 +123,7 @@ step_add(ctx_t *c, step_kind_t kind, int phase, char *sql, char *summary)
     s->phase = phase;
     s->uid = ++c->next_uid;
     s->line = c->line;
+    s->stmt = c->stmt;
     s->sql = sql;
     s->summary = summary;
     s->transactional = kind != STEP_INDEX && kind != STEP_DROP_INDEX;
@@ -790,8 +792,10 @@ plan_fk(ctx_t *c, const action_t *a)
     }
 
     if (!fk_has_index(c, a, t)) {
-        char *ix_name = helper_name("", a->table.name, a->cols[0], "_idx");
+        /* psql would build no index: convoy does only when asked, and says so otherwise */
+        char *ix_name = migration_object_name(a->table.name, a->cols, a->n_cols, "idx");
         char *ix = ident_sql(ix_name);
+        char *create;
         sb_t cols;
         sb_init(&cols);
         for (size_t i = 0; i < a->n_cols; i++) {
@@ -799,17 +803,28 @@ plan_fk(ctx_t *c, const action_t *a)
             sb_printf(&cols, "%s%s", i ? ", " : "", fc);
             free(fc);
         }
-        s = step_add(c, STEP_INDEX, PHASE_INDEX,
-                     xasprintf("CREATE INDEX CONCURRENTLY %s ON %s (%s)", ix, tbl, cols.data),
-                     xasprintf("index the referencing column(s) %s, so deletes on %s do not scan "
-                               "%s",
-                               cols.data, rtbl, tbl));
-        s->index_name = xstrdup(ix_name);
-        s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
-        s->table_sql = xstrdup(tbl);
-        step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
-        s->scans = true;
-        s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
+        create = xasprintf("CREATE INDEX CONCURRENTLY %s ON %s (%s)", ix, tbl, cols.data);
+        if (c->m->index_foreign_keys) {
+            s = step_add(c, STEP_INDEX, PHASE_INDEX, xstrdup(create),
+                         xasprintf("index the referencing column(s) %s, so deletes on %s do not "
+                                   "scan %s (-- convoy:index-foreign-keys)",
+                                   cols.data, rtbl, tbl));
+            s->index_name = xstrdup(ix_name);
+            s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
+            s->table_sql = xstrdup(tbl);
+            step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
+            s->scans = true;
+            s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
+        } else {
+            WARN(c, a->line,
+                 xasprintf("add `%s;` to the file, or `-- convoy:index-foreign-keys` to have "
+                           "convoy add it",
+                           create),
+                 "no index leads with %s: every DELETE or key UPDATE on %s scans %s to check "
+                 "the foreign key",
+                 cols.data, rtbl, tbl);
+        }
+        free(create);
         sb_free(&cols);
         free(ix);
         free(ix_name);
@@ -926,6 +941,96 @@ done:
     free(con);
 }
 
+/*
+ * CREATE INDEX on a partitioned table cannot be CONCURRENTLY. PostgreSQL's own safe
+ * sequence: the parent's index ON ONLY the parent (invalid, instant), each partition's
+ * index CONCURRENTLY under the name PostgreSQL would give it, then ATTACH PARTITION each
+ * one; the parent's index becomes valid when the last is attached.
+ */
+static char *str_replace_once(const char *s, const char *from, const char *to);
+
+static void
+plan_partitioned_index(
+    ctx_t *c, const action_t *a, const table_fact_t *t, const char *tbl, const char *name)
+{
+    qname_t pq = {t->schema, (char *)name};
+    char *parent_ix = qname_sql(&pq);
+    char *qname = ident_sql(name);
+    step_t *s;
+    int only;
+
+    for (size_t i = 0; i < t->n_parts; i++) {
+        if (t->parts[i].partitioned) {
+            REFUSE(c, a->line,
+                   xasprintf("write the sequence per level: CREATE INDEX ... ON ONLY each "
+                             "partitioned table, CREATE INDEX CONCURRENTLY on each leaf "
+                             "partition, then ALTER INDEX ... ATTACH PARTITION bottom-up"),
+                   "partition %s of %s is itself partitioned: convoy plans one level of "
+                   "partitions",
+                   t->parts[i].name, tbl);
+            goto done;
+        }
+    }
+    s = step_add(c, STEP_DDL, PHASE_INDEX,
+                 str_replace_once(a->index_only_sql, MIGRATION_INDEX_NAME_SLOT, qname),
+                 xasprintf("create %s ON ONLY the partitioned table: no build, invalid until "
+                           "every partition's index is attached",
+                           name));
+    step_lock(s, tbl, LOCK_SHARE);
+    s->est_ms = 0;
+    s->undo_sql = xasprintf("DROP INDEX IF EXISTS %s", parent_ix);
+    only = s->uid;
+    for (size_t i = 0; i < t->n_parts; i++) {
+        const partition_fact_t *pf = &t->parts[i];
+        qname_t partq = {pf->schema, pf->name};
+        char *part = qname_sql(&partq), *pname = NULL, *qp, *sql, *tmp;
+        /* ChooseRelationName for the partition, as PostgreSQL's recursion does */
+        for (int k = 0; pname == NULL; k++) {
+            char label[16];
+            bool taken = false;
+            snprintf(label, sizeof(label), k ? "idx%d" : "idx", k);
+            pname = migration_object_name(pf->name, a->name_parts, a->n_name_parts, label);
+            for (size_t j = 0; j < pf->n_index_names && !taken; j++)
+                taken = strcmp(pf->index_names[j], pname) == 0;
+            if (taken) {
+                free(pname);
+                pname = NULL;
+            }
+        }
+        qp = ident_sql(pname);
+        tmp = str_replace_once(a->index_part_sql, MIGRATION_INDEX_NAME_SLOT, qp);
+        sql = str_replace_once(tmp, MIGRATION_INDEX_TABLE_SLOT, part);
+        free(tmp);
+        s = step_add(c, STEP_INDEX, PHASE_INDEX, sql,
+                     xasprintf("build %s on partition %s concurrently", pname, pf->name));
+        s->index_name = xstrdup(pname);
+        s->index_schema = xstrdup(pf->schema);
+        s->table_sql = xstrdup(part);
+        step_lock(s, part, LOCK_SHARE_UPDATE_EXCLUSIVE);
+        s->scans = true;
+        s->est_ms = -1;
+        s->requires = only; /* dropping the parent's index drops the attached ones too */
+        {
+            qname_t cq = {pf->schema, pname};
+            char *child = qname_sql(&cq);
+            s = step_add(c, STEP_DDL, PHASE_INDEX,
+                         xasprintf("ALTER INDEX %s ATTACH PARTITION %s", parent_ix, child),
+                         xasprintf("attach %s to %s: metadata only", pname, name));
+            step_lock(s, part, LOCK_SHARE_UPDATE_EXCLUSIVE);
+            s->est_ms = 0;
+            s->requires = only;
+            step_at(c, only)->final_step = s->uid;
+            free(child);
+        }
+        free(qp);
+        free(pname);
+        free(part);
+    }
+done:
+    free(parent_ix);
+    free(qname);
+}
+
 /* s with the first `from` replaced by `to`. Caller frees. */
 static char *
 str_replace_once(const char *s, const char *from, const char *to)
@@ -954,6 +1059,140 @@ index_name_taken(ctx_t *c, const table_fact_t *t, const action_t *self, const ch
             return true;
     }
     return false;
+}
+
+/*
+ * DROP CONSTRAINT only relaxes a rule when it is a CHECK or FOREIGN KEY (or one this file
+ * adds, such as a hand-written NOT NULL helper); dropping a UNIQUE, PRIMARY KEY or EXCLUDE
+ * constraint can break the application (ON CONFLICT, foreign keys that reference it).
+ */
+static void
+plan_drop_constraint(ctx_t *c, const action_t *a)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    char *tbl = table_sql(c, &a->table);
+    const constraint_fact_t *cf = NULL;
+    bool from_file = false;
+    step_t *s;
+
+    if (!table_known(c, a, &a->table))
+        goto done;
+    for (size_t i = 0; i < c->m->n_actions && &c->m->actions[i] != a; i++) {
+        const action_t *o = &c->m->actions[i];
+        if (o->constraint_name && strcmp(o->constraint_name, a->constraint_name) == 0 &&
+            strcmp(o->table.name, a->table.name) == 0)
+            from_file = true;
+    }
+    for (size_t i = 0; t && t->exists && i < t->n_constraints; i++)
+        if (strcmp(t->constraints[i].name, a->constraint_name) == 0)
+            cf = &t->constraints[i];
+    if (c->f->live && !from_file && cf == NULL) {
+        if (a->if_not_exists) {
+            WARN(c, a->line, NULL, "constraint \"%s\" of %s does not exist: skipped (IF EXISTS)",
+                 a->constraint_name, tbl);
+        } else {
+            ERROR(c, a->line,
+                  xstrdup("check the constraint name, or write DROP CONSTRAINT IF "
+                          "EXISTS"),
+                  "constraint \"%s\" of relation %s does not exist", a->constraint_name, tbl);
+        }
+        goto done;
+    }
+    if (!from_file && cf && cf->type != 'c' && cf->type != 'f' && !c->m->contract) {
+        REFUSE(c, a->line,
+               xstrdup("today: deploy an application version that no longer relies on it (ON "
+                       "CONFLICT, foreign keys referencing it), then put `-- convoy:contract` "
+                       "at the top of this file"),
+               "dropping %s constraint \"%s\" can break the running application",
+               cf->type == 'u'   ? "UNIQUE"
+               : cf->type == 'p' ? "PRIMARY KEY"
+                                 : "this",
+               a->constraint_name);
+        goto done;
+    }
+    s = step_add(
+        c, STEP_DDL, PHASE_EXPAND, xstrdup(a->stmt_sql),
+        xasprintf("drop constraint %s: metadata only, relaxes a rule", a->constraint_name));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    if (!c->f->live)
+        c->p->assumptions = xrealloc(c->p->assumptions, (c->p->n_assumptions + 1) * sizeof(char *)),
+        c->p->assumptions[c->p->n_assumptions++] =
+            xasprintf("constraint %s is assumed to be a CHECK or FOREIGN KEY (connect with --db "
+                      "to check)",
+                      a->constraint_name);
+done:
+    free(tbl);
+}
+
+#define SMALL_TABLE_ROWS 10000
+
+/*
+ * A file's own UPDATE or DELETE. Small ones (a small table, or a WHERE that pins the
+ * primary key) run as written; a large UPDATE becomes a batched, checkpointed pass with its
+ * WHERE kept as a guard, a large DELETE a batched delete: the same rows end up changed as
+ * under psql, without holding every row lock until one commit.
+ */
+static void
+plan_update(ctx_t *c, const action_t *a)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    char *tbl = NULL;
+    bool small = a->table_is_new, by_pk = false;
+    step_t *s;
+    int uid;
+
+    if (!a->table_is_new && !table_known(c, a, &a->table))
+        return;
+    tbl = table_sql(c, &a->table);
+    if (c->f->live && t && t->exists && !small) {
+        by_pk = t->n_pk > 0;
+        for (size_t k = 0; by_pk && k < t->n_pk; k++) {
+            bool pinned = false;
+            for (size_t i = 0; i < a->n_where_eq && !pinned; i++)
+                pinned = strcmp(a->where_eq[i], t->pk_cols[k]) == 0;
+            by_pk = pinned;
+        }
+        small = by_pk || (t->rows >= 0 && t->rows <= SMALL_TABLE_ROWS);
+    }
+    if (small) {
+        s = step_add(c, STEP_PASSTHROUGH, PHASE_EXPAND, xstrdup(a->stmt_sql),
+                     by_pk
+                         ? xasprintf("small data change by primary key on %s: runs as written", tbl)
+                         : xasprintf("small data change on %s (about %lld rows): runs as "
+                                     "written",
+                                     tbl, (long long)(t ? t->rows : 0)));
+        step_lock(s, tbl, LOCK_ROW_EXCLUSIVE);
+        s->est_ms = 0;
+        goto done;
+    }
+    if (!a->is_delete && !a->batchable) {
+        REFUSE(c, a->line,
+               xasprintf("write it as UPDATE %s SET column = expression [WHERE ...] without FROM, "
+                         "RETURNING or multi-column assignment: convoy then runs it in "
+                         "checkpointed batches",
+                         tbl),
+               "this UPDATE touches a large table in one transaction (row locks on every row "
+               "until commit, a WAL flood that leaves replicas behind), and its form cannot be "
+               "split into batches");
+        goto done;
+    }
+    uid = plan_backfill_step(c, a, tbl, a->column ? a->column : "", a->set_sql ? a->set_sql : "",
+                             PHASE_BACKFILL, false);
+    if (uid == 0)
+        goto done;
+    s = step_at(c, uid);
+    free(s->sql);
+    free(s->summary);
+    s->set_sql = a->is_delete ? NULL : xstrdup(a->set_sql);
+    s->where_sql = a->where_sql ? xstrdup(a->where_sql) : NULL;
+    s->delete_rows = a->is_delete;
+    s->sql = xstrdup(a->stmt_sql);
+    s->summary = xasprintf(
+        "%s in checkpointed batches by primary key%s%s", a->is_delete ? "DELETE" : "UPDATE",
+        a->where_sql ? ", guarded by WHERE " : "", a->where_sql ? a->where_sql : "");
+done:
+    free(tbl);
 }
 
 static void
@@ -987,11 +1226,21 @@ plan_action(ctx_t *c, size_t idx)
         s = step_add(c, STEP_PASSTHROUGH, PHASE_EXPAND, xstrdup(a->stmt_sql),
                      xstrdup(a->reason ? a->reason : "harmless statement, run as written"));
         s->est_ms = 0;
+        s->transactional = !a->concurrent;
+        s->scans = a->scans;
         if (a->table.name) {
-            tbl = qname_sql(&a->table);
-            step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+            tbl = table_sql(c, &a->table);
+            step_lock(s, tbl, a->lock >= 0 ? (lock_mode_t)a->lock : LOCK_ACCESS_EXCLUSIVE);
         }
         free(tbl);
+        return;
+    case ACT_SET_HONOURED:
+        return;
+    case ACT_DROP_CONSTRAINT:
+        plan_drop_constraint(c, a);
+        return;
+    case ACT_UPDATE:
+        plan_update(c, a);
         return;
     default:
         break;
@@ -1065,17 +1314,21 @@ plan_action(ctx_t *c, size_t idx)
         }
         if (!c->f->live || tf == NULL || !tf->probed || tf->rewrites) {
             REFUSE(c, a->line,
-                   xasprintf("expand/contract: add a new %s column, backfill it with "
-                             "`-- convoy:backfill`, move the application to it, then drop %s "
-                             "in a contract migration",
-                             a->type_sql, col),
+                   xasprintf("expand/contract: `ALTER TABLE %s ADD COLUMN new_%s %s;` with "
+                             "`-- convoy:backfill new_%s = %s%s%s`, move the application to "
+                             "it, then in a later file with `-- convoy:contract`: `ALTER TABLE %s "
+                             "DROP COLUMN %s;` and `ALTER TABLE %s RENAME COLUMN new_%s TO %s;`",
+                             tbl, a->column, a->type_sql, a->column,
+                             a->using_sql ? a->using_sql : col, a->using_sql ? "" : "::",
+                             a->using_sql ? "" : a->type_sql, tbl, col, tbl, a->column, col),
                    "changing %s to %s %s the table under ACCESS EXCLUSIVE%s", col, a->type_sql,
                    c->f->live ? "rewrites" : "may rewrite",
                    c->f->live ? "" : " (no database given to prove it is binary-coercible)");
             break;
         }
         s = step_add(c, STEP_DDL, PHASE_EXPAND,
-                     xasprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", tbl, col, a->type_sql),
+                     xasprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s%s%s", tbl, col, a->type_sql,
+                               a->using_sql ? " USING " : "", a->using_sql ? a->using_sql : ""),
                      xasprintf("change %s to %s: binary-coercible, no rewrite (checked by the "
                                "server)",
                                col, a->type_sql));
@@ -1112,6 +1365,11 @@ plan_action(ctx_t *c, size_t idx)
                 free(name);
                 goto done;
             }
+        }
+        if (t && t->exists && t->partitioned) {
+            plan_partitioned_index(c, a, t, tbl, name);
+            free(name);
+            break;
         }
         {
             char *q = ident_sql(name);
@@ -1158,7 +1416,7 @@ done:
 void
 plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
 {
-    ctx_t c = {m, facts, out, 0, 0};
+    ctx_t c = {m, facts, out, 0, 0, 0};
     step_t *sorted;
 
     memset(out, 0, sizeof(*out));
@@ -1195,25 +1453,34 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
     }
     for (size_t i = 0; i < m->n_actions; i++) {
         c.line = m->actions[i].line;
+        c.stmt = (int)i;
         plan_action(&c, i);
     }
     if (out->n_steps == 0 && out->n_refusals == 0 && out->n_errors == 0)
         WARN(&c, 1, NULL, "nothing to do: the file contains no schema change");
 
-    /* Stable counting sort by phase (a few small integers): file order within a phase. */
+    /*
+     * Statements run in file order, as psql runs them; the steps of one statement run in
+     * phase order (its fill before its trigger, its trigger before its catch-up, ...).
+     * Steps come out of the planner grouped by statement, so a stable counting sort by
+     * phase inside each statement's run of steps is all it takes.
+     */
     {
-        size_t start[PHASE_CLEANUP + 2] = {0};
         int *pos_of_uid = xcalloc(out->n_steps + 1, sizeof(int));
         step_t *by_phase = xcalloc(out->n_steps ? out->n_steps : 1, sizeof(step_t));
 
-        for (size_t i = 0; i < out->n_steps; i++)
-            start[out->steps[i].phase + 1]++;
-        for (int ph = 1; ph <= PHASE_CLEANUP + 1; ph++)
-            start[ph] += start[ph - 1];
-        for (size_t i = 0; i < out->n_steps; i++) {
-            size_t at = start[out->steps[i].phase]++;
-            by_phase[at] = out->steps[i];
-            pos_of_uid[out->steps[i].uid] = (int)at + 1;
+        for (size_t lo = 0, hi; lo < out->n_steps; lo = hi) {
+            size_t start[PHASE_CLEANUP + 2] = {0};
+            for (hi = lo; hi < out->n_steps && out->steps[hi].stmt == out->steps[lo].stmt; hi++)
+                start[out->steps[hi].phase + 1]++;
+            start[0] = lo;
+            for (int ph = 1; ph <= PHASE_CLEANUP + 1; ph++)
+                start[ph] += start[ph - 1];
+            for (size_t i = lo; i < hi; i++) {
+                size_t at = start[out->steps[i].phase]++;
+                by_phase[at] = out->steps[i];
+                pos_of_uid[out->steps[i].uid] = (int)at + 1;
+            }
         }
         free(out->steps);
         out->steps = sorted = by_phase;
@@ -1258,6 +1525,8 @@ plan_step_free(step_t *s)
     free(s->sample_sql);
     free(s->check_desc);
     free(s->undo_sql);
+    free(s->set_sql);
+    free(s->where_sql);
     free(s->index_schema);
     free(s->index_name);
     memset(s, 0, sizeof(*s));

@@ -31,6 +31,15 @@ typedef struct {
     bool validated;
 } constraint_fact_t;
 
+/* One partition of a partitioned table. */
+typedef struct {
+    char *schema;
+    char *name;
+    bool partitioned;   /* itself partitioned (nested) */
+    char **index_names; /* its indexes, for PostgreSQL's name choice */
+    size_t n_index_names;
+} partition_fact_t;
+
 typedef struct {
     char *schema_given; /* as the migration wrote it (may be NULL) */
     char *name_given;
@@ -49,6 +58,9 @@ typedef struct {
     size_t n_indexes;
     constraint_fact_t *constraints;
     size_t n_constraints;
+    bool partitioned; /* relkind 'p': rows and bytes are its partitions' sums */
+    partition_fact_t *parts;
+    size_t n_parts;
 } table_fact_t;
 
 /* Result of asking the server how ADD COLUMN ... DEFAULT behaves. */

@@ -29,9 +29,12 @@ typedef enum {
     ACT_ALTER_TYPE,
     ACT_CREATE_INDEX,
     ACT_DROP_INDEX,
-    ACT_PASSTHROUGH, /* harmless statement run as written */
-    ACT_IGNORE,      /* BEGIN/COMMIT/SET: convoy manages transactions itself */
-    ACT_REFUSE,      /* cannot be made safe: reason + alternative */
+    ACT_PASSTHROUGH,     /* harmless statement run as written */
+    ACT_IGNORE,          /* BEGIN/COMMIT/SET: convoy manages transactions itself */
+    ACT_REFUSE,          /* cannot be made safe: reason + alternative */
+    ACT_SET_HONOURED,    /* SET lock_timeout/statement_timeout taken as the directive */
+    ACT_DROP_CONSTRAINT, /* relaxes a rule: CHECK, FK or one this file adds */
+    ACT_UPDATE,          /* UPDATE/DELETE: small ones run as written, large UPDATEs batched */
 } action_kind_t;
 
 const char *action_kind_name(action_kind_t kind);
@@ -48,6 +51,7 @@ typedef struct {
     /* ADD COLUMN, SET DEFAULT, SET/DROP NOT NULL, ALTER TYPE */
     char *column;
     char *type_sql;    /* deparsed type, e.g. "timestamptz(6)" */
+    char *using_sql;   /* ALTER COLUMN TYPE ... USING expr, or NULL */
     char *collate_sql; /* " COLLATE ..." or NULL */
     char *default_sql; /* deparsed DEFAULT expression, or NULL */
     bool not_null;
@@ -73,10 +77,27 @@ typedef struct {
     char *index_sql;       /* deparsed CREATE/DROP INDEX CONCURRENTLY; CREATE INDEX holds
                               MIGRATION_INDEX_NAME_SLOT where the (quoted) name goes */
     bool index_name_given; /* false: PostgreSQL's naming, finished by the planner */
-    char **name_parts;     /* unnamed index: its column names as PostgreSQL chose them */
+    char **name_parts;     /* the index's column names as PostgreSQL chooses them */
     size_t n_name_parts;
-    bool missing_ok; /* IF [NOT] EXISTS as written */
+    char *index_only_sql; /* CREATE INDEX <name slot> ON ONLY <table> ... (partitioned) */
+    char *index_part_sql; /* CREATE INDEX CONCURRENTLY <name slot> ON <table slot> ... */
+    bool missing_ok;      /* IF [NOT] EXISTS as written */
     bool unique;
+
+    /* ACT_PASSTHROUGH: how the statement runs */
+    int lock;        /* lock_mode_t it takes on `table` (-1: ACCESS EXCLUSIVE when a table) */
+    bool concurrent; /* cannot run in a transaction block (REINDEX CONCURRENTLY, VACUUM) */
+    bool scans;      /* reads the table (ANALYZE): no statement_timeout */
+    bool replay;     /* creates an object later statements may use (type, extension, ...):
+                        the catalog probes run it first, in their rolled-back transaction */
+
+    /* ACT_UPDATE */
+    char *set_sql;   /* "a = expr, b = expr" (NULL for DELETE) */
+    char *where_sql; /* the WHERE clause, or NULL */
+    bool is_delete;
+    bool batchable;  /* plain SET col = expr, no FROM, no RETURNING, no subquery target */
+    char **where_eq; /* columns the WHERE pins to constants (col = c, col IN (...)) */
+    size_t n_where_eq;
 
     /* refusals and notes */
     char *reason;
@@ -84,7 +105,8 @@ typedef struct {
 } action_t;
 
 /* Where CREATE INDEX's name goes in index_sql (the deparser does not quote it). */
-#define MIGRATION_INDEX_NAME_SLOT "convoy_index_name_slot_7f3a"
+#define MIGRATION_INDEX_NAME_SLOT  "convoy_index_name_slot_7f3a"
+#define MIGRATION_INDEX_TABLE_SLOT "convoy_index_table_slot_7f3a"
 
 typedef struct {
     char *table; /* optional "table." prefix */
@@ -101,6 +123,8 @@ typedef struct {
     char checksum[65];
 
     int64_t lock_timeout_ms;      /* 0: default */
+    bool contract;                /* -- convoy:contract: DROP COLUMN / RENAME are intended */
+    bool index_foreign_keys;      /* -- convoy:index-foreign-keys: index new FK columns */
     int64_t batch_target_ms;      /* 0: default */
     int64_t statement_timeout_ms; /* 0: default */
 

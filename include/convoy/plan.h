@@ -65,6 +65,7 @@ typedef struct {
     int phase;      /* ordering key */
     int line;       /* the statement of the file this step comes from (0: none) */
     int uid;        /* creation order inside the planner; links below are resolved from it */
+    int stmt;       /* planner-internal: which action of the file made it (not stored) */
 
     /*
      * Undo: what removes this step's object when the migration stops short (fails or is
@@ -84,8 +85,11 @@ typedef struct {
     char **key_cols; /* quoted key column names */
     char **key_types;
     size_t n_keys;
-    bool catchup;  /* second pass: rewrite rows whose value differs from the expression */
-    int fill_step; /* catch-up: the first pass, whose upper bound marks the existing rows */
+    char *set_sql;    /* a file's own UPDATE: its SET list (instead of column = expr) */
+    char *where_sql;  /* ... and its WHERE, kept as a guard on every batch (NULL: none) */
+    bool delete_rows; /* a file's own DELETE, batched the same way */
+    bool catchup;     /* second pass: rewrite rows whose value differs from the expression */
+    int fill_step;    /* catch-up: the first pass, whose upper bound marks the existing rows */
 
     /* STEP_PRECHECK: count and sample queries, and what a counted row means */
     char *count_sql;
