@@ -640,7 +640,12 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
         s = step_add(c, STEP_DDL, PHASE_EXPAND,
                      xasprintf("ALTER TABLE %s ADD COLUMN %s %s%s", tbl, col, a->type_sql,
                                a->collate_sql ? a->collate_sql : ""),
-                     xasprintf("add column %s nullable with no default: metadata only", col));
+                     is_volatile && bf == NULL
+                         ? xasprintf("add column %s nullable with no default: metadata only "
+                                     "(DEFAULT %s is volatile: a plain ADD COLUMN would rewrite "
+                                     "the table, so existing rows are filled in batches)",
+                                     col, a->default_sql)
+                         : xasprintf("add column %s nullable with no default: metadata only", col));
         step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
         s->est_ms = 0;
         if (a->default_sql) {
@@ -679,11 +684,6 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
             if (trg && a->default_sql == NULL)
                 step_at(c, trg)->final_step = set_nn;
         }
-        if (is_volatile && bf == NULL)
-            WARN(c, a->line, NULL,
-                 "DEFAULT %s is volatile: a plain ADD COLUMN would rewrite the table under ACCESS "
-                 "EXCLUSIVE, so convoy backfills existing rows in batches instead",
-                 a->default_sql);
     }
 done:
     free(tbl);

@@ -377,7 +377,7 @@ static const plan_case_t plan_cases[] = {
         .steps = {ADD_NULLABLE("ALTER TABLE public.users ADD COLUMN plan text", "public.users"),
                   DDL("ALTER COLUMN plan SET DEFAULT 'free'", "public.users"),
                   BACKFILL("SET plan = 'free'", "public.users")},
-        .n_warnings = 1,
+        .n_warnings = 0, /* the volatile default is explained in a summary */
     },
 
     /* ---- volatile defaults: the expand path */
@@ -390,8 +390,7 @@ static const plan_case_t plan_cases[] = {
                       "users"),
                   FILL("UPDATE users SET token = gen_random_uuid() WHERE (id) > ($1)", "users"),
                   NOT_NULL_DANCE("users", "convoy_users_token_not_null", "token", 4)},
-        .n_warnings = 1,
-        .note = "is volatile",
+        .n_warnings = 0, /* explained in step 1's summary, not a warning */
         .links = true,
     },
     {
@@ -408,8 +407,7 @@ static const plan_case_t plan_cases[] = {
                   FILL("UPDATE public.users SET seen_at = clock_timestamp() WHERE (id) > ($1)",
                        "public.users"),
                   NOT_NULL_DANCE("public.users", "convoy_users_seen_at_not_null", "seen_at", 4)},
-        .n_warnings = 1,
-        .note = "is volatile",
+        .n_warnings = 0, /* explained in step 1's summary, not a warning */
         .links = true,
     },
     {
@@ -419,8 +417,7 @@ static const plan_case_t plan_cases[] = {
         .steps = {ADD_NULLABLE("ADD COLUMN token uuid", "users"),
                   DDL("SET DEFAULT gen_random_uuid()", "users"),
                   BACKFILL("SET token = gen_random_uuid()", "users")},
-        .n_warnings = 1,
-        .note = "is volatile",
+        .n_warnings = 0, /* explained in step 1's summary, not a warning */
     },
     {
         .name = "live probe overrules the name list: unknown function found volatile",
@@ -432,7 +429,7 @@ static const plan_case_t plan_cases[] = {
         .steps = {ADD_NULLABLE("ADD COLUMN code text", "public.users"),
                   DDL("SET DEFAULT make_code()", "public.users"),
                   BACKFILL("SET code = make_code()", "public.users")},
-        .n_warnings = 1,
+        .n_warnings = 0, /* the volatile default is explained in a summary */
     },
     {
         .name = "offline unknown function default: assumed stable, one step and a warning",
@@ -452,7 +449,7 @@ static const plan_case_t plan_cases[] = {
         .steps = {ADD_NULLABLE("ADD COLUMN token uuid", "public.users"),
                   DDL("SET DEFAULT gen_random_uuid()", "public.users"),
                   NOT_NULL_DANCE("public.users", "convoy_users_token_not_null", "token", 3)},
-        .n_warnings = 1,
+        .n_warnings = 0, /* the volatile default is explained in a summary */
         .links = true,
     },
 
@@ -1878,7 +1875,7 @@ static const plan_case_t plan_cases[] = {
                        "AND (id) <= ($2) AND \"group\" IS NULL",
                        "\"user\""),
                   NOT_NULL_DANCE("\"user\"", "convoy_user_group_not_null", "\"group\"", 4)},
-        .n_warnings = 1,
+        .n_warnings = 0, /* the volatile default is explained in a summary */
         .links = true,
     },
     {
@@ -1952,7 +1949,7 @@ static const plan_case_t plan_cases[] = {
                   VALIDATE(NULL, NULL),
                   DDL(NULL, NULL),
                   DDL(NULL, NULL)},
-        .n_warnings = 1,
+        .n_warnings = 0, /* the volatile default is explained in a summary */
         .quoted = {"users; DROP TABLE x", "v; DROP TABLE y"},
     },
     {
