@@ -775,6 +775,55 @@ plan_fk(ctx_t *c, const action_t *a)
         sb_free(&match);
         free(where);
     }
+    if (t && t->exists && t->partitioned) {
+        /* A partitioned table's foreign key cannot be NOT VALID. What PostgreSQL allows:
+         * NOT VALID + VALIDATE on each partition, then the parent's, which attaches the
+         * partitions' validated constraints (same name, as psql's recursion names them)
+         * without a scan. */
+        if (a->not_valid) {
+            REFUSE(c, a->line,
+                   xasprintf("drop NOT VALID: convoy then adds it to each partition NOT VALID, "
+                             "validates each, and attaches them through the parent"),
+                   "PostgreSQL cannot add a NOT VALID foreign key to partitioned table %s", tbl);
+            goto done;
+        }
+        for (size_t i = 0; i < t->n_parts; i++) {
+            const partition_fact_t *pf = &t->parts[i];
+            qname_t pq = {pf->schema, pf->name};
+            char *part = qname_sql(&pq);
+            int add;
+            if (pf->partitioned) {
+                REFUSE(c, a->line, xstrdup("add the foreign key per level, bottom-up"),
+                       "partition %s of %s is itself partitioned: convoy plans one level", part,
+                       tbl);
+                free(part);
+                goto done;
+            }
+            s = step_add(c, STEP_DDL, PHASE_CONSTRAINT,
+                         xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", part, con,
+                                   a->constraint_sql),
+                         xasprintf("add foreign key %s NOT VALID on partition %s", con, part));
+            step_lock(s, part, LOCK_SHARE_ROW_EXCLUSIVE);
+            step_lock(s, rtbl, LOCK_SHARE_ROW_EXCLUSIVE);
+            s->est_ms = 0;
+            undo_constraint(s, part, con);
+            add = s->uid;
+            s = validate_step(c, PHASE_CONSTRAINT, part, con, NULL);
+            step_lock(s, rtbl, LOCK_ROW_SHARE);
+            s->requires = add;
+            step_at(c, add)->final_step = s->uid;
+            free(part);
+        }
+        s = step_add(c, STEP_DDL, PHASE_CONSTRAINT,
+                     xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", tbl, con, a->constraint_sql),
+                     xasprintf("add foreign key %s on the partitioned table: attaches the "
+                               "partitions' validated constraints, no scan",
+                               con));
+        step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
+        step_lock(s, rtbl, LOCK_SHARE_ROW_EXCLUSIVE);
+        s->est_ms = 0;
+        goto done;
+    }
     s = step_add(
         c, STEP_DDL, PHASE_CONSTRAINT,
         xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s NOT VALID", tbl, con, a->constraint_sql),
