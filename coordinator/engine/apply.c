@@ -237,6 +237,17 @@ drive(pg_t *pg,
         outcome(out, RES_ERROR, err, NULL);
         goto done;
     }
+    if (stored.search_path) {
+        /* the file's SET search_path holds for every step, as it would under psql */
+        char *sp = xasprintf("SET search_path = %s", stored.search_path);
+        pg_status_t st = pg_exec(pg, sp);
+        free(sp);
+        if (st != PG_OK) {
+            outcome(out, RES_ERROR,
+                    xasprintf("the file's SET search_path failed: %s", pg_errmsg(pg)), NULL);
+            goto done;
+        }
+    }
     ex.pg = pg;
     ex.name = name;
     ex.file = file;

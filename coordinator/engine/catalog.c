@@ -4,6 +4,7 @@
 #include "convoy/quote.h"
 #include "convoy/util.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -431,6 +432,37 @@ probe_backfill(pg_t *pg,
     free(sql);
 }
 
+/* The planner's estimate of the rows an UPDATE/DELETE touches (EXPLAIN, nothing runs). */
+static int64_t
+estimate_rows(pg_t *pg, const char *stmt_sql)
+{
+    char *sql = xasprintf("EXPLAIN (FORMAT JSON) %s", stmt_sql);
+    int64_t rows = -1;
+    char *v;
+
+    if (pg_exec(pg, "SAVEPOINT convoy_explain") != PG_OK) {
+        free(sql);
+        return -1;
+    }
+    v = pg_value(pg, sql, 0, NULL);
+    if (v) {
+        json_error_t e;
+        json_t *doc = json_loads(v, 0, &e);
+        json_t *plan = json_object_get(json_array_get(doc, 0), "Plan");
+        json_t *child = json_array_get(json_object_get(plan, "Plans"), 0);
+        json_t *r = json_object_get(child ? child : plan, "Plan Rows");
+        if (json_is_number(r))
+            rows = (int64_t)json_number_value(r);
+        json_decref(doc);
+        free(v);
+        pg_exec(pg, "RELEASE SAVEPOINT convoy_explain");
+    } else {
+        pg_exec(pg, "ROLLBACK TO SAVEPOINT convoy_explain");
+    }
+    free(sql);
+    return rows;
+}
+
 bool
 catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
 {
@@ -472,6 +504,17 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
         *err = xasprintf("starting the catalog transaction: %s", pg_errmsg(pg));
         return false;
     }
+    if (m->search_path) {
+        /* the file's SET search_path: names resolve as psql would resolve them */
+        char *sp = xasprintf("SET LOCAL search_path = %s", m->search_path);
+        pg_status_t st = pg_exec(pg, sp);
+        free(sp);
+        if (st != PG_OK) {
+            *err = xasprintf("the file's SET search_path failed: %s", pg_errmsg(pg));
+            pg_exec(pg, "ROLLBACK");
+            return false;
+        }
+    }
     for (size_t i = 0; i < out->n_tables; i++) {
         if (!fetch_table(pg, &out->tables[i])) {
             *err = xasprintf("reading table %s: %s", out->tables[i].name_given, pg_errmsg(pg));
@@ -486,6 +529,16 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
              * creates before them; this transaction is rolled back */
             char *e = try_in_savepoint(pg, a->stmt_sql);
             free(e);
+            continue;
+        }
+        if (a->kind == ACT_UPDATE && !a->table_is_new) {
+            if (out->est_rows == NULL) {
+                out->n_est_rows = m->n_actions;
+                out->est_rows = xcalloc(m->n_actions, sizeof(int64_t));
+                for (size_t k = 0; k < m->n_actions; k++)
+                    out->est_rows[k] = -1;
+            }
+            out->est_rows[i] = estimate_rows(pg, a->stmt_sql);
             continue;
         }
         if (a->kind != ACT_ADD_COLUMN && a->kind != ACT_ALTER_TYPE)

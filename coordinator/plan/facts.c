@@ -89,6 +89,7 @@ facts_free(facts_t *f)
     for (size_t i = 0; i < f->n_types; i++)
         free(f->types[i].error);
     free(f->types);
+    free(f->est_rows);
     free(f->server_desc);
     memset(f, 0, sizeof(*f));
 }

@@ -55,7 +55,7 @@ action_kind_name(action_kind_t kind)
         "add_column",   "add_check",       "add_foreign_key", "add_unique",    "attach_index",
         "validate",     "set_default",     "set_not_null",    "drop_not_null", "alter_type",
         "create_index", "drop_index",      "passthrough",     "ignore",        "refuse",
-        "set_honoured", "drop_constraint", "update"};
+        "set_honoured", "drop_constraint", "update",          "contract"};
     return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
 }
 
@@ -831,12 +831,22 @@ add_constraint_action(parser_t *p,
         char *only_col = (char *)only;
         a->constraint_name =
             migration_object_name(table->name, only ? &only_col : NULL, only ? 1 : 0, suffix);
+        if (only) {
+            a->name_parts = xcalloc(1, sizeof(char *));
+            a->name_parts[0] = xstrdup(only);
+            a->n_name_parts = 1;
+        }
     } else if (a->is_primary) {
         a->constraint_name = migration_object_name(table->name, NULL, 0, suffix); /* table_pkey */
     } else {
         /* table_col1_col2_fkey / table_col1_col2_key, every column as PostgreSQL does */
         a->constraint_name = migration_object_name(table->name, a->cols, a->n_cols, suffix);
+        a->name_parts = xcalloc(a->n_cols ? a->n_cols : 1, sizeof(char *));
+        for (size_t i = 0; i < a->n_cols; i++)
+            a->name_parts[i] = xstrdup(a->cols[i]);
+        a->n_name_parts = a->n_cols;
     }
+    a->name_label = xstrdup(suffix);
     if (kind == ACT_ADD_UNIQUE)
         a->index_name = xstrdup(a->constraint_name);
     a->constraint_sql = pgq_deparse_constraint(c);
@@ -1014,26 +1024,34 @@ brief(parser_t *p,
     return a;
 }
 
-/* DROP COLUMN / RENAME: the old application must be gone; -- convoy:contract says it is. */
-static void
-contract_change(
-    parser_t *p, const char *stmt_sql, int line, int col, const qname_t *table, const char *what)
+/*
+ * DROP COLUMN / RENAME / DROP TABLE: the old application must be gone; -- convoy:contract
+ * says it is. The planner decides (it also knows whether an IF EXISTS object exists).
+ */
+static action_t *
+contract_change(parser_t *p,
+                const char *stmt_sql,
+                int line,
+                int col,
+                const qname_t *table,
+                const char *what,
+                const char *column,
+                bool missing_ok)
 {
-    if (p->m->contract) {
-        brief(p, stmt_sql, line, col, table, 7 /* ACCESS EXCLUSIVE */,
-              "contract change (-- convoy:contract): metadata only, brief ACCESS EXCLUSIVE");
-        return;
+    action_t *a = add_action(p, ACT_CONTRACT, stmt_sql, line, col);
+
+    if (table && table->name) {
+        a->table.schema = table->schema ? xstrdup(table->schema) : NULL;
+        a->table.name = xstrdup(table->name);
     }
-    {
-        char *reason = xasprintf("%s breaks every running application version that still uses "
-                                 "%s",
-                                 what, strcmp(what, "RENAME") == 0 ? "the old name" : "it");
-        refuse(p, stmt_sql, line, col, reason,
-               "today: deploy an application version that no longer uses it, then put "
-               "`-- convoy:contract` at the top of this file: convoy runs it (metadata only) "
-               "under lock_timeout with retries");
-        free(reason);
-    }
+    a->column = column ? xstrdup(column) : NULL;
+    a->missing_ok = missing_ok;
+    a->reason = xasprintf("%s breaks every running application version that still uses %s", what,
+                          strcmp(what, "RENAME") == 0 ? "the old name" : "it");
+    a->fix = xstrdup("today: deploy an application version that no longer uses it, then put "
+                     "`-- convoy:contract` at the top of this file: convoy runs it (metadata "
+                     "only) under lock_timeout with retries");
+    return a;
 }
 
 /* The ALTER TABLE with only its i-th subcommand, as SQL (the text as written for one). */
@@ -1063,6 +1081,7 @@ convert_alter_table(
     parser_t *p, const char *stmt_sql, int line, int col, PgQuery__AlterTableStmt *ats)
 {
     qname_t table = {0};
+    size_t first_action;
 
     if (ats->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
         refuse(p, stmt_sql, line, col, "convoy only plans ALTER TABLE on tables",
@@ -1077,6 +1096,7 @@ convert_alter_table(
         a->reason = xstrdup("table created earlier in this migration: it is empty");
         return;
     }
+    first_action = p->m->n_actions;
     for (size_t i = 0; i < ats->n_cmds; i++) {
         PgQuery__AlterTableCmd *cmd = ats->cmds[i]->alter_table_cmd;
         action_t *a;
@@ -1137,7 +1157,7 @@ convert_alter_table(
         }
         case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
             sub = subcommand_sql(ats, i, stmt_sql);
-            contract_change(p, sub, line, col, &table, "DROP COLUMN");
+            contract_change(p, sub, line, col, &table, "DROP COLUMN", cmd->name, cmd->missing_ok);
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
             /* only relaxes a rule: the planner checks which kind of constraint it is */
@@ -1156,6 +1176,32 @@ convert_alter_table(
                   "planner statistics/options only: SHARE UPDATE EXCLUSIVE, reads and writes "
                   "continue");
             break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_SetRelOptions:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetRelOptions:
+            sub = subcommand_sql(ats, i, stmt_sql);
+            brief(p, sub, line, col, &table, 3 /* SHARE UPDATE EXCLUSIVE (most options) */,
+                  "storage options only (fillfactor, autovacuum): no rewrite; applies to pages "
+                  "written from now on");
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_AttachPartition:
+            sub = subcommand_sql(ats, i, stmt_sql);
+            brief(p, sub, line, col, &table, 3 /* SHARE UPDATE EXCLUSIVE on the parent */,
+                  "ATTACH PARTITION: SHARE UPDATE EXCLUSIVE on the parent; the new partition is "
+                  "scanned unless a validated CHECK proves its bound");
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition:
+            sub = subcommand_sql(ats, i, stmt_sql);
+            if (cmd->def && cmd->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD &&
+                cmd->def->partition_cmd->concurrent) {
+                action_t *d = brief(p, sub, line, col, &table, 3,
+                                    "DETACH PARTITION CONCURRENTLY: outside a transaction, "
+                                    "reads and writes continue");
+                d->concurrent = true;
+            } else {
+                brief(p, sub, line, col, &table, 7,
+                      "DETACH PARTITION: metadata only, brief ACCESS EXCLUSIVE on the parent");
+            }
+            break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
         case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
         case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableAlwaysTrig:
@@ -1173,6 +1219,9 @@ convert_alter_table(
         }
         free(sub);
     }
+    /* ALTER TABLE IF EXISTS: the planner skips a missing table, as PostgreSQL does */
+    for (size_t k = first_action; ats->missing_ok && k < p->m->n_actions; k++)
+        p->m->actions[k].table_missing_ok = true;
     free(table.schema);
     free(table.name);
 }
@@ -1226,8 +1275,14 @@ index_column_names(const PgQuery__IndexStmt *is, size_t *n_out)
     char **names = xcalloc(is->n_index_params ? is->n_index_params : 1, sizeof(char *));
     size_t n = 0;
 
-    for (size_t i = 0; i < is->n_index_params; i++) {
-        const PgQuery__IndexElem *ie = is->index_params[i]->index_elem;
+    size_t total = is->n_index_params + is->n_index_including_params;
+
+    names = xrealloc(names, (total ? total : 1) * sizeof(char *));
+    /* key columns, then INCLUDE columns: PostgreSQL names the index after all of them */
+    for (size_t i = 0; i < total; i++) {
+        const PgQuery__IndexElem *ie =
+            i < is->n_index_params ? is->index_params[i]->index_elem
+                                   : is->index_including_params[i - is->n_index_params]->index_elem;
         const char *orig = PGQ_STR_SET(ie->indexcolname) ? ie->indexcolname
                            : PGQ_STR_SET(ie->name)       ? ie->name
                                                          : figure_colname(ie->expr);
@@ -1389,17 +1444,22 @@ convert_drop(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, i
             add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
             return;
         }
-        if (p->m->contract) {
-            add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->reason =
-                xstrdup("contract change (-- convoy:contract): DROP TABLE, brief ACCESS "
-                        "EXCLUSIVE");
-            return;
+        {
+            size_t n = 0;
+            char **names =
+                string_list(ds->objects[0]->list->items, ds->objects[0]->list->n_items, &n);
+            qname_t q = {n >= 2 ? names[n - 2] : NULL, n >= 1 ? names[n - 1] : NULL};
+            action_t *a = contract_change(p, stmt_sql, line, col, ds->n_objects == 1 ? &q : NULL,
+                                          "DROP TABLE", NULL, ds->missing_ok);
+            free(a->reason);
+            free(a->fix);
+            a->reason = xstrdup("DROP TABLE destroys data and breaks every application version "
+                                "still using the table");
+            a->fix = xstrdup("today: stop every read and write of the table (deploy an "
+                             "application version without it), then put `-- convoy:contract` "
+                             "at the top of this file");
+            strv_free(names, n);
         }
-        refuse(p, stmt_sql, line, col,
-               "DROP TABLE destroys data and breaks every application version still using the "
-               "table",
-               "today: stop every read and write of the table (deploy an application version "
-               "without it), then put `-- convoy:contract` at the top of this file");
         return;
     }
     if (p->m->contract) {
@@ -1486,6 +1546,21 @@ convert_set(
     int64_t ms = 0;
     char *v = NULL;
 
+    if (strcmp(name, "search_path") == 0 &&
+        vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && vs->n_args > 0) {
+        /* psql resolves the statements that follow with it: so do convoy's plan and steps */
+        sb_t sp;
+        sb_init(&sp);
+        for (size_t i = 0; i < vs->n_args; i++) {
+            char *e = pgq_deparse_expr(vs->args[i]);
+            sb_printf(&sp, "%s%s", i ? ", " : "", e ? e : "''");
+            free(e);
+        }
+        free(p->m->search_path);
+        p->m->search_path = sb_steal(&sp);
+        add_action(p, ACT_SET_HONOURED, stmt_sql, line, col);
+        return;
+    }
     if ((lt || st) && vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && vs->n_args == 1)
         v = pgq_deparse_expr(vs->args[0]);
     if (v) {
@@ -1729,7 +1804,7 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         } else if (t.name && table_is_new(p, &t)) {
             add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
         } else {
-            contract_change(p, stmt_sql, line, col, &t, "RENAME");
+            contract_change(p, stmt_sql, line, col, &t, "RENAME", NULL, rs->missing_ok);
         }
         free(t.schema);
         free(t.name);
@@ -1751,9 +1826,34 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
     case PG_QUERY__NODE__NODE_VACUUM_STMT:
         convert_vacuum(p, stmt->vacuum_stmt, stmt_sql, line, col);
         break;
+    case PG_QUERY__NODE__NODE_CREATE_STATS_STMT: {
+        action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        const PgQuery__CreateStatsStmt *cs = stmt->create_stats_stmt;
+        a->lock = 3; /* SHARE UPDATE EXCLUSIVE */
+        a->reason =
+            xstrdup("CREATE STATISTICS: SHARE UPDATE EXCLUSIVE, no scan (ANALYZE fills it)");
+        if (cs->n_relations == 1 && cs->relations[0]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR)
+            qname_set(&a->table, cs->relations[0]->range_var);
+        break;
+    }
+    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
+        if (stmt->refresh_mat_view_stmt->concurrent) {
+            action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+            a->lock = 6; /* EXCLUSIVE: readers of the view continue */
+            a->scans = true;
+            a->reason = xstrdup("REFRESH MATERIALIZED VIEW CONCURRENTLY: readers of the view "
+                                "continue while it runs");
+            qname_set(&a->table, stmt->refresh_mat_view_stmt->relation);
+        } else {
+            refuse(p, stmt_sql, line, col,
+                   "REFRESH MATERIALIZED VIEW holds ACCESS EXCLUSIVE on the view, blocking its "
+                   "readers, for as long as the query runs",
+                   "write REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index, "
+                   "CREATE UNIQUE INDEX ... ON the view): convoy runs it while readers continue");
+        }
+        break;
     case PG_QUERY__NODE__NODE_CLUSTER_STMT:
     case PG_QUERY__NODE__NODE_LOCK_STMT:
-    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT:
         refuse(p, stmt_sql, line, col, "this statement takes a strong lock for as long as it runs",
                "run it outside convoy in a maintenance window (pg_repack for VACUUM FULL/CLUSTER)");
         break;
@@ -1960,6 +2060,7 @@ migration_load(const char *path, migration_t *out, parse_error_t *err)
 void
 migration_free(migration_t *m)
 {
+    free(m->search_path);
     if (m == NULL)
         return;
     for (size_t i = 0; i < m->n_actions; i++) {
@@ -1983,6 +2084,7 @@ migration_free(migration_t *m)
         free(a->set_sql);
         free(a->where_sql);
         free(a->using_sql);
+        free(a->name_label);
         strv_free(a->where_eq, a->n_where_eq);
         free(a->index_part_sql);
         strv_free(a->name_parts, a->n_name_parts);

@@ -190,12 +190,14 @@ plan_step_decode(const json_t *o, step_t *out, const char **err)
 json_t *
 plan_settings_encode(const plan_t *p)
 {
-    return json_pack(
+    json_t *o = json_pack(
         "{s:i, s:I, s:I, s:I, s:{s:I, s:I, s:i, s:I}}", "v", PLAN_CODEC_VERSION, "lock_timeout_ms",
         (json_int_t)p->lock_timeout_ms, "batch_target_ms", (json_int_t)p->batch_target_ms,
         "statement_timeout_ms", (json_int_t)p->statement_timeout_ms, "retry", "base_ms",
         (json_int_t)p->retry.base_ms, "cap_ms", (json_int_t)p->retry.cap_ms, "max_attempts",
         p->retry.max_attempts, "max_total_ms", (json_int_t)p->retry.max_total_ms);
+    json_object_set_new(o, "search_path", str_or_null(p->search_path));
+    return o;
 }
 
 bool
@@ -213,6 +215,8 @@ plan_settings_decode(const json_t *o, plan_t *p, const char **err)
     p->retry.cap_ms = json_integer_value(json_object_get(r, "cap_ms"));
     p->retry.max_attempts = (int)json_integer_value(json_object_get(r, "max_attempts"));
     p->retry.max_total_ms = json_integer_value(json_object_get(r, "max_total_ms"));
+    free(p->search_path);
+    p->search_path = get_str(o, "search_path");
     if (p->lock_timeout_ms <= 0 || p->batch_target_ms <= 0 || p->statement_timeout_ms <= 0 ||
         p->retry.max_attempts <= 0) {
         *err = "settings are missing or out of range";

@@ -33,8 +33,9 @@ typedef struct {
     const facts_t *f;
     plan_t *p;
     int next_uid;
-    int line; /* of the action being planned */
-    int stmt; /* its index in the file */
+    int line;         /* of the action being planned */
+    int stmt;         /* its index in the file */
+    char **con_names; /* per action: the constraint's final name (PostgreSQL's choice) */
 } ctx_t;
 
 static const char *const step_kind_names[] = {"ddl",   "validate",   "precheck",   "backfill",
@@ -131,6 +132,8 @@ step_add(ctx_t *c, step_kind_t kind, int phase, char *sql, char *summary)
     return s;
 }
 
+static const char *con_name(ctx_t *c, const action_t *a);
+
 /* The step created with this uid (valid until the steps are sorted). */
 static step_t *
 step_at(ctx_t *c, int uid)
@@ -216,6 +219,12 @@ table_known(ctx_t *c, const action_t *a, const qname_t *q)
     t = table_of(c, q);
     if (t && t->exists)
         return true;
+    if (a->table_missing_ok) {
+        char *name = qname_sql(q);
+        WARN(c, a->line, NULL, "relation %s does not exist: skipped (IF EXISTS)", name);
+        free(name);
+        return false;
+    }
     {
         char *name = qname_sql(q);
         ERROR(c, a->line,
@@ -511,6 +520,19 @@ done:
     return uid;
 }
 
+/* Does an earlier statement of this file drop this column (DROP COLUMN, then ADD again)? */
+static bool
+dropped_earlier(ctx_t *c, size_t idx, const action_t *a)
+{
+    for (size_t i = 0; i < idx; i++) {
+        const action_t *o = &c->m->actions[i];
+        if (o->kind == ACT_CONTRACT && o->column && strcmp(o->column, a->column) == 0 &&
+            o->table.name && strcmp(o->table.name, a->table.name) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void
 plan_add_column(ctx_t *c, size_t idx, const action_t *a)
 {
@@ -524,7 +546,7 @@ plan_add_column(ctx_t *c, size_t idx, const action_t *a)
 
     if (!table_known(c, a, &a->table))
         goto done;
-    if (c->f->live && t && facts_column(t, a->column)) {
+    if (c->f->live && t && facts_column(t, a->column) && !dropped_earlier(c, idx, a)) {
         if (a->if_not_exists)
             WARN(c, a->line, NULL, "column %s already exists: skipped (IF NOT EXISTS)", col);
         else
@@ -724,7 +746,7 @@ plan_fk(ctx_t *c, const action_t *a)
     const table_fact_t *rt = table_of(c, &a->ref_table);
     char *tbl = table_sql(c, &a->table);
     char *rtbl = table_sql(c, &a->ref_table);
-    char *con = ident_sql(a->constraint_name);
+    char *con = ident_sql(con_name(c, a));
     char **ref_cols = a->ref_cols;
     size_t n_ref = a->n_ref_cols;
     char *default_ref = "id";
@@ -900,7 +922,7 @@ plan_check(ctx_t *c, const action_t *a)
 {
     const table_fact_t *t = table_of(c, &a->table);
     char *tbl = table_sql(c, &a->table);
-    char *con = ident_sql(a->constraint_name);
+    char *con = ident_sql(con_name(c, a));
     char *expr = check_expr(a->constraint_sql);
     step_t *s;
     int add;
@@ -938,7 +960,7 @@ plan_unique(ctx_t *c, const action_t *a)
 {
     const table_fact_t *t = table_of(c, &a->table);
     char *tbl = table_sql(c, &a->table);
-    char *con = ident_sql(a->constraint_name);
+    char *con = ident_sql(con_name(c, a));
     step_t *s;
     sb_t cols;
 
@@ -971,7 +993,7 @@ plan_unique(ctx_t *c, const action_t *a)
     s = step_add(c, STEP_INDEX, PHASE_INDEX,
                  xasprintf("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)", con, tbl, cols.data),
                  xasprintf("build unique index %s concurrently: reads and writes continue", con));
-    s->index_name = xstrdup(a->constraint_name);
+    s->index_name = xstrdup(con_name(c, a));
     s->index_schema = t && t->exists ? xstrdup(t->schema) : NULL;
     s->table_sql = xstrdup(tbl);
     step_lock(s, tbl, LOCK_SHARE_UPDATE_EXCLUSIVE);
@@ -1174,7 +1196,8 @@ done:
     free(tbl);
 }
 
-#define SMALL_TABLE_ROWS 10000
+#define SMALL_TABLE_ROWS  10000 /* a table this small is changed as written */
+#define SMALL_CHANGE_ROWS 20000 /* so is a change the server estimates this small */
 
 /*
  * A file's own UPDATE or DELETE. Small ones (a small table, or a WHERE that pins the
@@ -1188,6 +1211,7 @@ plan_update(ctx_t *c, const action_t *a)
     const table_fact_t *t = table_of(c, &a->table);
     char *tbl = NULL;
     bool small = a->table_is_new, by_pk = false;
+    int64_t est_change = -1;
     step_t *s;
     int uid;
 
@@ -1202,7 +1226,14 @@ plan_update(ctx_t *c, const action_t *a)
                 pinned = strcmp(a->where_eq[i], t->pk_cols[k]) == 0;
             by_pk = pinned;
         }
-        small = by_pk || (t->rows >= 0 && t->rows <= SMALL_TABLE_ROWS);
+        {
+            size_t idx = (size_t)(a - c->m->actions);
+            int64_t est = c->f->est_rows && idx < c->f->n_est_rows ? c->f->est_rows[idx] : -1;
+            small = by_pk || (t->rows >= 0 && t->rows <= SMALL_TABLE_ROWS) ||
+                    (est >= 0 && est <= SMALL_CHANGE_ROWS);
+            if (est >= 0)
+                est_change = est;
+        }
     }
     if (small) {
         s = step_add(c, STEP_PASSTHROUGH, PHASE_EXPAND, xstrdup(a->stmt_sql),
@@ -1210,7 +1241,10 @@ plan_update(ctx_t *c, const action_t *a)
                          ? xasprintf("small data change by primary key on %s: runs as written", tbl)
                          : xasprintf("small data change on %s (about %lld rows): runs as "
                                      "written",
-                                     tbl, (long long)(t ? t->rows : 0)));
+                                     tbl,
+                                     (long long)(est_change >= 0 ? est_change
+                                                 : t             ? t->rows
+                                                                 : 0)));
         step_lock(s, tbl, LOCK_ROW_EXCLUSIVE);
         s->est_ms = 0;
         goto done;
@@ -1242,6 +1276,64 @@ plan_update(ctx_t *c, const action_t *a)
         a->where_sql ? ", guarded by WHERE " : "", a->where_sql ? a->where_sql : "");
 done:
     free(tbl);
+}
+
+/* Is a constraint name taken on the table (constraints, indexes) or earlier in the file? */
+static bool
+constraint_name_taken(ctx_t *c, const table_fact_t *t, size_t idx, const char *name)
+{
+    for (size_t i = 0; t && t->exists && i < t->n_constraints; i++)
+        if (strcmp(t->constraints[i].name, name) == 0)
+            return true;
+    for (size_t i = 0; t && t->exists && i < t->n_indexes; i++)
+        if (strcmp(t->indexes[i].name, name) == 0)
+            return true;
+    for (size_t i = 0; i < idx; i++) {
+        const action_t *o = &c->m->actions[i];
+        if ((c->con_names[i] && strcmp(c->con_names[i], name) == 0) ||
+            (o->index_name && strcmp(o->index_name, name) == 0))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * ChooseConstraintName: an unnamed constraint gets table_cols_label, or label1, label2, ...
+ * when that is taken, in file order. A named one keeps its name.
+ */
+static void
+choose_constraint_names(ctx_t *c)
+{
+    c->con_names = xcalloc(c->m->n_actions ? c->m->n_actions : 1, sizeof(char *));
+    for (size_t i = 0; i < c->m->n_actions; i++) {
+        const action_t *a = &c->m->actions[i];
+        const table_fact_t *t;
+        if (a->constraint_name == NULL)
+            continue;
+        if (a->name_given || a->name_label == NULL || !c->f->live) {
+            c->con_names[i] = xstrdup(a->constraint_name);
+            continue;
+        }
+        t = table_of(c, &a->table);
+        for (int k = 0; c->con_names[i] == NULL; k++) {
+            char label[24];
+            char *name;
+            snprintf(label, sizeof(label), k ? "%s%d" : "%s", a->name_label, k);
+            name = migration_object_name(a->table.name, a->name_parts, a->n_name_parts, label);
+            if (constraint_name_taken(c, t, i, name))
+                free(name);
+            else
+                c->con_names[i] = name;
+        }
+    }
+}
+
+/* The name a constraint action gets. */
+static const char *
+con_name(ctx_t *c, const action_t *a)
+{
+    size_t i = (size_t)(a - c->m->actions);
+    return c->con_names && c->con_names[i] ? c->con_names[i] : a->constraint_name;
 }
 
 static void
@@ -1291,6 +1383,34 @@ plan_action(ctx_t *c, size_t idx)
     case ACT_UPDATE:
         plan_update(c, a);
         return;
+    case ACT_CONTRACT: {
+        const table_fact_t *ct = a->table.name ? table_of(c, &a->table) : NULL;
+        if (c->f->live && a->missing_ok && a->table.name && (ct == NULL || !ct->exists)) {
+            char *name = qname_sql(&a->table);
+            WARN(c, a->line, NULL, "relation %s does not exist: skipped (IF EXISTS)", name);
+            free(name);
+            return;
+        }
+        if (c->f->live && a->missing_ok && a->column && ct && ct->exists &&
+            !facts_column(ct, a->column)) {
+            WARN(c, a->line, NULL, "column %s does not exist: skipped (IF EXISTS)", a->column);
+            return;
+        }
+        if (!c->m->contract) {
+            REFUSE(c, a->line, a->fix ? xstrdup(a->fix) : NULL, "%s", a->reason);
+            return;
+        }
+        s = step_add(c, STEP_PASSTHROUGH, PHASE_EXPAND, xstrdup(a->stmt_sql),
+                     xstrdup("contract change (-- convoy:contract): metadata only, brief ACCESS "
+                             "EXCLUSIVE"));
+        s->est_ms = 0;
+        if (a->table.name) {
+            tbl = table_sql(c, &a->table);
+            step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+        }
+        free(tbl);
+        return;
+    }
     default:
         break;
     }
@@ -1322,7 +1442,7 @@ plan_action(ctx_t *c, size_t idx)
         break;
     }
     case ACT_VALIDATE: {
-        char *con = ident_sql(a->constraint_name);
+        char *con = ident_sql(con_name(c, a));
         s = validate_step(c, PHASE_CONSTRAINT, tbl, con, t);
         free(con);
         break;
@@ -1465,7 +1585,7 @@ done:
 void
 plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
 {
-    ctx_t c = {m, facts, out, 0, 0, 0};
+    ctx_t c = {m, facts, out, 0, 0, 0, NULL};
     step_t *sorted;
 
     memset(out, 0, sizeof(*out));
@@ -1477,6 +1597,7 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
     out->statement_timeout_ms =
         m->statement_timeout_ms ? m->statement_timeout_ms : PLAN_DEFAULT_STATEMENT_TIMEOUT_MS;
     retry_policy_default(&out->retry);
+    out->search_path = m->search_path ? xstrdup(m->search_path) : NULL;
     if (!facts->live) {
         out->assumptions = xcalloc(1, sizeof(char *));
         out->assumptions[0] = xstrdup(
@@ -1500,11 +1621,13 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
                   "convoy:backfill names column \"%s\", but no ADD COLUMN in this file adds it",
                   b->column);
     }
+    choose_constraint_names(&c);
     for (size_t i = 0; i < m->n_actions; i++) {
         c.line = m->actions[i].line;
         c.stmt = (int)i;
         plan_action(&c, i);
     }
+    strv_free(c.con_names, m->n_actions);
     if (out->n_steps == 0 && out->n_refusals == 0 && out->n_errors == 0)
         WARN(&c, 1, NULL, "nothing to do: the file contains no schema change");
 
@@ -1597,5 +1720,6 @@ plan_free(plan_t *p)
     free(p->assumptions);
     free(p->name);
     free(p->server_desc);
+    free(p->search_path);
     memset(p, 0, sizeof(*p));
 }

@@ -95,6 +95,8 @@ typedef struct {
     size_t n_defaults;
     type_fact_t *types;
     size_t n_types;
+    int64_t *est_rows; /* per action: rows an UPDATE/DELETE would touch (EXPLAIN), -1 unknown */
+    size_t n_est_rows;
 } facts_t;
 
 const table_fact_t *facts_table(const facts_t *f, const char *schema, const char *name);

@@ -35,6 +35,7 @@ typedef enum {
     ACT_SET_HONOURED,    /* SET lock_timeout/statement_timeout taken as the directive */
     ACT_DROP_CONSTRAINT, /* relaxes a rule: CHECK, FK or one this file adds */
     ACT_UPDATE,          /* UPDATE/DELETE: small ones run as written, large UPDATEs batched */
+    ACT_CONTRACT,        /* DROP COLUMN/TABLE, RENAME: runs only with -- convoy:contract */
 } action_kind_t;
 
 const char *action_kind_name(action_kind_t kind);
@@ -46,7 +47,8 @@ typedef struct {
     char *stmt_sql; /* the original statement text */
 
     qname_t table;
-    bool table_is_new; /* created earlier in this file: it is empty */
+    bool table_is_new;     /* created earlier in this file: it is empty */
+    bool table_missing_ok; /* ALTER TABLE IF EXISTS: skip when the table does not exist */
 
     /* ADD COLUMN, SET DEFAULT, SET/DROP NOT NULL, ALTER TYPE */
     char *column;
@@ -77,7 +79,8 @@ typedef struct {
     char *index_sql;       /* deparsed CREATE/DROP INDEX CONCURRENTLY; CREATE INDEX holds
                               MIGRATION_INDEX_NAME_SLOT where the (quoted) name goes */
     bool index_name_given; /* false: PostgreSQL's naming, finished by the planner */
-    char **name_parts;     /* the index's column names as PostgreSQL chooses them */
+    char **name_parts;     /* the columns an unnamed index/constraint is named after */
+    char *name_label;      /* an unnamed constraint's label: check, fkey, key, pkey */
     size_t n_name_parts;
     char *index_only_sql; /* CREATE INDEX <name slot> ON ONLY <table> ... (partitioned) */
     char *index_part_sql; /* CREATE INDEX CONCURRENTLY <name slot> ON <table slot> ... */
@@ -125,6 +128,7 @@ typedef struct {
     int64_t lock_timeout_ms;      /* 0: default */
     bool contract;                /* -- convoy:contract: DROP COLUMN / RENAME are intended */
     bool index_foreign_keys;      /* -- convoy:index-foreign-keys: index new FK columns */
+    char *search_path;            /* SET search_path in the file: "'a', 'b'", or NULL */
     int64_t batch_target_ms;      /* 0: default */
     int64_t statement_timeout_ms; /* 0: default */
 

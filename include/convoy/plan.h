@@ -127,6 +127,7 @@ typedef struct {
     int64_t batch_target_ms;
     int64_t statement_timeout_ms;
     retry_policy_t retry;
+    char *search_path; /* the file's SET search_path, applied to every step; NULL: default */
 } plan_t;
 
 #define PLAN_DEFAULT_LOCK_TIMEOUT_MS      50
