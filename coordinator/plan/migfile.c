@@ -1778,6 +1778,16 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         free(t.name);
         break;
     }
+    case PG_QUERY__NODE__NODE_DO_STMT: {
+        /* ORMs wrap conditional DDL in DO (Sequelize's enums); convoy cannot see inside it,
+         * so it runs as written in one short transaction: its locks wait at most lock_timeout
+         * and it runs at most statement_timeout. The probes run it first, like CREATE TYPE. */
+        action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        a->replay = true;
+        a->reason = xstrdup("DO block: runs as written in its own transaction, bounded by "
+                            "lock_timeout and statement_timeout");
+        break;
+    }
     case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
         add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->reason =
             xstrdup("ALTER TYPE ... ADD VALUE: catalog only, no table lock");
