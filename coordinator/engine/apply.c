@@ -202,6 +202,19 @@ stop_short(exec_t *ex, mig_event_t event, engine_outcome_t *out)
     }
     if (undone.len)
         out->undone = xstrdup(undone.data);
+    if (undone.len && event != EV_ABORT_DONE) {
+        /* the undo reopened steps: say where a rerun really starts */
+        for (size_t i = 0; i < ex->plan->n_steps; i++) {
+            if (ex->status[i] && strcmp(ex->status[i], "done") != 0) {
+                char *fix = xasprintf("%s (after the cause is fixed, convoy apply starts again "
+                                      "at step %zu: what was removed is redone)",
+                                      out->fix ? out->fix : "correct the cause", i + 1);
+                free(out->fix);
+                out->fix = fix;
+                break;
+            }
+        }
+    }
     sb_free(&undone);
     sb_free(&kept);
 }

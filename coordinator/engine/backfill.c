@@ -31,8 +31,8 @@ typedef struct {
     int64_t rows_total;
     bool int_path; /* dense single integer key: batches are key ranges */
     int64_t int_min;
-    char name_first[32], name_next[32];
-    bool prepared_first, prepared_next;
+    char name_first[32], name_next[32], name_write[32], name_cp[32];
+    bool prepared_first, prepared_next, prepared_write, prepared_cp;
 } bf_t;
 
 static char **
@@ -363,6 +363,113 @@ batch_sql(const bf_t *b, bool with_lo)
 
 typedef enum { BATCH_OK, BATCH_RETRY, BATCH_FENCED, BATCH_CONN_LOST, BATCH_FAIL } batch_t;
 
+/* Prepares `name` once per pass. */
+static pg_status_t
+prepare_once(bf_t *b, const char *name, bool *prepared, char *sql)
+{
+    pg_status_t st = PG_OK;
+
+    if (!*prepared) {
+        st = pg_prepare(b->c->pg, name, sql, 0);
+        *prepared = st == PG_OK;
+    }
+    free(sql);
+    return st;
+}
+
+/*
+ * A dense integer key's batch: the write itself (its command tag counts the rows, so no
+ * RETURNING has to be collected), then the checkpoint, the fencing check and the lease's
+ * progress, in one transaction: BEGIN, two prepared statements, COMMIT.
+ */
+static batch_t
+run_int_batch(
+    bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finished, bool *abort_req)
+{
+    bf_ctx_t *c = b->c;
+    const step_t *s = c->step;
+    int64_t lo_v = b->lo ? strtoll(b->lo[0], NULL, 10) : b->int_min - 1;
+    int64_t up_v = strtoll(b->up[0], NULL, 10);
+    int64_t hi_v = up_v - lo_v <= size ? up_v : lo_v + size;
+    char lo_s[32], hi_s[32], cov[32], upd[32], sz[32], stepno[16], tok[32];
+    const char *wp[3] = {lo_s, hi_s, b->edge && s->catchup ? b->edge[0] : NULL};
+    const char *cp[7] = {c->migration, stepno, tok, hi_s, cov, upd, sz};
+    PGresult *r = NULL;
+    pg_status_t st;
+    batch_t res = BATCH_FAIL;
+
+    snprintf(lo_s, sizeof(lo_s), "%lld", (long long)lo_v);
+    snprintf(hi_s, sizeof(hi_s), "%lld", (long long)hi_v);
+    snprintf(cov, sizeof(cov), "%lld", (long long)(hi_v - lo_v));
+    snprintf(sz, sizeof(sz), "%lld", (long long)size);
+    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
+    *finished = hi_v >= up_v;
+    *abort_req = false;
+    {
+        char *head = write_head(s), *pred = pass_predicate(b, 3);
+        char *lo_t = param_tuple(b, 1), *hi_t = param_tuple(b, 2);
+        st = prepare_once(b, b->name_write, &b->prepared_write,
+                          xasprintf("%s WHERE %s > %s AND %s <= %s AND %s", head, b->keys, lo_t,
+                                    b->keys, hi_t, pred));
+        free(head);
+        free(pred);
+        free(lo_t);
+        free(hi_t);
+    }
+    if (st == PG_OK)
+        st = prepare_once(
+            b, b->name_cp, &b->prepared_cp,
+            xstrdup("WITH cp AS (UPDATE convoy.backfill SET last_key = ARRAY[$4::text], "
+                    "rows_done = rows_done + $5::bigint, rows_updated = rows_updated + "
+                    "$6::bigint, batches = batches + 1, batch_size = $7::int, updated_at = now() "
+                    "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
+                        1, 3) " RETURNING 1), " LEASE_SEEN_SQL
+                              "SELECT (SELECT count(*) FROM cp), (SELECT status FROM "
+                              "convoy.migrations WHERE name = $1)"));
+    if (st == PG_OK)
+        st = pg_exec(c->pg, "BEGIN");
+    if (st == PG_OK)
+        st = pg_run_prepared(c->pg, b->name_write, wp[2] ? 3 : 2, wp, &r);
+    if (st != PG_OK)
+        goto failed;
+    *updated = strtoll(PQcmdTuples(r), NULL, 10);
+    *covered = hi_v - lo_v;
+    PQclear(r);
+    r = NULL;
+    snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
+    if ((st = pg_run_prepared(c->pg, b->name_cp, 7, cp, &r)) != PG_OK)
+        goto failed;
+    if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
+        pg_exec(c->pg, "ROLLBACK");
+        free(c->error);
+        c->error = xstrdup("the backfill checkpoint row disappeared");
+        goto done;
+    }
+    *abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
+    if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK)
+        goto failed;
+    strv_free(b->lo, b->lo ? 1 : 0);
+    b->lo = xcalloc(1, sizeof(char *));
+    b->lo[0] = xstrdup(hi_s);
+    res = BATCH_OK;
+    goto done;
+failed:
+    set_error(b, "batch");
+    if (st != PG_CONN_LOST)
+        pg_exec(c->pg, "ROLLBACK");
+    if (st == PG_FENCED)
+        res = BATCH_FENCED;
+    else if (st == PG_CONN_LOST)
+        res = BATCH_CONN_LOST;
+    else if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(c->sqlstate, "40P01") == 0 ||
+             strcmp(c->sqlstate, "40001") == 0)
+        res = BATCH_RETRY;
+done:
+    PQclear(r);
+    return res;
+}
+
 /* One batch, one round trip. */
 static batch_t
 run_batch(
@@ -379,6 +486,10 @@ run_batch(
     const char *name;
     int np = 0;
 
+    if (b->int_path) {
+        free(p);
+        return run_int_batch(b, size, covered, updated, finished, abort_req);
+    }
     *finished = false;
     *abort_req = false;
     snprintf(stepno, sizeof(stepno), "%d", c->step_no);
@@ -626,8 +737,13 @@ backfill_run(bf_ctx_t *c)
     b.order = sb_steal(&order);
     snprintf(b.name_first, sizeof(b.name_first), "convoy_bf%d_first", c->step_no);
     snprintf(b.name_next, sizeof(b.name_next), "convoy_bf%d_next", c->step_no);
+    snprintf(b.name_write, sizeof(b.name_write), "convoy_bf%d_write", c->step_no);
+    snprintf(b.name_cp, sizeof(b.name_cp), "convoy_bf%d_cp", c->step_no);
     /* The session is convoy's own: the batch settings hold until the pass ends. */
-    set = xasprintf("SET convoy.backfill = 'on'; SET lock_timeout = '%lldms'; "
+    /* synchronous_commit off: a batch and its checkpoint commit together, so a crash loses
+     * at most whole batches, which the resume redoes; nothing waits for each WAL flush */
+    set = xasprintf("SET convoy.backfill = 'on'; SET synchronous_commit = off; "
+                    "SET lock_timeout = '%lldms'; "
                     "SET statement_timeout = '%lldms'",
                     (long long)c->lock_timeout_ms,
                     (long long)(c->target_ms * 20 > 10000 ? c->target_ms * 20 : 10000));
@@ -725,7 +841,12 @@ done:
             sb_printf(&sql, "DEALLOCATE %s; ", b.name_first);
         if (b.prepared_next)
             sb_printf(&sql, "DEALLOCATE %s; ", b.name_next);
-        sb_puts(&sql, "RESET convoy.backfill; RESET lock_timeout; RESET statement_timeout");
+        if (b.prepared_write)
+            sb_printf(&sql, "DEALLOCATE %s; ", b.name_write);
+        if (b.prepared_cp)
+            sb_printf(&sql, "DEALLOCATE %s; ", b.name_cp);
+        sb_puts(&sql, "RESET convoy.backfill; RESET synchronous_commit; RESET lock_timeout; "
+                      "RESET statement_timeout");
         pg_exec(c->pg, sql.data);
         sb_free(&sql);
     }

@@ -125,6 +125,34 @@ describe_blockers(exec_t *ex, const step_t *s)
     return sb_steal(&sb);
 }
 
+/*
+ * PostgreSQL cancels an autovacuum that blocks a lock request only after the waiter has
+ * waited deadlock_timeout (1 s); convoy's attempts give up long before that. So convoy does
+ * what the server would: it cancels an ordinary autovacuum (never one that prevents
+ * wraparound) holding a lock on the step's tables. It runs again later.
+ */
+static void
+cancel_autovacuum(exec_t *ex, const step_t *s)
+{
+    for (int k = 0; k < s->n_locks; k++) {
+        const char *p[1] = {s->locks[k].table};
+        PGresult *r = NULL;
+        if (pg_run(ex->pg,
+                   "SELECT a.pid, pg_cancel_backend(a.pid) FROM pg_locks l JOIN pg_stat_activity "
+                   "a ON a.pid = l.pid WHERE l.granted AND l.locktype = 'relation' AND "
+                   "l.relation = to_regclass($1) AND a.backend_type = 'autovacuum worker' AND "
+                   "a.query NOT LIKE '%to prevent wraparound%'",
+                   1, p, &r) != PG_OK)
+            continue;
+        for (int i = 0; i < PQntuples(r); i++)
+            events_line(ex->events, EVT_WAIT, ex->name, 0,
+                        "    cancelled autovacuum (pid %s) holding a lock on %s, as PostgreSQL "
+                        "itself would after deadlock_timeout; it runs again later",
+                        PQgetvalue(r, i, 0), s->locks[k].table);
+        PQclear(r);
+    }
+}
+
 static bool
 abort_requested(exec_t *ex)
 {
@@ -222,6 +250,7 @@ run_locked(exec_t *ex,
             res = L_LOCKED;
             break;
         }
+        cancel_autovacuum(ex, s);
         {
             int64_t delay = retry_delay_ms(&p->retry, attempt, randombytes_random());
             char *who = describe_blockers(ex, s);
