@@ -96,7 +96,8 @@ static char *g_run_start;        /* server time before the first apply, for the 
 static char *g_seed_dump, *g_seed_data;
 static relmap_t g_seed_rels;
 static bool g_verbose;
-static bool g_timing; /* DIFF_TIMING=1: print how long each phase of a file took */
+static bool g_timing;   /* DIFF_TIMING=1: print how long each phase of a file took */
+static bool g_show_all; /* DIFF_SHOW=1: print psql's and convoy's output for every file */
 
 #define PHASE(label)                                                                               \
     do {                                                                                           \
@@ -851,7 +852,54 @@ leftovers(PGconn *c, bool unfinished_counts)
 /* ------------------------------------------------------------------------------------------ */
 /* comparing                                                                                  */
 
-/* `diff -u` of two texts: the first +/- lines as a one-line summary, the diff as detail. */
+/* Whether two dump lines are the same but for a trailing comma (a column that is no longer the
+ * last one of its table gains one). */
+static bool
+same_line(const char *x, const char *y)
+{
+    size_t nx = strlen(x), ny = strlen(y);
+
+    if (nx > 0 && x[nx - 1] == ',')
+        nx--;
+    if (ny > 0 && y[ny - 1] == ',')
+        ny--;
+    return nx == ny && strncmp(x, y, nx) == 0;
+}
+
+/* The first line of a (not blank, not a comment) that occurs nowhere in b; NULL when none. */
+static char *
+first_line_not_in(const char *a, const char *b)
+{
+    for (const char *p = a; *p != '\0';) {
+        size_t len = strcspn(p, "\n");
+        char *line = xstrndup(p, len);
+        char *t = trim(line);
+        bool found = *t == '\0' || strncmp(t, "--", 2) == 0;
+
+        for (const char *q = b; !found && *q != '\0';) {
+            size_t qlen = strcspn(q, "\n");
+            char *other = xstrndup(q, qlen);
+            found = same_line(trim(other), t);
+            free(other);
+            q += qlen;
+            if (*q == '\n')
+                q++;
+        }
+        if (!found) {
+            char *r = xstrdup(t);
+            free(line);
+            return r;
+        }
+        free(line);
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+    return NULL;
+}
+
+/* A one-line summary of how two texts differ (the first line each has that the other lacks
+ * anywhere, so a shifted block does not pair unrelated lines), with `diff -u` as detail. */
 static char *
 diff_texts(const char *label, const char *a, const char *b, const char *a_name,
            const char *b_name, sb_t *detail)
@@ -861,31 +909,18 @@ diff_texts(const char *label, const char *a, const char *b, const char *a_name,
     char *la = xasprintf("--label=%s", a_name), *lb = xasprintf("--label=%s", b_name);
     const char *argv[] = {"diff", "-U", "2", la, lb, pa, pb, NULL};
     char *out = NULL;
-    char *minus = NULL, *plus = NULL, *summary;
+    char *only_a = first_line_not_in(a, b), *only_b = first_line_not_in(b, a), *summary;
 
     harness_run(argv, &out, NULL, 30000);
-    for (const char *p = out != NULL ? out : ""; *p != '\0';) {
-        size_t len = strcspn(p, "\n");
-        if (len > 0 && strncmp(p, "---", 3) != 0 && strncmp(p, "+++", 3) != 0) {
-            char *line = xstrndup(p + 1, len - 1);
-            char *t = trim(line);
-            if (*t != '\0' && strncmp(t, "--", 2) != 0) {
-                if (p[0] == '-' && minus == NULL)
-                    minus = xstrdup(t);
-                else if (p[0] == '+' && plus == NULL)
-                    plus = xstrdup(t);
-            }
-            free(line);
-        }
-        p += len;
-        if (*p == '\n')
-            p++;
-    }
-    summary = xasprintf("%s differs: %s has `%s`, %s has `%s`", label, a_name,
-                        minus ? minus : "(nothing)", b_name, plus ? plus : "(nothing)");
+    if (only_a == NULL && only_b == NULL)
+        summary = xasprintf("%s differs in the order of its lines", label);
+    else
+        summary = xasprintf("%s differs: %s has `%s`, %s has `%s`", label, a_name,
+                            only_a ? only_a : "(nothing more)", b_name,
+                            only_b ? only_b : "(nothing more)");
     append_lines(detail, label, out, DETAIL_MAX_LINES);
-    free(minus);
-    free(plus);
+    free(only_a);
+    free(only_b);
     free(out);
     free(la);
     free(lb);
@@ -1119,7 +1154,7 @@ run_file(const corpus_file_t *f, result_t *r)
     }
 
 done:
-    if (r->kind != RES_PASS) {
+    if (r->kind != RES_PASS || g_show_all) {
         if (psql_out != NULL && psql_out[0] != '\0')
             append_lines(&r->detail, "psql", psql_out, 10);
         if (convoy_all != NULL)
@@ -1273,6 +1308,7 @@ main(int argc, char **argv)
         argi++;
     }
     g_timing = getenv("DIFF_TIMING") != NULL && getenv("DIFF_TIMING")[0] == '1';
+    g_show_all = getenv("DIFF_SHOW") != NULL && getenv("DIFF_SHOW")[0] == '1';
     harness_require_pg();
     g_convoy_bin = getenv("CONVOY_BIN");
     if (g_convoy_bin == NULL || access(g_convoy_bin, X_OK) != 0) {
@@ -1323,11 +1359,13 @@ main(int argc, char **argv)
             col = 2;
         } else if (r.kind == RES_PASS) {
             printf("PASS  %-48s %6s\n", f->name, secs);
+            if (g_show_all)
+                print_detail(&r);
             n_pass++;
             col = 0;
         } else if (r.kind == RES_FAIL && g != NULL) {
             printf("GAP   %-48s %6s  %s\n", f->name, secs, r.reason);
-            if (g_verbose)
+            if (g_verbose || g_show_all)
                 print_detail(&r);
             n_gap++;
             col = 1;
