@@ -31,6 +31,10 @@ typedef struct {
     int64_t rows_total;
     bool int_path; /* dense single integer key: batches are key ranges */
     int64_t int_min;
+    /* catch-up pass: pages by heap block ranges (ctid), which read the table in order */
+    bool ctid_path;
+    int64_t blk_lo, blk_up; /* next block to read, blocks when the pass started */
+    double rows_per_block;
     char name_first[32], name_next[32], name_write[32], name_cp[32];
     bool prepared_first, prepared_next, prepared_write, prepared_cp;
 } bf_t;
@@ -74,7 +78,69 @@ array_keys(PGresult *r, int first_col, size_t k, bool is_null)
     return is_null ? NULL : keys_from_row(r, 0, first_col, k);
 }
 
-/* Loads the checkpoint, or creates it (upper bound = largest key now). */
+/*
+ * The catch-up pass reads every row: in heap block order it is a sequential read, while key
+ * ranges jump around a table the fill pass has just doubled. Its checkpoint holds the next
+ * block; the blocks it covers are the table's when the pass starts (rows written later are
+ * kept right by the trigger, and a row the pass rewrites is right wherever it moves).
+ */
+static bool
+init_blocks(bf_t *b, PGresult *cp, bool *empty)
+{
+    bf_ctx_t *c = b->c;
+    const char *tp[1] = {c->step->table_sql};
+    char stepno[16];
+    PGresult *r = NULL;
+    bool ok = false;
+
+    b->ctid_path = true;
+    if (PQntuples(cp) == 1) {
+        int base = (int)(2 * b->k);
+        /* last_key[1] / upper_key[1] hold block numbers on this path */
+        b->blk_lo = PQgetisnull(cp, 0, 0) ? 0 : strtoll(PQgetvalue(cp, 0, 0), NULL, 10);
+        b->blk_up =
+            PQgetisnull(cp, 0, (int)b->k) ? 0 : strtoll(PQgetvalue(cp, 0, (int)b->k), NULL, 10);
+        c->rows_done = strtoll(PQgetvalue(cp, 0, base), NULL, 10);
+        c->rows_updated = strtoll(PQgetvalue(cp, 0, base + 1), NULL, 10);
+        b->rows_total = strtoll(PQgetvalue(cp, 0, base + 2), NULL, 10);
+    } else {
+        if (pg_run(c->pg,
+                   "SELECT pg_relation_size(to_regclass($1)) / current_setting('block_size')::int, "
+                   "(SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = "
+                   "to_regclass($1))",
+                   1, tp, &r) != PG_OK) {
+            set_error(b, "sizing the table");
+            return false;
+        }
+        b->blk_lo = 0;
+        b->blk_up = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        b->rows_total = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        PQclear(r);
+        r = NULL;
+        {
+            char up[32], total[32];
+            const char *ip[4] = {c->migration, stepno, up, total};
+            snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+            snprintf(up, sizeof(up), "%lld", (long long)b->blk_up);
+            snprintf(total, sizeof(total), "%lld", (long long)b->rows_total);
+            if (pg_run(c->pg,
+                       "INSERT INTO convoy.backfill (migration, step, last_key, upper_key, "
+                       "rows_total) VALUES ($1, $2::int, ARRAY['0'], ARRAY[$3], $4::bigint) "
+                       "ON CONFLICT DO NOTHING",
+                       4, ip, NULL) != PG_OK) {
+                set_error(b, "creating the backfill checkpoint");
+                return false;
+            }
+        }
+    }
+    b->rows_per_block =
+        b->blk_up > 0 && b->rows_total > 0 ? (double)b->rows_total / (double)b->blk_up : 50.0;
+    *empty = b->blk_up == 0;
+    ok = true;
+    return ok;
+}
+
+/* Load the checkpoint, or create it (upper bound = largest key now). */
 static bool
 load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
 {
@@ -123,6 +189,10 @@ load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
         if (PQntuples(e) == 1 && PQgetvalue(e, 0, (int)b->k)[0] != 't')
             b->edge = keys_from_row(e, 0, 0, b->k);
         PQclear(e);
+    }
+    if (c->step->catchup && !c->step->set_sql && !c->step->delete_rows) {
+        ok = init_blocks(b, r, empty);
+        goto done;
     }
     if (PQntuples(r) == 1) {
         int base = (int)(2 * b->k);
@@ -377,6 +447,106 @@ prepare_once(bf_t *b, const char *name, bool *prepared, char *sql)
     return st;
 }
 
+/* The checkpoint, the fencing check and the lease's progress, after a batch's write. */
+static pg_status_t
+prepare_checkpoint(bf_t *b)
+{
+    return prepare_once(
+        b, b->name_cp, &b->prepared_cp,
+        xstrdup("WITH cp AS (UPDATE convoy.backfill SET last_key = ARRAY[$4::text], "
+                "rows_done = rows_done + $5::bigint, rows_updated = rows_updated + $6::bigint, "
+                "batches = batches + 1, batch_size = $7::int, updated_at = now() "
+                "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
+                    1, 3) " RETURNING 1), " LEASE_SEEN_SQL
+                          "SELECT (SELECT count(*) FROM cp), (SELECT status FROM "
+                          "convoy.migrations WHERE name = $1)"));
+}
+
+/* The catch-up's batch: a block range, read in heap order. */
+static batch_t
+run_ctid_batch(
+    bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finished, bool *abort_req)
+{
+    bf_ctx_t *c = b->c;
+    const step_t *s = c->step;
+    int64_t blocks = (int64_t)((double)size / b->rows_per_block);
+    int64_t lo_v = b->blk_lo, hi_v;
+    char lo_s[48], hi_s[48], hi_n[32], cov[32], upd[32], sz[32], stepno[16], tok[32];
+    const char **wp = xcalloc(2 + b->k, sizeof(char *));
+    const char *cp[7] = {c->migration, stepno, tok, hi_n, cov, upd, sz};
+    PGresult *r = NULL;
+    pg_status_t st;
+    batch_t res = BATCH_FAIL;
+    int nwp = 0;
+
+    if (blocks < 1)
+        blocks = 1;
+    hi_v = b->blk_up - lo_v <= blocks ? b->blk_up : lo_v + blocks;
+    snprintf(lo_s, sizeof(lo_s), "(%lld,0)", (long long)lo_v);
+    snprintf(hi_s, sizeof(hi_s), "(%lld,0)", (long long)hi_v);
+    snprintf(hi_n, sizeof(hi_n), "%lld", (long long)hi_v);
+    snprintf(cov, sizeof(cov), "%lld", (long long)((double)(hi_v - lo_v) * b->rows_per_block));
+    snprintf(sz, sizeof(sz), "%lld", (long long)size);
+    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
+    wp[nwp++] = lo_s;
+    wp[nwp++] = hi_s;
+    for (size_t i = 0; b->edge && i < b->k; i++)
+        wp[nwp++] = b->edge[i];
+    *finished = hi_v >= b->blk_up;
+    *abort_req = false;
+    {
+        char *head = write_head(s), *pred = pass_predicate(b, 3);
+        st = prepare_once(
+            b, b->name_write, &b->prepared_write,
+            xasprintf("%s WHERE ctid >= $1::tid AND ctid < $2::tid AND %s", head, pred));
+        free(head);
+        free(pred);
+    }
+    if (st == PG_OK)
+        st = prepare_checkpoint(b);
+    if (st == PG_OK)
+        st = pg_exec(c->pg, "BEGIN");
+    if (st == PG_OK)
+        st = pg_run_prepared(c->pg, b->name_write, nwp, wp, &r);
+    if (st != PG_OK)
+        goto failed;
+    *updated = strtoll(PQcmdTuples(r), NULL, 10);
+    *covered = strtoll(cov, NULL, 10);
+    PQclear(r);
+    r = NULL;
+    snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
+    if ((st = pg_run_prepared(c->pg, b->name_cp, 7, cp, &r)) != PG_OK)
+        goto failed;
+    if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
+        pg_exec(c->pg, "ROLLBACK");
+        free(c->error);
+        c->error = xstrdup("the backfill checkpoint row disappeared");
+        goto done;
+    }
+    *abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
+    if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK)
+        goto failed;
+    b->blk_lo = hi_v;
+    res = BATCH_OK;
+    goto done;
+failed:
+    set_error(b, "batch");
+    if (st != PG_CONN_LOST)
+        pg_exec(c->pg, "ROLLBACK");
+    if (st == PG_FENCED)
+        res = BATCH_FENCED;
+    else if (st == PG_CONN_LOST)
+        res = BATCH_CONN_LOST;
+    else if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(c->sqlstate, "40P01") == 0 ||
+             strcmp(c->sqlstate, "40001") == 0)
+        res = BATCH_RETRY;
+done:
+    PQclear(r);
+    free(wp);
+    return res;
+}
+
 /*
  * A dense integer key's batch: the write itself (its command tag counts the rows, so no
  * RETURNING has to be collected), then the checkpoint, the fencing check and the lease's
@@ -418,15 +588,7 @@ run_int_batch(
         free(hi_t);
     }
     if (st == PG_OK)
-        st = prepare_once(
-            b, b->name_cp, &b->prepared_cp,
-            xstrdup("WITH cp AS (UPDATE convoy.backfill SET last_key = ARRAY[$4::text], "
-                    "rows_done = rows_done + $5::bigint, rows_updated = rows_updated + "
-                    "$6::bigint, batches = batches + 1, batch_size = $7::int, updated_at = now() "
-                    "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
-                        1, 3) " RETURNING 1), " LEASE_SEEN_SQL
-                              "SELECT (SELECT count(*) FROM cp), (SELECT status FROM "
-                              "convoy.migrations WHERE name = $1)"));
+        st = prepare_checkpoint(b);
     if (st == PG_OK)
         st = pg_exec(c->pg, "BEGIN");
     if (st == PG_OK)
@@ -486,6 +648,10 @@ run_batch(
     const char *name;
     int np = 0;
 
+    if (b->ctid_path) {
+        free(p);
+        return run_ctid_batch(b, size, covered, updated, finished, abort_req);
+    }
     if (b->int_path) {
         free(p);
         return run_int_batch(b, size, covered, updated, finished, abort_req);
@@ -687,7 +853,9 @@ report_progress(bf_t *b, int64_t started, int64_t run_rows, int64_t size, int64_
     int64_t wall = now_mono_ms() - started;
     double pct;
 
-    if (b->int_path && b->lo) {
+    if (b->ctid_path) {
+        pct = b->blk_up > 0 ? 100.0 * (double)b->blk_lo / (double)b->blk_up : 100.0;
+    } else if (b->int_path && b->lo) {
         double span = (double)(strtoll(b->up[0], NULL, 10) - b->int_min + 1);
         pct = span > 0 ? 100.0 * (double)(strtoll(b->lo[0], NULL, 10) - b->int_min + 1) / span
                        : 100.0;
@@ -760,12 +928,17 @@ backfill_run(bf_ctx_t *c)
         res = BF_DONE;
         goto done;
     }
-    choose_int_path(&b);
-    if (b.lo)
+    if (!b.ctid_path)
+        choose_int_path(&b);
+    if (b.lo || b.blk_lo > 0)
         events_line(c->events, EVT_INFO, c->migration, c->step_no,
                     "    resuming from the checkpoint: %lld rows covered, %lld updated",
                     (long long)c->rows_done, (long long)c->rows_updated);
-    chunk_init(&ctl, c->target_ms, size > 0 ? size : CHUNK_INITIAL_ROWS);
+    /* a catch-up mostly reads: it can start with larger batches */
+    chunk_init(&ctl, c->target_ms,
+               size > 0      ? size
+               : b.ctid_path ? 20 * CHUNK_INITIAL_ROWS
+                             : CHUNK_INITIAL_ROWS);
 
     for (;;) {
         int64_t covered = 0, updated = 0, t0, elapsed;
@@ -788,7 +961,8 @@ backfill_run(bf_ctx_t *c)
             goto done;
         }
         if (br == BATCH_FAIL) {
-            if (pg_classify(c->sqlstate) == PG_ERROR && strncmp(c->sqlstate, "42", 2) != 0)
+            if (pg_classify(c->sqlstate) == PG_ERROR && strncmp(c->sqlstate, "42", 2) != 0 &&
+                !b.ctid_path)
                 find_failing_row(&b, ctl.size);
             res = BF_FAILED;
             goto done;
