@@ -10,9 +10,11 @@
 --   orgs, orders, products        ordinary tables with FKs between them
 --   events (range, 5 partitions)  a partitioned table with a PK and a DEFAULT partition
 --   measurements (list, 3 parts)  a partitioned table without PK and without DEFAULT partition
---   billing.invoices              a table in another schema, FK to public.users
+--   billing.invoices              a table in another schema, FK to public.users, with an audit
+--                                 trigger writing billing.invoice_events on every UPDATE
 --   page_views                    a table without a primary key
 --   "User", "Post", "PostStatus"  Prisma's quoted mixed-case tables and enum
+--   "Auth"."Session"              a table in a quoted mixed-case schema (Prisma multiSchema)
 --   bookkeeping tables            alembic_version, schema_migrations + ar_internal_metadata
 --                                 (Rails), knex_migrations(+_lock), "SequelizeMeta", migrations
 --                                 (TypeORM), flyway_schema_history, databasechangelog(+lock)
@@ -110,6 +112,8 @@ SELECT 1 + (i * 7) % 200000,
        timestamptz '2024-01-01 00:00:00+00' + i * interval '5 minutes'
 FROM generate_series(1, 60000) AS i;
 CREATE INDEX orders_user_id_idx ON orders (user_id);
+-- added NOT VALID by an earlier migration; a corpus file validates it
+ALTER TABLE orders ADD CONSTRAINT orders_currency_check CHECK (currency = 'USD') NOT VALID;
 
 -- ---------------------------------------------------------------------------------------------
 -- partitioned tables
@@ -137,6 +141,7 @@ SELECT i,
        jsonb_build_object('n', i, 'tag', 't' || (i % 10)),
        timestamptz '2024-01-01 00:00:00+00' + i * interval '6 minutes'
 FROM generate_series(1, 80000) AS i;
+CREATE INDEX events_kind_created_idx ON events (kind, created_at);
 -- A few rows in the DEFAULT partition, far from the ranges the corpus adds (2025).
 INSERT INTO events (id, user_id, kind, payload, created_at)
 SELECT 80000 + i, 1 + i, 'late', NULL, timestamptz '2026-02-01 00:00:00+00' + i * interval '1 hour'
@@ -171,6 +176,26 @@ SELECT 1 + (i * 3) % 200000, 500 + (i * 53) % 20000,
        (ARRAY['open', 'paid', 'void'])[1 + i % 3],
        timestamptz '2024-02-01 00:00:00+00' + i * interval '10 minutes'
 FROM generate_series(1, 30000) AS i;
+-- an audit trigger: every UPDATE of an invoice writes one row (a tool that updates a row twice
+-- shows here)
+CREATE TABLE billing.invoice_events (
+    invoice_id bigint NOT NULL,
+    old_status text NOT NULL,
+    new_status text NOT NULL,
+    old_amount integer NOT NULL,
+    new_amount integer NOT NULL
+);
+CREATE FUNCTION billing.invoice_audit() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO billing.invoice_events
+    VALUES (OLD.id, OLD.status, NEW.status, OLD.amount_cents, NEW.amount_cents);
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER invoices_audit AFTER UPDATE ON billing.invoices
+    FOR EACH ROW EXECUTE FUNCTION billing.invoice_audit();
 -- golang-migrate's bookkeeping table, in the schema its service owns
 CREATE TABLE billing.schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
 INSERT INTO billing.schema_migrations VALUES (20240301120000, false);
@@ -235,6 +260,20 @@ SELECT 'Post ' || i, 'post-' || i,
        CASE WHEN i % 2 = 0 THEN 'PUBLISHED'::"PostStatus" ELSE 'DRAFT'::"PostStatus" END,
        1 + i % 5000
 FROM generate_series(1, 20000) AS i;
+
+-- Prisma with multiSchema: a quoted mixed-case schema
+CREATE SCHEMA "Auth";
+CREATE TABLE "Auth"."Session" (
+    "id" TEXT NOT NULL,
+    "userId" INTEGER NOT NULL,
+    "expiresAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "Session_pkey" PRIMARY KEY ("id")
+);
+ALTER TABLE "Auth"."Session" ADD CONSTRAINT "Session_userId_fkey" FOREIGN KEY ("userId") REFERENCES "public"."User"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+INSERT INTO "Auth"."Session" ("id", "userId", "expiresAt")
+SELECT 'sess_' || md5(i::text), 1 + (i * 7) % 5000, timestamp '2024-06-01 00:00:00' + i * interval '1 minute'
+FROM generate_series(1, 3000) AS i;
 
 -- ---------------------------------------------------------------------------------------------
 -- migration tools' bookkeeping tables, in the shapes the tools create them
