@@ -531,6 +531,21 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
             free(e);
             continue;
         }
+        if (a->kind == ACT_DROP_INDEX && a->index_name) {
+            qname_t q = {a->table.schema, a->index_name};
+            char *qn = qname_sql(&q);
+            const char *kp[1] = {qn};
+            char *k = pg_value(pg, "SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)",
+                               1, kp);
+            if (out->index_kind == NULL) {
+                out->n_index_kind = m->n_actions;
+                out->index_kind = xcalloc(m->n_actions, 1);
+            }
+            out->index_kind[i] = k ? k[0] : '-';
+            free(k);
+            free(qn);
+            continue;
+        }
         if (a->kind == ACT_UPDATE && !a->table_is_new) {
             if (out->est_rows == NULL) {
                 out->n_est_rows = m->n_actions;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_NAME_LEN IDENT_MAX_BYTES
 
@@ -776,7 +777,7 @@ add_constraint_action(parser_t *p,
         a->constraint_sql = pgq_deparse_constraint(c);
         return;
     }
-    if (kind == ACT_ADD_UNIQUE && (c->deferrable || c->nulls_not_distinct || c->n_including > 0 ||
+    if (kind == ACT_ADD_UNIQUE && (c->nulls_not_distinct || c->n_including > 0 ||
                                    c->n_options > 0 || PGQ_STR_SET(c->indexspace))) {
         /* The planner's CREATE UNIQUE INDEX + USING INDEX pair would silently drop these. */
         refuse(p, stmt_sql, line, col,
@@ -850,6 +851,8 @@ add_constraint_action(parser_t *p,
     if (kind == ACT_ADD_UNIQUE)
         a->index_name = xstrdup(a->constraint_name);
     a->constraint_sql = pgq_deparse_constraint(c);
+    a->deferrable = c->deferrable;
+    a->initdeferred = c->initdeferred;
     if (patched_fk) {
         c->n_fk_attrs = 0;
         c->fk_attrs = NULL;
@@ -1083,9 +1086,15 @@ convert_alter_table(
     qname_t table = {0};
     size_t first_action;
 
+    if (ats->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
+        /* ALTER INDEX ... ATTACH PARTITION / SET (...): catalog only on the index */
+        action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
+        a->reason = xstrdup("ALTER INDEX: catalog only, a brief lock on the index");
+        return;
+    }
     if (ats->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
-        refuse(p, stmt_sql, line, col, "convoy only plans ALTER TABLE on tables",
-               "run this statement outside convoy");
+        refuse(p, stmt_sql, line, col, "convoy only plans ALTER TABLE on tables and indexes",
+               "write the change as ALTER TABLE (or run this statement outside convoy)");
         return;
     }
     qname_set(&table, ats->relation);
@@ -1201,6 +1210,15 @@ convert_alter_table(
                 brief(p, sub, line, col, &table, 7,
                       "DETACH PARTITION: metadata only, brief ACCESS EXCLUSIVE on the parent");
             }
+            break;
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_ReplicaIdentity:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableRowSecurity:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableRowSecurity:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_ForceRowSecurity:
+        case PG_QUERY__ALTER_TABLE_TYPE__AT_NoForceRowSecurity:
+            sub = subcommand_sql(ats, i, stmt_sql);
+            brief(p, sub, line, col, &table, 7,
+                  "catalog only (row security / replica identity): brief ACCESS EXCLUSIVE");
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
         case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
@@ -1471,6 +1489,17 @@ convert_drop(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int line, i
            "a DROP breaks every application version that still uses the object",
            "today: deploy an application version that no longer uses it, then put "
            "`-- convoy:contract` at the top of this file: convoy runs it as written");
+}
+
+/* Case-insensitive substring test. */
+static bool
+ci_contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = hay; *p; p++)
+        if (strncasecmp(p, needle, n) == 0)
+            return true;
+    return false;
 }
 
 /* "true" when a DefElem-style option list holds `name` (e.g. CONCURRENTLY, FULL). */
@@ -1752,6 +1781,7 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
     case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
         add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->replay = true;
         break;
+    case PG_QUERY__NODE__NODE_ALTER_DEFAULT_PRIVILEGES_STMT:
     case PG_QUERY__NODE__NODE_COMMENT_STMT:
     case PG_QUERY__NODE__NODE_GRANT_STMT:
     case PG_QUERY__NODE__NODE_VIEW_STMT:
@@ -1778,12 +1808,31 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         free(t.name);
         break;
     }
+    case PG_QUERY__NODE__NODE_SELECT_STMT: {
+        /* a SELECT only reads (setval() of Django's sqlsequencereset, a sanity check); one that
+         * locks rows or creates a table is something else */
+        const PgQuery__SelectStmt *ss = stmt->select_stmt;
+        if (ss->n_locking_clause > 0 || ss->into_clause) {
+            refuse(p, stmt_sql, line, col,
+                   "SELECT ... FOR UPDATE / INTO locks rows or writes a table for as long as "
+                   "its transaction runs",
+                   "write it as INSERT/UPDATE, or CREATE TABLE ... AS for a new table");
+            break;
+        }
+        add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->reason =
+            xstrdup("SELECT: reads only, bounded by statement_timeout");
+        break;
+    }
     case PG_QUERY__NODE__NODE_DO_STMT: {
         /* ORMs wrap conditional DDL in DO (Sequelize's enums); convoy cannot see inside it,
          * so it runs as written in one short transaction: its locks wait at most lock_timeout
          * and it runs at most statement_timeout. The probes run it first, like CREATE TYPE. */
         action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
-        a->replay = true;
+        /* replayed for the probes only when it creates types and touches nothing that a
+         * rollback cannot undo (a sequence's nextval is not rolled back) */
+        a->replay = ci_contains(stmt_sql, "create type") && !ci_contains(stmt_sql, "nextval") &&
+                    !ci_contains(stmt_sql, "setval") && !ci_contains(stmt_sql, "insert") &&
+                    !ci_contains(stmt_sql, "serial") && !ci_contains(stmt_sql, "identity");
         a->reason = xstrdup("DO block: runs as written in its own transaction, bounded by "
                             "lock_timeout and statement_timeout");
         break;

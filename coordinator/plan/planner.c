@@ -1000,8 +1000,10 @@ plan_unique(ctx_t *c, const action_t *a)
     s->scans = true;
     s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
     s = step_add(c, STEP_DDL, PHASE_INDEX,
-                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s", tbl, con,
-                           a->is_primary ? "PRIMARY KEY" : "UNIQUE", con),
+                 xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s", tbl, con,
+                           a->is_primary ? "PRIMARY KEY" : "UNIQUE", con,
+                           a->deferrable ? " DEFERRABLE" : "",
+                           a->initdeferred ? " INITIALLY DEFERRED" : ""),
                  xasprintf("attach %s as a %s constraint: metadata only", con,
                            a->is_primary ? "primary key" : "unique"));
     step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
@@ -1558,7 +1560,33 @@ plan_action(ctx_t *c, size_t idx)
         s->est_ms = est_scan(t, INDEX_BYTES_PER_S);
         break;
     }
-    case ACT_DROP_INDEX:
+    case ACT_DROP_INDEX: {
+        char kind = c->f->index_kind && idx < c->f->n_index_kind ? c->f->index_kind[idx] : 0;
+        if (kind == '-' && !a->missing_ok) {
+            ERROR(c, a->line,
+                  xstrdup("check the index name (and schema), or write DROP INDEX IF "
+                          "EXISTS"),
+                  "index \"%s\" does not exist", a->index_name);
+            break;
+        }
+        if (kind == 'I') {
+            /* a partitioned index cannot be dropped CONCURRENTLY: brief, under lock_timeout */
+            s = step_add(c, STEP_DDL, PHASE_INDEX,
+                         str_replace_once(a->index_sql, "DROP INDEX CONCURRENTLY", "DROP INDEX"),
+                         xasprintf("drop partitioned index %s (and its partitions' indexes): "
+                                   "catalog only, brief ACCESS EXCLUSIVE",
+                                   a->index_name));
+            {
+                char *ix = ident_sql(a->index_name);
+                char *what = xasprintf("table of index %s", ix);
+                step_lock(s, what, LOCK_ACCESS_EXCLUSIVE);
+                free(what);
+                free(ix);
+            }
+            s->est_ms = 0;
+            break;
+        }
+    }
         s = step_add(c, STEP_DROP_INDEX, PHASE_INDEX, xstrdup(a->index_sql),
                      xasprintf("drop index %s concurrently", a->index_name));
         s->index_name = xstrdup(a->index_name);

@@ -97,6 +97,8 @@ typedef struct {
     size_t n_types;
     int64_t *est_rows; /* per action: rows an UPDATE/DELETE would touch (EXPLAIN), -1 unknown */
     size_t n_est_rows;
+    char *index_kind; /* per action: DROP INDEX's target relkind ('i', 'I'), '-' missing */
+    size_t n_index_kind;
 } facts_t;
 
 const table_fact_t *facts_table(const facts_t *f, const char *schema, const char *name);

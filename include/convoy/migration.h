@@ -67,6 +67,8 @@ typedef struct {
     bool name_given;
     char *constraint_sql; /* "CHECK (x > 0)", "FOREIGN KEY (a) REFERENCES p (id)" */
     bool not_valid;       /* the user already wrote NOT VALID */
+    bool deferrable;      /* DEFERRABLE [INITIALLY DEFERRED], carried to USING INDEX */
+    bool initdeferred;
     bool is_primary;
     char **cols;
     size_t n_cols;
