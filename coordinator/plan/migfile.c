@@ -1194,9 +1194,16 @@ convert_alter_table(
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_AttachPartition:
             sub = subcommand_sql(ats, i, stmt_sql);
-            brief(p, sub, line, col, &table, 3 /* SHARE UPDATE EXCLUSIVE on the parent */,
-                  "ATTACH PARTITION: SHARE UPDATE EXCLUSIVE on the parent; the new partition is "
-                  "scanned unless a validated CHECK proves its bound");
+            {
+                action_t *at = brief(p, sub, line, col, &table, 3 /* SUE on the parent */,
+                                     "ATTACH PARTITION: SHARE UPDATE EXCLUSIVE on the parent, "
+                                     "ACCESS EXCLUSIVE on the table attached, which is scanned "
+                                     "unless a validated CHECK proves its bound");
+                if (cmd->def && cmd->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD &&
+                    cmd->def->partition_cmd->name)
+                    qname_set(&at->ref_table, cmd->def->partition_cmd->name);
+                at->scans = true;
+            }
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition:
             sub = subcommand_sql(ats, i, stmt_sql);
@@ -1766,10 +1773,21 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         break;
     case PG_QUERY__NODE__NODE_CREATE_STMT: {
         action_t *a = add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
-        qname_set(&a->table, stmt->create_stmt->relation);
+        const PgQuery__CreateStmt *cs = stmt->create_stmt;
+        qname_set(&a->table, cs->relation);
         a->table_is_new = true;
         a->replay = true;
         add_new_table(p, &a->table);
+        if (cs->partbound && cs->n_inh_relations == 1 &&
+            cs->inh_relations[0]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) {
+            /* PARTITION OF: ACCESS EXCLUSIVE on the parent, and a scan of its DEFAULT
+             * partition (if any) under that lock; the step lists it and runs under
+             * lock_timeout and statement_timeout */
+            qname_set(&a->ref_table, cs->inh_relations[0]->range_var);
+            a->lock = 7;
+            a->reason = xstrdup("CREATE TABLE ... PARTITION OF: brief ACCESS EXCLUSIVE on the "
+                                "parent; a DEFAULT partition is scanned under it");
+        }
         break;
     }
     case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:

@@ -1371,9 +1371,15 @@ plan_action(ctx_t *c, size_t idx)
         s->est_ms = 0;
         s->transactional = !a->concurrent;
         s->scans = a->scans;
-        if (a->table.name) {
+        if (a->table.name && !(a->table_is_new && a->ref_table.name)) {
             tbl = table_sql(c, &a->table);
             step_lock(s, tbl, a->lock >= 0 ? (lock_mode_t)a->lock : LOCK_ACCESS_EXCLUSIVE);
+        }
+        if (a->ref_table.name) {
+            /* the other table it locks: a partition's parent, a partition being attached */
+            char *other = qname_sql(&a->ref_table);
+            step_lock(s, other, LOCK_ACCESS_EXCLUSIVE);
+            free(other);
         }
         free(tbl);
         return;
