@@ -11,23 +11,23 @@
  *   -v     print the details (schema diff, convoy's output) of known gaps too, not only of
  *          unexpected failures
  * Environment: CONVOY_BIN (the convoy binary, required), CONVOY_DIFF_DIR (the directory with
- * seed.sql, corpus/ and known_gaps.txt; default: this source directory).
+ * seed.sql, corpus/ and known_gaps.txt; default: this source directory), DIFF_SHOW=1 (print
+ * psql's and convoy's output for every file), DIFF_TIMING=1 (the time of each phase).
  * Exit: 0 when every file passes or is a listed known gap, 1 otherwise, 77 (skip) without
  * PostgreSQL server binaries.
  */
-#include "harness.h"
-
 #include "convoy/util.h"
+#include "harness.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -556,8 +556,11 @@ static pid_t
 dump_spawn(const char *db, const char *path, const char *err_path)
 {
     char *ci = conninfo(db);
-    const char *argv[] = {g_pg_dump, "--schema-only", "--no-owner", "--no-password", "-N",
-                          "convoy",  "-d",            ci,           "-f",            path,
+    const char *argv[] = {g_pg_dump,    "--schema-only",
+                          "--no-owner", "--no-password",
+                          "-N",         "convoy",
+                          "-d",         ci,
+                          "-f",         path,
                           NULL};
     pid_t pid;
 
@@ -658,9 +661,10 @@ digest_query(PGconn *c)
         "   FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),"
         "  c.oid::regclass)",
         g_run_start);
-    char *full_sql = xasprintf("%s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                               " WHERE c.relkind IN ('r', 'm') AND %s ORDER BY c.oid::regclass::text",
-                               gen_sql, USER_NS_FILTER);
+    char *full_sql =
+        xasprintf("%s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                  " WHERE c.relkind IN ('r', 'm') AND %s ORDER BY c.oid::regclass::text",
+                  gen_sql, USER_NS_FILTER);
     PGresult *res = PQexec(c, full_sql);
     sb_t q;
 
@@ -809,12 +813,10 @@ leftovers(PGconn *c, bool unfinished_counts)
         " UNION ALL"
         " SELECT format('function %s', p.oid::regprocedure) FROM pg_proc p"
         " JOIN pg_namespace n ON n.oid = p.pronamespace"
-        " WHERE p.proname ILIKE 'convoy%' AND " USER_NS_FILTER
-        " UNION ALL"
+        " WHERE p.proname ILIKE 'convoy%' AND " USER_NS_FILTER " UNION ALL"
         " SELECT format('constraint %s on %s', co.conname, co.conrelid::regclass)"
         " FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace"
-        " WHERE co.conname ILIKE 'convoy%' AND " USER_NS_FILTER
-        " UNION ALL"
+        " WHERE co.conname ILIKE 'convoy%' AND " USER_NS_FILTER " UNION ALL"
         " SELECT format('%s index %s', CASE WHEN i.indisvalid THEN 'convoy' ELSE 'INVALID' END,"
         "              i.indexrelid::regclass)"
         " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
@@ -828,10 +830,9 @@ leftovers(PGconn *c, bool unfinished_counts)
     static const char unfinished[] = " UNION ALL SELECT format('migration %s is %s', name, status)"
                                      " FROM convoy.migrations WHERE status <> 'done'";
     char *has_state = harness_query_value(c, "SELECT to_regclass('convoy.migrations') IS NOT NULL");
-    char *sql = xasprintf("SELECT what FROM (%s%s) s ORDER BY 1", objects,
-                          unfinished_counts && has_state != NULL && strcmp(has_state, "t") == 0
-                              ? unfinished
-                              : "");
+    char *sql = xasprintf(
+        "SELECT what FROM (%s%s) s ORDER BY 1", objects,
+        unfinished_counts && has_state != NULL && strcmp(has_state, "t") == 0 ? unfinished : "");
     PGresult *res = PQexec(c, sql);
     sb_t sb;
 
@@ -901,8 +902,12 @@ first_line_not_in(const char *a, const char *b)
 /* A one-line summary of how two texts differ (the first line each has that the other lacks
  * anywhere, so a shifted block does not pair unrelated lines), with `diff -u` as detail. */
 static char *
-diff_texts(const char *label, const char *a, const char *b, const char *a_name,
-           const char *b_name, sb_t *detail)
+diff_texts(const char *label,
+           const char *a,
+           const char *b,
+           const char *a_name,
+           const char *b_name,
+           sb_t *detail)
 {
     char *pa = harness_write_file(g_scratch, "a.txt", a);
     char *pb = harness_write_file(g_scratch, "b.txt", b);
@@ -936,11 +941,13 @@ check_unchanged(result_t *r, PGconn *cc, const char *convoy_dump, const char *co
     char *rw, *left;
 
     if (strcmp(convoy_dump, g_seed_dump) != 0)
-        result_set(r, RES_FAIL, diff_texts("schema (seed vs convoy)", g_seed_dump, convoy_dump,
-                                           "seed", "convoy", &r->detail));
+        result_set(r, RES_FAIL,
+                   diff_texts("schema (seed vs convoy)", g_seed_dump, convoy_dump, "seed", "convoy",
+                              &r->detail));
     if (strcmp(convoy_data, g_seed_data) != 0)
-        result_set(r, RES_FAIL, diff_texts("data (seed vs convoy)", g_seed_data, convoy_data,
-                                           "seed", "convoy", &r->detail));
+        result_set(r, RES_FAIL,
+                   diff_texts("data (seed vs convoy)", g_seed_data, convoy_data, "seed", "convoy",
+                              &r->detail));
     rw = rewritten_tables(cc);
     if (rw != NULL)
         result_set(r, RES_FAIL, xasprintf("convoy rewrote %s", rw));
@@ -1091,8 +1098,8 @@ run_file(const corpus_file_t *f, result_t *r)
                                "file in BEGIN/COMMIT so that the expected state is the seed"));
     } else if (psql_rc != 0) {
         char *why = first_line_with(psql_out, psql_reason_keys);
-        result_set(r, RES_CORPUS, xasprintf("corpus: psql fails on this file (exit %d): %s",
-                                            psql_rc, why));
+        result_set(r, RES_CORPUS,
+                   xasprintf("corpus: psql fails on this file (exit %d): %s", psql_rc, why));
         free(why);
     } else if (f->expect == EXPECT_SAME) {
         char *rw = rewritten_tables(pc);
@@ -1119,11 +1126,10 @@ run_file(const corpus_file_t *f, result_t *r)
             free(why);
         }
         if (strcmp(pdump, cdump) != 0)
-            result_set(r, RES_FAIL, diff_texts("schema", pdump, cdump, "psql", "convoy",
-                                               &r->detail));
+            result_set(r, RES_FAIL,
+                       diff_texts("schema", pdump, cdump, "psql", "convoy", &r->detail));
         if (strcmp(pdata, cdata) != 0)
-            result_set(r, RES_FAIL, diff_texts("data", pdata, cdata, "psql", "convoy",
-                                               &r->detail));
+            result_set(r, RES_FAIL, diff_texts("data", pdata, cdata, "psql", "convoy", &r->detail));
         rw = rewritten_tables(cc);
         if (rw != NULL)
             result_set(r, RES_FAIL, xasprintf("convoy rewrote %s", rw));
@@ -1201,8 +1207,7 @@ seed(void)
     rc = wait_or_kill(pid, 300000);
     if (rc != 0) {
         text = harness_read_file(log);
-        fprintf(stderr, "differential: seeding failed (psql exit %d):\n%s\n", rc,
-                text ? text : "");
+        fprintf(stderr, "differential: seeding failed (psql exit %d):\n%s\n", rc, text ? text : "");
         free(text);
         goto done;
     }
@@ -1385,8 +1390,7 @@ main(int argc, char **argv)
     if (full_run) {
         for (size_t i = 0; i < n_gaps; i++) {
             if (!gaps[i].seen) {
-                printf("FAIL  known_gaps.txt lists %s, which is not in the corpus\n",
-                       gaps[i].name);
+                printf("FAIL  known_gaps.txt lists %s, which is not in the corpus\n", gaps[i].name);
                 n_fail++;
             }
         }
