@@ -536,9 +536,13 @@ SQL
 }
 
 # batch_stmts STEP: convoy's batch statements of that step, from the server log, as
-# "n sum_ms p50_ms max_ms" (or "0 0 - -").
+# "n sum_ms p50_ms max_ms" (or "0 0 - -"). A batch statement is the write of the table:
+# convoy_bfN_first/_next when a batch was one statement, convoy_bfN_write since a batch is
+# BEGIN, the UPDATE, the checkpoint (convoy_bfN_cp, counted with the step's other time), COMMIT.
+BATCH_STMT_RE='execute convoy_bf%s_(first|next|write)'
+batch_stmt_re() { printf "duration: [0-9.]+ ms  $BATCH_STMT_RE" "$1"; }
 batch_stmts() {
-    grep -oE "duration: [0-9.]+ ms  execute convoy_bf${1}_(first|next)" "$WORK/postgres.log" 2>/dev/null |
+    { grep -oE "$(batch_stmt_re "$1")" "$WORK/postgres.log" 2>/dev/null || true; } |
         awk '{print $2}' | sort -n | awk '
         { v[++n] = $1; s += $1 }
         END {
@@ -550,7 +554,7 @@ batch_stmts() {
 
 # batch_durs STEP: the durations of that step's batch statements in the order they ran (ms).
 batch_durs() {
-    grep -oE "duration: [0-9.]+ ms  execute convoy_bf${1}_(first|next)" "$WORK/postgres.log" 2>/dev/null |
+    { grep -oE "$(batch_stmt_re "$1")" "$WORK/postgres.log" 2>/dev/null || true; } |
         awk '{printf "%s%.0f", sep, $2; sep = " "}'
 }
 

@@ -493,7 +493,7 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
     for (size_t i = 0; i < m->n_actions; i++) {
         const action_t *a = &m->actions[i];
         if (a->table_is_new || a->kind == ACT_REFUSE || a->kind == ACT_IGNORE ||
-            a->kind == ACT_DROP_INDEX || a->kind == ACT_PASSTHROUGH)
+            a->kind == ACT_DROP_INDEX || (a->kind == ACT_PASSTHROUGH && !a->only_index))
             continue;
         want_table(out, &a->table);
         if (a->kind == ACT_ADD_FK)

@@ -1369,6 +1369,20 @@ convert_create_index(parser_t *p, PgQuery__Node *stmt, const char *stmt_sql, int
         strv_free(index_name_parts, n_parts);
         return;
     }
+    if (!is->relation->inh && !is->concurrent) {
+        /* CREATE INDEX ... ON ONLY: the first step of the hand-written partitioned dance
+         * (an invalid index on the parent, no build); as written, brief SHARE lock */
+        a = brief(p, stmt_sql, line, col, &table, 4 /* SHARE */,
+                  "CREATE INDEX ... ON ONLY: no build on a partitioned table, brief SHARE");
+        a->only_index = true;
+        for (size_t i = 0; i < n_cols; i++)
+            free(cols[i]);
+        free(cols);
+        strv_free(index_name_parts, n_parts);
+        free(table.schema);
+        free(table.name);
+        return;
+    }
     a = add_action(p, ACT_CREATE_INDEX, stmt_sql, line, col);
     a->table = table;
     a->cols = cols;
@@ -1799,6 +1813,14 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
     case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
         add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col)->replay = true;
         break;
+    case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT: {
+        qname_t t = {0};
+        qname_set(&t, stmt->create_policy_stmt->table);
+        brief(p, stmt_sql, line, col, &t, 7, "CREATE POLICY: catalog only, brief ACCESS EXCLUSIVE");
+        free(t.schema);
+        free(t.name);
+        break;
+    }
     case PG_QUERY__NODE__NODE_ALTER_DEFAULT_PRIVILEGES_STMT:
     case PG_QUERY__NODE__NODE_COMMENT_STMT:
     case PG_QUERY__NODE__NODE_GRANT_STMT:

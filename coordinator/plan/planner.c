@@ -1366,6 +1366,17 @@ plan_action(ctx_t *c, size_t idx)
         WARN(c, a->line, NULL, "%s", a->reason);
         return;
     case ACT_PASSTHROUGH:
+        if (a->only_index && c->f->live) {
+            const table_fact_t *pt = table_of(c, &a->table);
+            if (pt && pt->exists && !pt->partitioned) {
+                REFUSE(c, a->line,
+                       xstrdup("write CREATE INDEX CONCURRENTLY: on a table that is not "
+                               "partitioned, ON ONLY builds the whole index"),
+                       "CREATE INDEX ... ON ONLY on a table that is not partitioned builds the "
+                       "index under SHARE, blocking writes for the whole build");
+                return;
+            }
+        }
         s = step_add(c, STEP_PASSTHROUGH, PHASE_EXPAND, xstrdup(a->stmt_sql),
                      xstrdup(a->reason ? a->reason : "harmless statement, run as written"));
         s->est_ms = 0;

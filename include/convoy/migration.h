@@ -93,6 +93,7 @@ typedef struct {
     int lock;        /* lock_mode_t it takes on `table` (-1: ACCESS EXCLUSIVE when a table) */
     bool concurrent; /* cannot run in a transaction block (REINDEX CONCURRENTLY, VACUUM) */
     bool scans;      /* reads the table (ANALYZE): no statement_timeout */
+    bool only_index; /* CREATE INDEX ... ON ONLY: only safe on a partitioned table */
     bool replay;     /* creates an object later statements may use (type, extension, ...):
                         the catalog probes run it first, in their rolled-back transaction */
 
