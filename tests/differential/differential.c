@@ -646,51 +646,51 @@ dump_schemas(const char *db_a, const char *db_b, char **a, char **b, char **err_
  * it was produced by now()/CURRENT_TIMESTAMP during an apply (the seed only holds fixed dates);
  * psql and convoy ran at different moments, so such a value is hashed as -infinity, a value no
  * seed row holds. Nothing else is normalized.
+ *
+ * Hashing every row of both copies for every file is most of the test's time, so a table that
+ * provably still holds the seed's rows reuses the seed's line: same oid, relfilenode and
+ * columns (name, type, typmod, dropped, missing value) as in the seed, the same row count, and
+ * no row written after the seed (xmin newer than the seed's last transaction). Any other table
+ * is hashed.
  */
-static char *
-digest_query(PGconn *c)
-{
-    char *gen_sql = xasprintf(
-        "SELECT format('SELECT %%L, count(*)::text, coalesce(sum(hashtextextended(ROW(%%s)::text, "
-        "0))::text, ''-'') FROM ONLY %%s',"
-        "  c.oid::regclass::text,"
-        "  (SELECT string_agg(CASE WHEN a.atttypid IN ('timestamp'::regtype, "
-        "'timestamptz'::regtype) THEN format('CASE WHEN %%1$I >= %%2$L::timestamptz AND %%1$I < "
-        "%%2$L::timestamptz + interval ''1 day'' THEN ''-infinity'' ELSE %%1$I END', a.attname, "
-        "'%s'::text) ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum)"
-        "   FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),"
-        "  c.oid::regclass)",
-        g_run_start);
-    char *full_sql =
-        xasprintf("%s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                  " WHERE c.relkind IN ('r', 'm') AND %s ORDER BY c.oid::regclass::text",
-                  gen_sql, USER_NS_FILTER);
-    PGresult *res = PQexec(c, full_sql);
-    sb_t q;
+typedef struct {
+    char *name, *key, *line;
+    long long rows;
+} seed_table_t;
 
-    free(gen_sql);
-    free(full_sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "differential: digest query failed: %s", PQerrorMessage(c));
-        PQclear(res);
-        return NULL;
-    }
-    sb_init(&q);
-    for (int i = 0; i < PQntuples(res); i++)
-        sb_printf(&q, "(%s) UNION ALL ", PQgetvalue(res, i, 0));
-    PQclear(res);
-    sb_puts(&q, "(SELECT 'sequence ' || format('%I.%I', schemaname, sequencename), '',"
-                " coalesce(last_value::text, 'unused') FROM pg_sequences"
-                " WHERE schemaname NOT IN ('convoy')) ORDER BY 1");
-    return sb_steal(&q);
+static seed_table_t *g_seed_tables;
+static size_t g_n_seed_tables;
+static long long g_seed_xid; /* the newest transaction id of the seed */
+
+/* One table of the database being digested. */
+typedef struct {
+    char *name, *key, *cheap_sql, *full_sql;
+    const seed_table_t *seed; /* the same table in the seed, when its key matches */
+    char *line;
+} dtable_t;
+
+typedef struct {
+    PGconn *c;
+    dtable_t *t;
+    size_t n;
+    char *seqs;
+    bool failed;
+} digest_t;
+
+static const seed_table_t *
+seed_table(const char *name, const char *key)
+{
+    for (size_t i = 0; i < g_n_seed_tables; i++)
+        if (strcmp(g_seed_tables[i].name, name) == 0 && strcmp(g_seed_tables[i].key, key) == 0)
+            return &g_seed_tables[i];
+    return NULL;
 }
 
-/* The result of a query sent with PQsendQuery, as lines; NULL on error (printed). */
-static char *
-collect_lines(PGconn *c)
+/* The result of a query sent with PQsendQuery; NULL on error (printed). */
+static PGresult *
+collect(PGconn *c)
 {
     PGresult *res, *last = NULL;
-    sb_t sb;
 
     while ((res = PQgetResult(c)) != NULL) {
         PQclear(last);
@@ -701,39 +701,257 @@ collect_lines(PGconn *c)
         PQclear(last);
         return NULL;
     }
-    sb_init(&sb);
-    for (int i = 0; i < PQntuples(last); i++) {
-        for (int j = 0; j < PQnfields(last); j++)
-            sb_printf(&sb, "%s%s", j ? " " : "",
-                      PQgetisnull(last, i, j) ? "NULL" : PQgetvalue(last, i, j));
-        sb_putc(&sb, '\n');
-    }
-    PQclear(last);
-    if (sb.data == NULL)
-        sb_puts(&sb, "");
-    return sb_steal(&sb);
+    return last;
 }
 
-/* Digests of two databases at once (one connection may be NULL). */
+/* The catalog: every user table with its key and the two SELECTs that digest it. */
+static char *
+catalog_sql(void)
+{
+    sb_t q;
+
+    sb_init(&q);
+    sb_printf(&q,
+              "SELECT c.oid::regclass::text,"
+              " c.oid || ' ' || c.relfilenode || ' ' || (SELECT md5(string_agg(format("
+              "'%%s:%%s:%%s:%%s:%%s:%%s', a.attnum, a.attname, a.atttypid, a.atttypmod, "
+              "a.attisdropped, coalesce(a.attmissingval::text, '')), ',' ORDER BY a.attnum))"
+              "   FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),"
+              " format('SELECT %%L, count(*)::text, count(*) FILTER (WHERE xmin::text::bigint > "
+              "%lld)::text FROM ONLY %%s', c.oid::regclass::text, c.oid::regclass),"
+              " format('SELECT %%L, count(*)::text, coalesce(sum(hashtextextended(ROW(%%s)::text, "
+              "0))::text, ''-'') FROM ONLY %%s', c.oid::regclass::text,"
+              "  (SELECT string_agg(CASE WHEN a.atttypid IN ('timestamp'::regtype, "
+              "'timestamptz'::regtype) THEN format('CASE WHEN %%1$I >= %%2$L::timestamptz AND "
+              "%%1$I < %%2$L::timestamptz + interval ''1 day'' THEN ''-infinity'' ELSE %%1$I "
+              "END', a.attname, '%s'::text) ELSE quote_ident(a.attname) END, ', ' ORDER BY "
+              "a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
+              "a.attisdropped),"
+              "  c.oid::regclass)",
+              g_seed_xid, g_run_start);
+    sb_puts(&q,
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'm') AND " USER_NS_FILTER " ORDER BY c.oid::regclass::text");
+    return sb_steal(&q);
+}
+
+static const char seq_sql[] = "SELECT 'sequence ' || format('%I.%I', schemaname, sequencename), "
+                              "'', coalesce(last_value::text, 'unused') FROM pg_sequences "
+                              "WHERE schemaname NOT IN ('convoy') ORDER BY 1";
+
+/* Sends the UNION of the given SELECTs (cheap or full) of the tables that need one. */
+static bool
+send_union(digest_t *d, bool cheap)
+{
+    sb_t q;
+    bool any = false, ok;
+
+    sb_init(&q);
+    for (size_t i = 0; i < d->n; i++) {
+        dtable_t *t = &d->t[i];
+        if (t->line != NULL || (cheap && t->seed == NULL) || (!cheap && t->seed != NULL))
+            continue;
+        sb_printf(&q, "%s(%s)", any ? " UNION ALL " : "", cheap ? t->cheap_sql : t->full_sql);
+        any = true;
+    }
+    if (!any) {
+        sb_free(&q);
+        return false;
+    }
+    ok = PQsendQuery(d->c, q.data) == 1;
+    sb_free(&q);
+    if (!ok) {
+        fprintf(stderr, "differential: %s", PQerrorMessage(d->c));
+        d->failed = true;
+    }
+    return ok;
+}
+
+static dtable_t *
+dtable(digest_t *d, const char *name)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->t[i].name, name) == 0)
+            return &d->t[i];
+    return NULL;
+}
+
+/* Reads the answer to send_union. A cheap row proves the seed's line or sends the table on to
+ * the full hash (by clearing its seed). */
+static void
+read_union(digest_t *d, bool cheap)
+{
+    PGresult *res = collect(d->c);
+
+    if (res == NULL) {
+        d->failed = true;
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        dtable_t *t = dtable(d, PQgetvalue(res, i, 0));
+        if (t == NULL)
+            continue;
+        if (cheap) {
+            if (strtoll(PQgetvalue(res, i, 1), NULL, 10) == t->seed->rows &&
+                strcmp(PQgetvalue(res, i, 2), "0") == 0)
+                t->line = xstrdup(t->seed->line);
+            else
+                t->seed = NULL; /* changed: hash it */
+        } else {
+            t->line = xasprintf("%s %s %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                                PQgetvalue(res, i, 2));
+        }
+    }
+    PQclear(res);
+}
+
+static void
+digest_free(digest_t *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->t[i].name);
+        free(d->t[i].key);
+        free(d->t[i].cheap_sql);
+        free(d->t[i].full_sql);
+        free(d->t[i].line);
+    }
+    free(d->t);
+    free(d->seqs);
+}
+
+/* Runs one phase on every digest at once (each connection works while the others do). */
+static void
+phase_catalog(digest_t *ds, size_t n)
+{
+    char *sql = catalog_sql();
+
+    for (size_t k = 0; k < n; k++)
+        if (PQsendQuery(ds[k].c, sql) != 1)
+            ds[k].failed = true;
+    free(sql);
+    for (size_t k = 0; k < n; k++) {
+        PGresult *res = ds[k].failed ? NULL : collect(ds[k].c);
+        if (res == NULL) {
+            ds[k].failed = true;
+            continue;
+        }
+        ds[k].n = (size_t)PQntuples(res);
+        ds[k].t = xcalloc(ds[k].n ? ds[k].n : 1, sizeof(dtable_t));
+        for (size_t i = 0; i < ds[k].n; i++) {
+            dtable_t *t = &ds[k].t[i];
+            t->name = xstrdup(PQgetvalue(res, (int)i, 0));
+            t->key = xstrdup(PQgetvalue(res, (int)i, 1));
+            t->cheap_sql = xstrdup(PQgetvalue(res, (int)i, 2));
+            t->full_sql = xstrdup(PQgetvalue(res, (int)i, 3));
+            t->seed = seed_table(t->name, t->key);
+        }
+        PQclear(res);
+    }
+}
+
+/* Digests of up to two databases at once (one connection may be NULL); the lines are sorted
+ * by table name, then the sequences. */
 static void
 data_digests(PGconn *a, PGconn *b, char **da, char **db)
 {
-    PGconn *conns[2] = {a, b};
+    digest_t ds[2];
     char **outs[2] = {da, db};
-    bool sent[2] = {false, false};
+    size_t n = 0;
 
-    for (int i = 0; i < 2; i++) {
-        char *q;
-        *outs[i] = NULL;
-        if (conns[i] == NULL)
-            continue;
-        q = digest_query(conns[i]);
-        sent[i] = q != NULL && PQsendQuery(conns[i], q) == 1;
-        free(q);
+    memset(ds, 0, sizeof(ds));
+    *da = NULL;
+    *db = NULL;
+    if (a != NULL)
+        ds[n++].c = a;
+    if (b != NULL)
+        ds[n++].c = b;
+    if (a == NULL)
+        outs[0] = db;
+    phase_catalog(ds, n);
+    for (int pass = 0; pass < 3; pass++) { /* cheap, full, then full of what cheap sent on */
+        bool cheap = pass == 0, sent[2] = {false, false};
+        for (size_t k = 0; k < n; k++)
+            sent[k] = !ds[k].failed && send_union(&ds[k], cheap);
+        for (size_t k = 0; k < n; k++)
+            if (sent[k])
+                read_union(&ds[k], cheap);
     }
-    for (int i = 0; i < 2; i++)
-        if (sent[i])
-            *outs[i] = collect_lines(conns[i]);
+    for (size_t k = 0; k < n; k++) {
+        PGresult *res = ds[k].failed ? NULL : PQexec(ds[k].c, seq_sql);
+        sb_t out;
+
+        if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+            if (res != NULL)
+                fprintf(stderr, "differential: %s", PQerrorMessage(ds[k].c));
+            PQclear(res);
+            digest_free(&ds[k]);
+            continue;
+        }
+        sb_init(&out);
+        for (size_t i = 0; i < ds[k].n; i++) {
+            if (ds[k].t[i].line == NULL) {
+                ds[k].failed = true;
+                break;
+            }
+            sb_printf(&out, "%s\n", ds[k].t[i].line);
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+            sb_printf(&out, "%s %s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                      PQgetvalue(res, i, 2));
+        PQclear(res);
+        if (out.data == NULL)
+            sb_puts(&out, "");
+        if (ds[k].failed)
+            sb_free(&out);
+        else
+            *outs[k] = sb_steal(&out);
+        digest_free(&ds[k]);
+    }
+}
+
+/* The seed's tables with their keys and lines, from its digest, for the shortcut above. */
+static bool
+seed_tables_load(PGconn *c, const char *digest)
+{
+    digest_t d;
+
+    memset(&d, 0, sizeof(d));
+    d.c = c;
+    phase_catalog(&d, 1);
+    if (d.failed) {
+        digest_free(&d);
+        return false;
+    }
+    g_seed_tables = xcalloc(d.n ? d.n : 1, sizeof(seed_table_t));
+    for (size_t i = 0; i < d.n; i++) {
+        const char *p = digest;
+        size_t nl = strlen(d.t[i].name);
+        seed_table_t *st = &g_seed_tables[g_n_seed_tables];
+
+        /* the digest line of this table: "<name> <rows> <hash>" */
+        while (*p != '\0' && !(strncmp(p, d.t[i].name, nl) == 0 && p[nl] == ' '))
+            p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p);
+        if (*p == '\0')
+            continue;
+        st->name = xstrdup(d.t[i].name);
+        st->key = xstrdup(d.t[i].key);
+        st->line = xstrndup(p, strcspn(p, "\n"));
+        st->rows = strtoll(p + nl + 1, NULL, 10);
+        g_n_seed_tables++;
+    }
+    digest_free(&d);
+    return true;
+}
+
+static void
+seed_tables_free(void)
+{
+    for (size_t i = 0; i < g_n_seed_tables; i++) {
+        free(g_seed_tables[i].name);
+        free(g_seed_tables[i].key);
+        free(g_seed_tables[i].line);
+    }
+    free(g_seed_tables);
 }
 
 static bool
@@ -1215,8 +1433,16 @@ seed(void)
     if (c == NULL)
         goto done;
     g_run_start = harness_query_value(c, "SELECT now()::text");
+    {
+        /* every xid after this one belongs to an apply (the copies share the cluster's xids) */
+        char *xid = harness_query_value(c, "SELECT txid_current()");
+        g_seed_xid = xid != NULL ? strtoll(xid, NULL, 10) : -1;
+        free(xid);
+    }
+    /* g_n_seed_tables is 0 here, so the seed's own digest hashes every table */
     data_digests(c, NULL, &g_seed_data, &unused);
-    ok = g_run_start != NULL && g_seed_data != NULL && relmap_load(c, &g_seed_rels);
+    ok = g_run_start != NULL && g_seed_xid > 0 && g_seed_data != NULL &&
+         seed_tables_load(c, g_seed_data) && relmap_load(c, &g_seed_rels);
     PQfinish(c); /* CREATE DATABASE ... TEMPLATE needs the seed without sessions */
     if (ok) {
         char *err = NULL, *none = NULL;
@@ -1418,6 +1644,7 @@ main(int argc, char **argv)
         PQfinish(g_admin);
     free(g_seed_dump);
     free(g_seed_data);
+    seed_tables_free();
     free(g_run_start);
     harness_stop_all();
     free(g_scratch);
