@@ -23,12 +23,12 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#define ROWS            200000
+#define ROWS            600000
 #define LOCK_TIMEOUT_MS 50
 
 static const char migration[] =
     "-- convoy:name abort_me\n"
-    "-- convoy:batch-target 20ms\n"
+    "-- convoy:batch-target 10ms\n"
     "-- convoy:backfill score = val * 2\n"
     "ALTER TABLE t ADD COLUMN score bigint DEFAULT (1000000000 + random() * 1000)::bigint "
     "NOT NULL;\n";
@@ -38,7 +38,7 @@ make_table(itest_env_t *env)
 {
     itest_exec(env->conn, "DROP TABLE IF EXISTS t; DROP SCHEMA IF EXISTS convoy CASCADE;"
                           "CREATE TABLE t (id bigint PRIMARY KEY, val int NOT NULL);"
-                          "INSERT INTO t SELECT g, g FROM generate_series(1, 200000) g;"
+                          "INSERT INTO t SELECT g, g FROM generate_series(1, 600000) g;"
                           "ANALYZE t;");
 }
 
@@ -79,7 +79,8 @@ test_abort_update_resume_exact(void **state)
     itest_env_t *env = *state;
     const char *path;
     /* the fill pass (step 3), the catch-up pass (step 5), and the catch-up again */
-    const int points[3][2] = {{3, 30000}, {5, 20000}, {5, 2000}};
+    /* the catch-up reads in large block ranges and is quick: any progress is a point */
+    const int points[3][2] = {{3, 30000}, {5, 0}, {5, 0}};
 
     make_table(env);
     path = itest_write_migration(env, "abort_me.sql", migration);
