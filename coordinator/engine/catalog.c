@@ -463,6 +463,67 @@ estimate_rows(pg_t *pg, const char *stmt_sql)
     return rows;
 }
 
+/* A read-only count, bounded: -1 when it fails or takes too long. */
+static int64_t
+bounded_count(pg_t *pg, const char *sql)
+{
+    char *v;
+    int64_t n = -1;
+
+    if (pg_exec(pg, "SAVEPOINT convoy_count; SET LOCAL statement_timeout = '5s'") != PG_OK)
+        return -1;
+    v = pg_value(pg, sql, 0, NULL);
+    if (v) {
+        n = strtoll(v, NULL, 10);
+        free(v);
+        pg_exec(pg, "RELEASE SAVEPOINT convoy_count");
+    } else {
+        pg_exec(pg, "ROLLBACK TO SAVEPOINT convoy_count");
+    }
+    return n;
+}
+
+/*
+ * Would psql fail this file on the data as it is? A CHECK that existing rows break, or a
+ * UNIQUE index over duplicates, fails psql's whole file, which then changes nothing; convoy
+ * says so before it changes anything. Counted read-only, at most 5 s each.
+ */
+static int64_t
+count_violations(pg_t *pg, const action_t *a, const table_fact_t *t)
+{
+    qname_t q = {t->schema, t->name};
+    char *tbl = qname_sql(&q), *sql = NULL;
+    int64_t n = -1;
+
+    if (a->kind == ACT_ADD_CHECK && !a->not_valid && a->constraint_sql &&
+        strncmp(a->constraint_sql, "CHECK (", 7) == 0) {
+        size_t len = strlen(a->constraint_sql);
+        sql = xasprintf("SELECT count(*) FROM %s WHERE NOT (%.*s)", tbl, (int)(len - 8),
+                        a->constraint_sql + 7);
+    } else if ((a->kind == ACT_CREATE_INDEX || a->kind == ACT_ADD_UNIQUE) && a->unique &&
+               a->n_cols > 0 && (a->index_sql == NULL || strstr(a->index_sql, " WHERE ") == NULL)) {
+        sb_t cols, nn;
+        sb_init(&cols);
+        sb_init(&nn);
+        for (size_t i = 0; i < a->n_cols; i++) {
+            char *c = ident_sql(a->cols[i]);
+            sb_printf(&cols, "%s%s", i ? ", " : "", c);
+            sb_printf(&nn, "%s%s IS NOT NULL", i ? " AND " : "", c);
+            free(c);
+        }
+        sql = xasprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s GROUP BY %s HAVING "
+                        "count(*) > 1) d",
+                        tbl, nn.data, cols.data);
+        sb_free(&cols);
+        sb_free(&nn);
+    }
+    if (sql)
+        n = bounded_count(pg, sql);
+    free(sql);
+    free(tbl);
+    return n;
+}
+
 bool
 catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
 {
@@ -544,6 +605,21 @@ catalog_fetch(pg_t *pg, const migration_t *m, facts_t *out, char **err)
             out->index_kind[i] = k ? k[0] : '-';
             free(k);
             free(qn);
+            continue;
+        }
+        if ((a->kind == ACT_ADD_CHECK || a->kind == ACT_CREATE_INDEX ||
+             a->kind == ACT_ADD_UNIQUE) &&
+            !a->table_is_new) {
+            const table_fact_t *vt = facts_table(out, a->table.schema, a->table.name);
+            if (vt && vt->exists && vt->has_rows) {
+                if (out->violations == NULL) {
+                    out->n_violations = m->n_actions;
+                    out->violations = xcalloc(m->n_actions, sizeof(int64_t));
+                    for (size_t k = 0; k < m->n_actions; k++)
+                        out->violations[k] = -1;
+                }
+                out->violations[i] = count_violations(pg, a, vt);
+            }
             continue;
         }
         if (a->kind == ACT_UPDATE && !a->table_is_new) {

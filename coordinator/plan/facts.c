@@ -91,6 +91,7 @@ facts_free(facts_t *f)
     free(f->types);
     free(f->est_rows);
     free(f->index_kind);
+    free(f->violations);
     free(f->server_desc);
     memset(f, 0, sizeof(*f));
 }

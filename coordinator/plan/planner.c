@@ -1342,6 +1342,35 @@ static void
 plan_action(ctx_t *c, size_t idx)
 {
     const action_t *a = &c->m->actions[idx];
+
+    bool earlier_change = false;
+
+    for (size_t i = 0; i < idx && !earlier_change; i++)
+        earlier_change =
+            c->m->actions[i].kind != ACT_IGNORE && c->m->actions[i].kind != ACT_SET_HONOURED;
+    /* first change of the file: the executor's pre-check stops it (count, sample, exit 6)
+     * before anything changes; later in a file, earlier steps would already have run */
+    if (earlier_change && c->f->violations && idx < c->f->n_violations &&
+        c->f->violations[idx] > 0) {
+        /* psql would fail the whole file here and change nothing: so does convoy */
+        char *tbl = table_sql(c, &a->table);
+        if (a->kind == ACT_ADD_CHECK)
+            ERROR(c, a->line,
+                  xasprintf("fix those rows first (find them with SELECT * FROM %s WHERE NOT "
+                            "(...)), then apply again",
+                            tbl),
+                  "%lld existing rows of %s break %s: psql would fail this file and change "
+                  "nothing, so convoy changes nothing",
+                  (long long)c->f->violations[idx], tbl, a->constraint_sql);
+        else
+            ERROR(c, a->line, xstrdup("remove the duplicates first, then apply again"),
+                  "%lld values are duplicated in %s for the unique index %s: psql would fail "
+                  "this file and change nothing, so convoy changes nothing",
+                  (long long)c->f->violations[idx], tbl,
+                  a->index_name ? a->index_name : con_name(c, a));
+        free(tbl);
+        return;
+    }
     const table_fact_t *t = NULL;
     char *tbl = NULL, *col = NULL;
     step_t *s;

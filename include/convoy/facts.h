@@ -99,6 +99,8 @@ typedef struct {
     size_t n_est_rows;
     char *index_kind; /* per action: DROP INDEX's target relkind ('i', 'I'), '-' missing */
     size_t n_index_kind;
+    int64_t *violations; /* per action: existing rows breaking a CHECK / UNIQUE, -1 unknown */
+    size_t n_violations;
 } facts_t;
 
 const table_fact_t *facts_table(const facts_t *f, const char *schema, const char *name);
