@@ -1829,9 +1829,9 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
         break;
     case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
-        add_action(p, ACT_IGNORE, stmt_sql, line, col)->reason =
-            xstrdup("transaction control is ignored: convoy runs each step in its own short "
-                    "transaction");
+        /* ORMs wrap every file in BEGIN/COMMIT; convoy runs each step in its own short
+         * transaction (docs/planner.md), so there is nothing to warn about */
+        add_action(p, ACT_SET_HONOURED, stmt_sql, line, col);
         break;
     case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
         convert_set(p, stmt->variable_set_stmt, stmt_sql, line, col);
@@ -1883,9 +1883,7 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         break;
     case PG_QUERY__NODE__NODE_CONSTRAINTS_SET_STMT:
         /* Django emits SET CONSTRAINTS ... IMMEDIATE after adding a deferrable foreign key. */
-        add_action(p, ACT_IGNORE, stmt_sql, line, col)->reason =
-            xstrdup("SET CONSTRAINTS is ignored: it only lasts for its transaction, and convoy "
-                    "runs each step in its own short transaction");
+        add_action(p, ACT_SET_HONOURED, stmt_sql, line, col);
         break;
     case PG_QUERY__NODE__NODE_RENAME_STMT: {
         const PgQuery__RenameStmt *rs = stmt->rename_stmt;
