@@ -462,6 +462,81 @@ prepare_checkpoint(bf_t *b)
                           "convoy.migrations WHERE name = $1)"));
 }
 
+/* How a failed batch statement ends: retried, fenced, connection lost or failed. */
+static batch_t
+batch_failure(bf_t *b, pg_status_t st, bool in_tx)
+{
+    bf_ctx_t *c = b->c;
+
+    set_error(b, "batch");
+    if (in_tx && st != PG_CONN_LOST)
+        pg_exec(c->pg, "ROLLBACK");
+    if (st == PG_FENCED)
+        return BATCH_FENCED;
+    if (st == PG_CONN_LOST)
+        return BATCH_CONN_LOST;
+    if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(c->sqlstate, "40P01") == 0 ||
+        strcmp(c->sqlstate, "40001") == 0)
+        return BATCH_RETRY;
+    return BATCH_FAIL;
+}
+
+/*
+ * One batch transaction of the range paths: BEGIN, the prepared write (its command tag
+ * counts the rows), the fenced checkpoint at `last_key`, COMMIT.
+ */
+static batch_t
+write_batch(bf_t *b,
+            const char *const *wp,
+            int nwp,
+            const char *last_key,
+            int64_t covered,
+            int64_t size,
+            int64_t *updated,
+            bool *abort_req)
+{
+    bf_ctx_t *c = b->c;
+    char cov[32], upd[32], sz[32], stepno[16], tok[32];
+    const char *cp[7] = {c->migration, stepno, tok, last_key, cov, upd, sz};
+    PGresult *r = NULL;
+    pg_status_t st;
+    batch_t res = BATCH_FAIL;
+
+    snprintf(cov, sizeof(cov), "%lld", (long long)covered);
+    snprintf(sz, sizeof(sz), "%lld", (long long)size);
+    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
+    *abort_req = false;
+    st = prepare_checkpoint(b);
+    if (st == PG_OK)
+        st = pg_exec(c->pg, "BEGIN");
+    if (st == PG_OK)
+        st = pg_run_prepared(c->pg, b->name_write, nwp, wp, &r);
+    if (st != PG_OK)
+        return batch_failure(b, st, true);
+    *updated = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    r = NULL;
+    snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
+    if ((st = pg_run_prepared(c->pg, b->name_cp, 7, cp, &r)) != PG_OK)
+        return batch_failure(b, st, true);
+    if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
+        pg_exec(c->pg, "ROLLBACK");
+        free(c->error);
+        c->error = xstrdup("the backfill checkpoint row disappeared");
+        goto done;
+    }
+    *abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
+    if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK) {
+        PQclear(r);
+        return batch_failure(b, st, true);
+    }
+    res = BATCH_OK;
+done:
+    PQclear(r);
+    return res;
+}
+
 /* The catch-up's batch: a block range, read in heap order. */
 static batch_t
 run_ctid_batch(
@@ -471,10 +546,8 @@ run_ctid_batch(
     const step_t *s = c->step;
     int64_t blocks = (int64_t)((double)size / b->rows_per_block);
     int64_t lo_v = b->blk_lo, hi_v;
-    char lo_s[48], hi_s[48], hi_n[32], cov[32], upd[32], sz[32], stepno[16], tok[32];
+    char lo_s[48], hi_s[48], hi_n[32];
     const char **wp = xcalloc(2 + b->k, sizeof(char *));
-    const char *cp[7] = {c->migration, stepno, tok, hi_n, cov, upd, sz};
-    PGresult *r = NULL;
     pg_status_t st;
     batch_t res = BATCH_FAIL;
     int nwp = 0;
@@ -485,16 +558,11 @@ run_ctid_batch(
     snprintf(lo_s, sizeof(lo_s), "(%lld,0)", (long long)lo_v);
     snprintf(hi_s, sizeof(hi_s), "(%lld,0)", (long long)hi_v);
     snprintf(hi_n, sizeof(hi_n), "%lld", (long long)hi_v);
-    snprintf(cov, sizeof(cov), "%lld", (long long)((double)(hi_v - lo_v) * b->rows_per_block));
-    snprintf(sz, sizeof(sz), "%lld", (long long)size);
-    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
-    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
     wp[nwp++] = lo_s;
     wp[nwp++] = hi_s;
     for (size_t i = 0; b->edge && i < b->k; i++)
         wp[nwp++] = b->edge[i];
     *finished = hi_v >= b->blk_up;
-    *abort_req = false;
     {
         char *head = write_head(s), *pred = pass_predicate(b, 3);
         st = prepare_once(
@@ -503,46 +571,14 @@ run_ctid_batch(
         free(head);
         free(pred);
     }
-    if (st == PG_OK)
-        st = prepare_checkpoint(b);
-    if (st == PG_OK)
-        st = pg_exec(c->pg, "BEGIN");
-    if (st == PG_OK)
-        st = pg_run_prepared(c->pg, b->name_write, nwp, wp, &r);
-    if (st != PG_OK)
-        goto failed;
-    *updated = strtoll(PQcmdTuples(r), NULL, 10);
-    *covered = strtoll(cov, NULL, 10);
-    PQclear(r);
-    r = NULL;
-    snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
-    if ((st = pg_run_prepared(c->pg, b->name_cp, 7, cp, &r)) != PG_OK)
-        goto failed;
-    if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
-        pg_exec(c->pg, "ROLLBACK");
-        free(c->error);
-        c->error = xstrdup("the backfill checkpoint row disappeared");
-        goto done;
+    if (st != PG_OK) {
+        free(wp);
+        return batch_failure(b, st, true);
     }
-    *abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
-    if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK)
-        goto failed;
-    b->blk_lo = hi_v;
-    res = BATCH_OK;
-    goto done;
-failed:
-    set_error(b, "batch");
-    if (st != PG_CONN_LOST)
-        pg_exec(c->pg, "ROLLBACK");
-    if (st == PG_FENCED)
-        res = BATCH_FENCED;
-    else if (st == PG_CONN_LOST)
-        res = BATCH_CONN_LOST;
-    else if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(c->sqlstate, "40P01") == 0 ||
-             strcmp(c->sqlstate, "40001") == 0)
-        res = BATCH_RETRY;
-done:
-    PQclear(r);
+    *covered = (int64_t)((double)(hi_v - lo_v) * b->rows_per_block);
+    res = write_batch(b, wp, nwp, hi_n, *covered, size, updated, abort_req);
+    if (res == BATCH_OK)
+        b->blk_lo = hi_v;
     free(wp);
     return res;
 }
@@ -561,21 +597,14 @@ run_int_batch(
     int64_t lo_v = b->lo ? strtoll(b->lo[0], NULL, 10) : b->int_min - 1;
     int64_t up_v = strtoll(b->up[0], NULL, 10);
     int64_t hi_v = up_v - lo_v <= size ? up_v : lo_v + size;
-    char lo_s[32], hi_s[32], cov[32], upd[32], sz[32], stepno[16], tok[32];
+    char lo_s[32], hi_s[32];
     const char *wp[3] = {lo_s, hi_s, b->edge && s->catchup ? b->edge[0] : NULL};
-    const char *cp[7] = {c->migration, stepno, tok, hi_s, cov, upd, sz};
-    PGresult *r = NULL;
     pg_status_t st;
     batch_t res = BATCH_FAIL;
 
     snprintf(lo_s, sizeof(lo_s), "%lld", (long long)lo_v);
     snprintf(hi_s, sizeof(hi_s), "%lld", (long long)hi_v);
-    snprintf(cov, sizeof(cov), "%lld", (long long)(hi_v - lo_v));
-    snprintf(sz, sizeof(sz), "%lld", (long long)size);
-    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
-    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
     *finished = hi_v >= up_v;
-    *abort_req = false;
     {
         char *head = write_head(s), *pred = pass_predicate(b, 3);
         char *lo_t = param_tuple(b, 1), *hi_t = param_tuple(b, 2);
@@ -587,48 +616,15 @@ run_int_batch(
         free(lo_t);
         free(hi_t);
     }
-    if (st == PG_OK)
-        st = prepare_checkpoint(b);
-    if (st == PG_OK)
-        st = pg_exec(c->pg, "BEGIN");
-    if (st == PG_OK)
-        st = pg_run_prepared(c->pg, b->name_write, wp[2] ? 3 : 2, wp, &r);
     if (st != PG_OK)
-        goto failed;
-    *updated = strtoll(PQcmdTuples(r), NULL, 10);
+        return batch_failure(b, st, true);
     *covered = hi_v - lo_v;
-    PQclear(r);
-    r = NULL;
-    snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
-    if ((st = pg_run_prepared(c->pg, b->name_cp, 7, cp, &r)) != PG_OK)
-        goto failed;
-    if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
-        pg_exec(c->pg, "ROLLBACK");
-        free(c->error);
-        c->error = xstrdup("the backfill checkpoint row disappeared");
-        goto done;
+    res = write_batch(b, wp, wp[2] ? 3 : 2, hi_s, *covered, size, updated, abort_req);
+    if (res == BATCH_OK) {
+        strv_free(b->lo, b->lo ? 1 : 0);
+        b->lo = xcalloc(1, sizeof(char *));
+        b->lo[0] = xstrdup(hi_s);
     }
-    *abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
-    if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK)
-        goto failed;
-    strv_free(b->lo, b->lo ? 1 : 0);
-    b->lo = xcalloc(1, sizeof(char *));
-    b->lo[0] = xstrdup(hi_s);
-    res = BATCH_OK;
-    goto done;
-failed:
-    set_error(b, "batch");
-    if (st != PG_CONN_LOST)
-        pg_exec(c->pg, "ROLLBACK");
-    if (st == PG_FENCED)
-        res = BATCH_FENCED;
-    else if (st == PG_CONN_LOST)
-        res = BATCH_CONN_LOST;
-    else if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(c->sqlstate, "40P01") == 0 ||
-             strcmp(c->sqlstate, "40001") == 0)
-        res = BATCH_RETRY;
-done:
-    PQclear(r);
     return res;
 }
 
@@ -728,16 +724,7 @@ run_batch(
     goto done;
 
 failed:
-    set_error(b, "batch");
-    if (st == PG_FENCED)
-        res = BATCH_FENCED;
-    else if (st == PG_CONN_LOST)
-        res = BATCH_CONN_LOST;
-    else if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(c->sqlstate, "40P01") == 0 ||
-             strcmp(c->sqlstate, "40001") == 0)
-        res = BATCH_RETRY;
-    else
-        res = BATCH_FAIL;
+    res = batch_failure(b, st, false); /* one autocommit statement: nothing to roll back */
 done:
     PQclear(r);
     strv_free(hi, hi ? k : 0);

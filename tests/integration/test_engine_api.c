@@ -37,9 +37,10 @@ collect(void *ud, const engine_event_t *e)
     case EVT_STEP_END:
         c->ends++;
         c->last_step_end = e->step;
-        if (strlen(c->outcomes) + strlen(e->outcome) + 2 < sizeof(c->outcomes)) {
-            strcat(c->outcomes, e->outcome);
-            strcat(c->outcomes, " ");
+        {
+            size_t used = strlen(c->outcomes);
+            int n = snprintf(c->outcomes + used, sizeof(c->outcomes) - used, "%s ", e->outcome);
+            assert_true(n >= 0 && (size_t)n < sizeof(c->outcomes) - used); /* not truncated */
         }
         break;
     case EVT_PROGRESS:
