@@ -72,6 +72,10 @@ render_event(void *ud, const engine_event_t *e)
             progress_line(&r->prog, "    backfill done: %s", e->text);
         break;
     }
+    case EVT_HOLD:
+        if (e->text && e->text[0])
+            progress_status(&r->prog, "    %s", e->text);
+        break;
     case EVT_PROGRESS:
         format_duration(e->eta_ms, eta, sizeof(eta));
         progress_status(&r->prog,
@@ -93,6 +97,8 @@ render_outcome(render_t *r, const char *name, const engine_outcome_t *o)
         return;
     case RES_NOOP:
         progress_line(&r->prog, "convoy: %s", o->message);
+        return;
+    case RES_SUBMITTED:
         return;
     default:
         break;
@@ -139,6 +145,7 @@ render_exit_code(engine_result_t r)
     switch (r) {
     case RES_DONE:
     case RES_NOOP:
+    case RES_SUBMITTED:
         return EXIT_OK;
     case RES_REFUSED:
         return EXIT_REFUSED;

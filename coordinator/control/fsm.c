@@ -3,11 +3,13 @@
 
 #include <string.h>
 
-static const char *const status_names[MIG_N_STATUS] = {
-    "submitted", "running", "interrupted", "aborting", "aborted", "failed", "blocked", "done"};
+static const char *const status_names[MIG_N_STATUS] = {"submitted", "running", "interrupted",
+                                                       "aborting",  "aborted", "failed",
+                                                       "blocked",   "done",    "paused"};
 
-static const char *const event_names[EV_N] = {"start", "resume",    "complete",      "fail",
-                                              "block", "interrupt", "abort_request", "abort_done"};
+static const char *const event_names[EV_N] = {
+    "start",         "resume",     "complete",      "fail",           "block",       "interrupt",
+    "abort_request", "abort_done", "pause_request", "resume_request", "hold_expired"};
 
 const fsm_edge_t fsm_edges[] = {
     {MIG_SUBMITTED, EV_START, MIG_RUNNING, false, "a driver takes the lease and runs step 1"},
@@ -27,6 +29,12 @@ const fsm_edge_t fsm_edges[] = {
     {MIG_BLOCKED, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
     {MIG_ABORTING, EV_ABORT_DONE, MIG_ABORTED, false, "helpers removed, driver stopped"},
     {MIG_ABORTED, EV_RESUME, MIG_RUNNING, false, "convoy apply again"},
+    {MIG_RUNNING, EV_PAUSE_REQUEST, MIG_PAUSED, true, "operator: convoy pause"},
+    {MIG_RUNNING, EV_HOLD_EXPIRED, MIG_PAUSED, false, "a bounded hold ran out; the reason is kept"},
+    {MIG_PAUSED, EV_RESUME_REQUEST, MIG_RUNNING, true, "operator: convoy resume"},
+    {MIG_PAUSED, EV_RESUME, MIG_PAUSED, false, "a new driver takes over; it stays paused"},
+    {MIG_PAUSED, EV_INTERRUPT, MIG_INTERRUPTED, false, "SIGINT/SIGTERM while paused"},
+    {MIG_PAUSED, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
 };
 const size_t fsm_n_edges = sizeof(fsm_edges) / sizeof(fsm_edges[0]);
 

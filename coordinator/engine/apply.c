@@ -19,7 +19,7 @@ engine_result_name(engine_result_t r)
 {
     static const char *const names[] = {
         "done",    "noop",        "invalid", "refused",   "busy",          "locked", "blocked",
-        "aborted", "interrupted", "failed",  "not_found", "still_running", "error"};
+        "aborted", "interrupted", "failed",  "not_found", "still_running", "error",  "submitted"};
     return (size_t)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }
 
@@ -236,6 +236,7 @@ drive(pg_t *pg,
       const lease_t *lease,
       const run_ctl_t *ctl,
       const engine_events_t *ev,
+      const engine_gate_t *gate,
       bool aborting,
       engine_outcome_t *out)
 {
@@ -269,6 +270,7 @@ drive(pg_t *pg,
     ex.lease = lease;
     ex.ctl = ctl;
     ex.events = ev;
+    ex.gate = gate;
     xr = aborting ? XR_ABORT : exec_run(&ex);
     switch (xr) {
     case XR_OK:
@@ -369,6 +371,12 @@ engine_apply(const apply_req_t *req,
                     xasprintf("migration %s is already applied; nothing to do", m->name), NULL);
             goto done;
         }
+        if (found && req->submit_only) {
+            /* already recorded: the caller follows it */
+            set_final_status(out, row.status);
+            outcome(out, RES_SUBMITTED, NULL, NULL);
+            goto done;
+        }
         if (pass == 1)
             break;
         if (!found) {
@@ -396,6 +404,19 @@ engine_apply(const apply_req_t *req,
             RES_DONE)
             goto done;
     }
+    if (!found && req->submit_only) {
+        if (!state_create_migration(pg, m->name, m->checksum, &plan, lease.token, req->file) ||
+            !state_set_source(pg, m->name, lease.token, req->cluster, req->source)) {
+            outcome(out, RES_ERROR, xasprintf("recording the plan: %s", pg_errmsg(pg)), NULL);
+            goto done;
+        }
+        pg_exec(pg, "NOTIFY convoy, 'submit'");
+        set_final_status(out, MIG_SUBMITTED);
+        outcome(out, RES_SUBMITTED, NULL, NULL);
+        events_line(ev, EVT_INFO, m->name, 0, "convoy: submitted %s: %zu steps (%s)", m->name,
+                    plan.n_steps, plan.server_desc ? plan.server_desc : "");
+        goto done;
+    }
     if (!found) {
         if (!state_create_migration(pg, m->name, m->checksum, &plan, lease.token, req->file) ||
             state_transition(pg, m->name, lease.token, EV_START, req->file, &to) != TR_OK) {
@@ -407,11 +428,12 @@ engine_apply(const apply_req_t *req,
     } else if (row.status == MIG_ABORTING) {
         events_line(ev, EVT_INFO, m->name, 0,
                     "convoy: %s is being aborted; finishing the abort first", m->name);
-        drive(pg, m->name, req->file, &lease, ctl, ev, true, out);
+        drive(pg, m->name, req->file, &lease, ctl, ev, req->gate, true, out);
         goto done;
     } else {
         transition_result_t tr =
-            state_transition(pg, m->name, lease.token, EV_RESUME, req->file, &to);
+            state_transition(pg, m->name, lease.token,
+                             row.status == MIG_SUBMITTED ? EV_START : EV_RESUME, req->file, &to);
         if (tr != TR_OK) {
             outcome(out, RES_ERROR,
                     xasprintf("cannot resume %s from status %s: %s", m->name,
@@ -425,7 +447,7 @@ engine_apply(const apply_req_t *req,
                     lease.previous ? "; took over from " : "",
                     lease.previous ? lease.previous : "");
     }
-    drive(pg, m->name, req->file, &lease, ctl, ev, false, out);
+    drive(pg, m->name, req->file, &lease, ctl, ev, req->gate, false, out);
 done:
     if (ctl)
         ctl->cancel = NULL;
@@ -485,7 +507,7 @@ engine_abort(const abort_req_t *req,
     }
     if (lease_acquire(pg, req->name, req->actor, &lease, &desc) == LEASE_ACQUIRED) {
         /* Nobody drives it: clean up here. */
-        drive(pg, req->name, NULL, &lease, ctl, ev, true, out);
+        drive(pg, req->name, NULL, &lease, ctl, ev, NULL, true, out);
         goto done;
     }
     events_line(ev, EVT_INFO, req->name, 0,

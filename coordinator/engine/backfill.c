@@ -5,6 +5,7 @@
 #include "convoy/backfill.h"
 
 #include "convoy/chunk.h"
+#include "convoy/hold.h"
 #include "convoy/log.h"
 #include "convoy/retry.h"
 #include "convoy/state.h"
@@ -36,6 +37,7 @@ typedef struct {
     int64_t blk_lo, blk_up; /* next block to read, blocks when the pass started */
     double rows_per_block;
     char name_first[32], name_next[32], name_write[32], name_cp[32];
+    bool seen_paused; /* the last batch saw the migration paused */
     bool prepared_first, prepared_next, prepared_write, prepared_cp;
 } bf_t;
 
@@ -527,6 +529,7 @@ write_batch(bf_t *b,
         goto done;
     }
     *abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
+    b->seen_paused = strcmp(PQgetvalue(r, 0, 1), "paused") == 0;
     if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK) {
         PQclear(r);
         return batch_failure(b, st, true);
@@ -535,6 +538,39 @@ write_batch(bf_t *b,
 done:
     PQclear(r);
     return res;
+}
+
+/*
+ * Before the next batch: an operator's pause, and the fleet's gate (replica lag, unknown
+ * agents). BF_DONE: go on (the gate may have changed the batch target).
+ */
+static bf_result_t
+before_batch(bf_t *b, chunk_ctl_t *ctl)
+{
+    bf_ctx_t *c = b->c;
+    hold_ctx_t h = {c->pg, c->migration, c->token, c->ctl, c->events, c->gate};
+    gate_query_t q = {0};
+
+    q.point = GATE_BEFORE_BATCH;
+    q.migration = c->migration;
+    q.step = c->step_no;
+    q.s = c->step;
+    q.target_ms = ctl->target_ms;
+    switch (hold_wait(&h, &q, b->seen_paused ? MIG_PAUSED : MIG_RUNNING)) {
+    case XR_OK:
+        break;
+    case XR_ABORT:
+        return BF_ABORT_REQUESTED;
+    case XR_INTERRUPTED:
+        return BF_INTERRUPTED;
+    case XR_FENCED:
+        return BF_FENCED;
+    default:
+        return BF_CONN_LOST;
+    }
+    if (q.target_ms > 0 && q.target_ms != ctl->target_ms)
+        ctl->target_ms = q.target_ms;
+    return BF_DONE;
 }
 
 /* The catch-up's batch: a block range, read in heap order. */
@@ -707,6 +743,7 @@ run_batch(
     *updated = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     *covered = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
     *abort_req = strcmp(PQgetvalue(r, 0, 2), "aborting") == 0;
+    b->seen_paused = strcmp(PQgetvalue(r, 0, 2), "paused") == 0;
     if (!b->int_path) {
         *finished = *covered < size;
         if (*covered > 0) {
@@ -993,6 +1030,9 @@ backfill_run(bf_ctx_t *c)
             res = BF_ABORT_REQUESTED;
             goto done;
         }
+        if ((b.seen_paused || c->gate) && (res = before_batch(&b, &ctl)) != BF_DONE)
+            goto done;
+        res = BF_ERROR;
     }
 done:
     if (res != BF_CONN_LOST) {

@@ -2,6 +2,7 @@
 #include "convoy/executor.h"
 
 #include "convoy/backfill.h"
+#include "convoy/hold.h"
 #include "convoy/log.h"
 #include "convoy/quote.h"
 #include "convoy/state.h"
@@ -158,6 +159,28 @@ abort_requested(exec_t *ex)
 {
     mig_status_t st;
     return state_status(ex->pg, ex->name, &st) && st == MIG_ABORTING;
+}
+
+/* Waits at a gate point (pause, abort, the fleet); after a step, at its WAL position. */
+static exec_result_t
+at_gate(exec_t *ex, gate_point_t point, int n, const step_t *s)
+{
+    hold_ctx_t h = {ex->pg, ex->name, ex->lease->token, ex->ctl, ex->events, ex->gate};
+    gate_query_t q = {0};
+
+    q.point = point;
+    q.migration = ex->name;
+    q.step = n;
+    q.s = s;
+    if (point == GATE_AFTER_STEP) {
+        char *lsn = pg_value(ex->pg, "SELECT pg_current_wal_lsn()::text", 0, NULL);
+        if (lsn)
+            snprintf(q.lsn, sizeof(q.lsn), "%s", lsn);
+        free(lsn);
+        if (q.lsn[0] == '\0')
+            return pg_classify(pg_sqlstate(ex->pg)) == PG_CONN_LOST ? XR_CONN_LOST : XR_FENCED;
+    }
+    return hold_wait(&h, &q, MIG_N_STATUS);
 }
 
 /* Called inside the statement's transaction, before COMMIT; false rolls everything back. */
@@ -754,6 +777,7 @@ run_backfill_step(exec_t *ex, int n, const step_t *s)
     c.retry = &ex->plan->retry;
     c.ctl = ex->ctl;
     c.events = ex->events;
+    c.gate = ex->gate;
     switch (backfill_run(&c)) {
     case BF_DONE: {
         char *detail = xasprintf("%lld rows covered, %lld updated", (long long)c.rows_done,
@@ -827,8 +851,8 @@ exec_run(exec_t *ex)
             return XR_INTERRUPTED;
         if (!lease_renew(ex->pg, ex->lease))
             return pg_classify(pg_sqlstate(ex->pg)) == PG_CONN_LOST ? XR_CONN_LOST : XR_FENCED;
-        if (abort_requested(ex))
-            return XR_ABORT;
+        if ((xr = at_gate(ex, GATE_BEFORE_STEP, n, s)) != XR_OK)
+            return xr;
         log_set_context("migration=%s step=%d", ex->name, n);
         e.kind = EVT_STEP_BEGIN;
         e.migration = ex->name;
@@ -864,6 +888,9 @@ exec_run(exec_t *ex)
             return xr;
         }
         set_status(ex, n, "done");
+        /* the next step waits until every replica has replayed this one */
+        if (ex->gate && (xr = at_gate(ex, GATE_AFTER_STEP, n, s)) != XR_OK)
+            return xr;
     }
     log_set_context("migration=%s", ex->name);
     return XR_OK;

@@ -27,6 +27,22 @@ static const char schema_sql[] =
     "  error text);\n"
     "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS settings jsonb;\n"
     "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS file text;\n"
+    /* version 3: the fleet. A coordinator drives migrations submitted for its cluster from
+     * their stored source; a hold's reason and live overrides (convoy set) are kept here. */
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS cluster text;\n"
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS source text;\n"
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS hold_reason text;\n"
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS held_since timestamptz;\n"
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS overrides jsonb NOT NULL DEFAULT "
+    "'{}';\n"
+    /* the coordinator's heartbeat row: replicas report which seq they have replayed */
+    "CREATE TABLE IF NOT EXISTS convoy.heartbeat (id int PRIMARY KEY CHECK (id = 1), seq bigint "
+    "NOT NULL, written_at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
+    /* what the coordinator sees of each node, refreshed while it runs (for convoy status) */
+    "CREATE TABLE IF NOT EXISTS convoy.fleet (cluster text NOT NULL, node text NOT NULL, role "
+    "text NOT NULL, state text NOT NULL, lag_ms bigint, lag_bytes bigint, replay_lsn pg_lsn, "
+    "detail text, coordinator text NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(), PRIMARY "
+    "KEY (cluster, node));\n"
     "CREATE TABLE IF NOT EXISTS convoy.steps (\n"
     "  migration text NOT NULL REFERENCES convoy.migrations (name) ON DELETE CASCADE,\n"
     "  n int NOT NULL,\n"
@@ -412,10 +428,13 @@ state_transition(pg_t *pg,
                    "error = CASE WHEN $3 IN ('failed', 'blocked') THEN $5 END, "
                    "finished_at = CASE WHEN $3 IN ('done', 'aborted') THEN now() END "
                    "WHERE name = $1 AND status = $2 AND ($6::bigint IS NULL OR " FENCE_SQL(
-                       1, 6) ") RETURNING 1) "
-                             "INSERT INTO convoy.audit (migration, actor, action, outcome, "
-                             "detail, token) SELECT $1, $7, $4, $2 || ' -> ' || $3, $5, "
-                             "$6::bigint FROM u RETURNING 1",
+                       1, 6) ") RETURNING 1), "
+                             "a AS (INSERT INTO convoy.audit (migration, actor, action, "
+                             "outcome, detail, token) SELECT $1, $7, $4, $2 || ' -> ' || $3, "
+                             "$5, $6::bigint FROM u RETURNING 1) "
+                             /* a coordinator LISTENs: requests take effect at once */
+                             "SELECT 1 FROM a, LATERAL (SELECT pg_notify('convoy', $4 || ' ' "
+                             "|| $1)) n",
                    7, p, &r) != PG_OK)
             return strcmp(pg_sqlstate(pg), "CV001") == 0 ? TR_FENCED : TR_ERROR;
         changed = PQntuples(r) == 1;
@@ -460,4 +479,51 @@ state_audit(pg_t *pg, const audit_entry_t *e)
         return false;
     }
     return true;
+}
+
+bool
+state_set_source(pg_t *pg, const char *name, int64_t token, const char *cluster, const char *source)
+{
+    char tok[32];
+    const char *p[4] = {name, tok, cluster, source};
+
+    snprintf(tok, sizeof(tok), "%lld", (long long)token);
+    return pg_run(pg,
+                  "UPDATE convoy.migrations SET cluster = $3, source = $4 WHERE name = $1 "
+                  "AND " FENCE_SQL(1, 2),
+                  4, p, NULL) == PG_OK;
+}
+
+bool
+state_set_hold(pg_t *pg, const char *name, int64_t token, const char *reason)
+{
+    char tok[32];
+    const char *p[3] = {name, tok, reason};
+
+    snprintf(tok, sizeof(tok), "%lld", (long long)token);
+    return pg_run(pg,
+                  "UPDATE convoy.migrations SET hold_reason = $3, held_since = CASE WHEN $3 IS "
+                  "NULL THEN NULL ELSE coalesce(held_since, now()) END, updated_at = now() WHERE "
+                  "name = $1 AND " FENCE_SQL(1, 2),
+                  3, p, NULL) == PG_OK;
+}
+
+bool
+state_set_override(pg_t *pg, const char *name, const char *key, const char *value)
+{
+    const char *p[4] = {name, key, value, state_actor()};
+    PGresult *r = NULL;
+    bool ok;
+
+    if (pg_run(pg,
+               "WITH m AS (UPDATE convoy.migrations SET overrides = overrides || "
+               "jsonb_build_object($2::text, $3::text) WHERE name = $1 RETURNING 1), "
+               "a AS (INSERT INTO convoy.audit (migration, actor, action, outcome, detail) "
+               "SELECT $1, $4, 'set', 'applied', $2 || '=' || $3 FROM m RETURNING 1) "
+               "SELECT (SELECT count(*) FROM m), pg_notify('convoy', 'set ' || $1)",
+               4, p, &r) != PG_OK)
+        return false;
+    ok = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+    PQclear(r);
+    return ok;
 }

@@ -12,6 +12,7 @@
 #define CONVOY_BACKFILL_H
 
 #include "convoy/events.h"
+#include "convoy/gate.h"
 #include "convoy/pg.h"
 #include "convoy/plan.h"
 #include "convoy/runctl.h"
@@ -38,6 +39,7 @@ typedef struct {
     const retry_policy_t *retry;
     const run_ctl_t *ctl;
     const engine_events_t *events;
+    const engine_gate_t *gate; /* asked before every batch; NULL: none */
     /* results */
     int64_t rows_done;
     int64_t rows_updated;

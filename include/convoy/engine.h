@@ -7,9 +7,11 @@
 #define CONVOY_ENGINE_H
 
 #include "convoy/events.h"
+#include "convoy/gate.h"
 #include "convoy/migration.h"
 #include "convoy/runctl.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum {
@@ -26,6 +28,7 @@ typedef enum {
     RES_NOT_FOUND,     /* no such migration */
     RES_STILL_RUNNING, /* abort: the driver has not stopped yet */
     RES_ERROR,         /* connection, state or internal error */
+    RES_SUBMITTED,     /* recorded as submitted for a coordinator to drive */
 } engine_result_t;
 
 const char *engine_result_name(engine_result_t r);
@@ -36,6 +39,11 @@ typedef struct {
     const migration_t *m;
     const char *actor;           /* "user@host pid N" */
     int64_t dead_holder_wait_ms; /* wait this long for a crashed local holder's session */
+    const engine_gate_t *gate;   /* the fleet's gate (coordinator service); NULL: none */
+    /* submit only: plan, record as submitted for the coordinator of `cluster`, return */
+    bool submit_only;
+    const char *cluster;
+    const char *source; /* the file's text, stored so the coordinator can drive it */
 } apply_req_t;
 
 typedef struct {

@@ -17,6 +17,7 @@ typedef enum {
     EVT_STEP_END,   /* step, s, outcome (done, failed, blocked, skipped), ms, rows, text */
     EVT_WAIT,       /* waiting for a lock or a session: text names the blocker */
     EVT_PROGRESS,   /* backfill progress: step, done, total, pct, rate, eta_ms, batch_* */
+    EVT_HOLD,       /* held at a gate: text is the reason ("" when the hold ends) */
 } engine_event_kind_t;
 
 typedef struct {

@@ -14,6 +14,7 @@
 #define CONVOY_EXECUTOR_H
 
 #include "convoy/events.h"
+#include "convoy/gate.h"
 #include "convoy/lease.h"
 #include "convoy/pg.h"
 #include "convoy/plan.h"
@@ -40,6 +41,7 @@ typedef struct {
     const lease_t *lease;
     const run_ctl_t *ctl;
     const engine_events_t *events;
+    const engine_gate_t *gate; /* NULL: no fleet to ask (the one-shot CLI) */
     /* results */
     int failed_step; /* 1-based */
     char *error;     /* owned: what failed and why */

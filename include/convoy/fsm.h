@@ -4,7 +4,8 @@
  * Every status change of a migration is one edge of fsm_edges[]; state_transition() is the
  * only function that changes a status, it refuses an edge the table does not have, and it
  * writes an audit row for every transition it makes. Driver edges are fenced by the lease
- * token; operator edges (abort) are requests that the driver acts on at its next safe point.
+ * token; operator edges (abort, pause, resume) are requests that the driver acts on at its next
+ * safe point.
  */
 #ifndef CONVOY_FSM_H
 #define CONVOY_FSM_H
@@ -21,18 +22,22 @@ typedef enum {
     MIG_FAILED,      /* a step failed; what convoy installed was removed; apply retries */
     MIG_BLOCKED,     /* the data must be fixed first (violations, orphans, duplicates) */
     MIG_DONE,        /* every step done */
+    MIG_PAUSED,      /* held on purpose: by an operator, or a bounded hold that expired */
     MIG_N_STATUS
 } mig_status_t;
 
 typedef enum {
-    EV_START,         /* the first driver begins */
-    EV_RESUME,        /* a driver picks a stopped (or crashed) migration up again */
-    EV_COMPLETE,      /* the last step is done */
-    EV_FAIL,          /* a step failed */
-    EV_BLOCK,         /* a precondition on the data does not hold */
-    EV_INTERRUPT,     /* a signal stopped the driver */
-    EV_ABORT_REQUEST, /* operator: convoy abort */
-    EV_ABORT_DONE,    /* the abort's cleanup finished */
+    EV_START,          /* the first driver begins */
+    EV_RESUME,         /* a driver picks a stopped (or crashed) migration up again */
+    EV_COMPLETE,       /* the last step is done */
+    EV_FAIL,           /* a step failed */
+    EV_BLOCK,          /* a precondition on the data does not hold */
+    EV_INTERRUPT,      /* a signal stopped the driver */
+    EV_ABORT_REQUEST,  /* operator: convoy abort */
+    EV_ABORT_DONE,     /* the abort's cleanup finished */
+    EV_PAUSE_REQUEST,  /* operator: convoy pause */
+    EV_RESUME_REQUEST, /* operator: convoy resume */
+    EV_HOLD_EXPIRED,   /* a bounded hold (replica readers, replay) ran out: wait for an operator */
     EV_N
 } mig_event_t;
 

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 
 typedef struct {
     char *name;
@@ -44,6 +44,13 @@ bool state_create_migration(pg_t *pg,
                             const plan_t *plan,
                             int64_t token,
                             const char *file);
+/* Records where a submitted migration comes from: its cluster and the file's text. Fenced. */
+bool state_set_source(
+    pg_t *pg, const char *name, int64_t token, const char *cluster, const char *source);
+/* Records (reason) or clears (NULL) why the driver holds. Fenced. */
+bool state_set_hold(pg_t *pg, const char *name, int64_t token, const char *reason);
+/* Merges {key: value} into the migration's live overrides and audits it (operator). */
+bool state_set_override(pg_t *pg, const char *name, const char *key, const char *value);
 /* Loads the stored steps and settings into plan (zeroed first). False with *err. */
 bool state_load_plan(pg_t *pg, const char *name, plan_t *plan, char ***status_out, char **err);
 

@@ -54,6 +54,13 @@ static const want_edge_t lifecycle[] = {
     {MIG_ABORTING, EV_ABORT_DONE, MIG_ABORTED, false},
     /* aborted: undone what abort undoes; apply resumes */
     {MIG_ABORTED, EV_RESUME, MIG_RUNNING, false},
+    /* pause: by an operator, or when a bounded hold runs out; only an operator resumes */
+    {MIG_RUNNING, EV_PAUSE_REQUEST, MIG_PAUSED, true},
+    {MIG_RUNNING, EV_HOLD_EXPIRED, MIG_PAUSED, false},
+    {MIG_PAUSED, EV_RESUME_REQUEST, MIG_RUNNING, true},
+    {MIG_PAUSED, EV_RESUME, MIG_PAUSED, false}, /* a new driver keeps it paused */
+    {MIG_PAUSED, EV_INTERRUPT, MIG_INTERRUPTED, false},
+    {MIG_PAUSED, EV_ABORT_REQUEST, MIG_ABORTING, true},
     /* done: every step done; nothing leaves it */
 };
 #define N_LIFECYCLE (sizeof(lifecycle) / sizeof(lifecycle[0]))
@@ -251,17 +258,29 @@ test_no_duplicate_edges(void **state)
                          lifecycle[i].event == lifecycle[j].event);
 }
 
-/* Operator edges are the abort requests, and every abort request is an operator edge. */
+/*
+ * Operator edges are the requests (abort, pause, resume), and every request is an operator
+ * edge; an abort request leads to aborting, a pause to paused, a resume to running.
+ */
+static bool
+is_request(mig_event_t e)
+{
+    return e == EV_ABORT_REQUEST || e == EV_PAUSE_REQUEST || e == EV_RESUME_REQUEST;
+}
+
 static void
 test_operator_edges(void **state)
 {
     (void)state;
     for (size_t i = 0; i < fsm_n_edges; i++) {
         const fsm_edge_t *e = &fsm_edges[i];
-        if (e->by_operator != (e->event == EV_ABORT_REQUEST))
+        mig_status_t want = e->event == EV_ABORT_REQUEST   ? MIG_ABORTING
+                            : e->event == EV_PAUSE_REQUEST ? MIG_PAUSED
+                                                           : MIG_RUNNING;
+        if (e->by_operator != is_request(e->event))
             fail_msg("%s --%s--> by_operator %d", mig_status_name(e->from),
                      mig_event_name(e->event), e->by_operator);
-        if (e->by_operator && e->to != MIG_ABORTING)
+        if (e->by_operator && e->to != want)
             fail_msg("operator edge from %s leads to %s", mig_status_name(e->from),
                      mig_status_name(e->to));
     }

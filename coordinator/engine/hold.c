@@ -1,0 +1,147 @@
+/* hold.c: waiting at a gate point: operator pause, abort and stop requests, the gate. */
+#include "convoy/hold.h"
+
+#include "convoy/log.h"
+#include "convoy/state.h"
+#include "convoy/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Two reasons are the same hold when they differ only in their figures. */
+static bool
+same_kind(const char *a, const char *b)
+{
+    while (*a && *b) {
+        bool da = isdigit((unsigned char)*a) || *a == '.',
+             db = isdigit((unsigned char)*b) || *b == '.';
+        if (da && db) {
+            while (isdigit((unsigned char)*a) || *a == '.')
+                a++;
+            while (isdigit((unsigned char)*b) || *b == '.')
+                b++;
+            continue;
+        }
+        if (*a != *b)
+            return false;
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+static void
+audit_hold(
+    const hold_ctx_t *h, const gate_query_t *q, const char *action, const char *detail, int64_t ms)
+{
+    audit_entry_t a = {0};
+
+    a.migration = h->name;
+    a.step = q->step;
+    a.action = action;
+    a.duration_ms = ms;
+    a.rows = -1;
+    a.outcome = action;
+    a.detail = detail;
+    a.token = h->token;
+    state_audit(h->pg, &a);
+}
+
+static void
+emit_hold(const hold_ctx_t *h, const gate_query_t *q, const char *text)
+{
+    engine_event_t e = {0};
+
+    e.kind = EVT_HOLD;
+    e.migration = h->name;
+    e.step = q->step;
+    e.text = text;
+    events_emit(h->events, &e);
+}
+
+static exec_result_t
+lost(const hold_ctx_t *h)
+{
+    return pg_classify(pg_sqlstate(h->pg)) == PG_CONN_LOST ? XR_CONN_LOST : XR_FENCED;
+}
+
+exec_result_t
+hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
+{
+    int64_t t0 = now_mono_ms(), last_write = 0;
+    char why[512], held[512] = "";
+    mig_status_t st = known;
+    exec_result_t res = XR_OK;
+
+    for (;;) {
+        gate_verdict_t v = GATE_GO;
+        int64_t now;
+
+        if (run_ctl_stopped(h->ctl)) {
+            res = XR_INTERRUPTED;
+            break;
+        }
+        if (st == MIG_N_STATUS && !state_status(h->pg, h->name, &st)) {
+            res = lost(h);
+            break;
+        }
+        if (st == MIG_ABORTING) {
+            res = XR_ABORT;
+            break;
+        }
+        why[0] = '\0';
+        if (st == MIG_PAUSED) {
+            snprintf(why, sizeof(why), "paused by request (convoy resume %s continues)", h->name);
+            v = GATE_HOLD;
+            t0 = now_mono_ms(); /* a bounded hold starts again after the operator resumes */
+        } else if (h->gate) {
+            q->held_ms = now_mono_ms() - t0;
+            v = h->gate->ask(h->gate->ud, q, why, sizeof(why));
+        }
+        if (v == GATE_GO)
+            break;
+        if (v == GATE_PAUSE) {
+            mig_status_t to;
+            transition_result_t tr =
+                state_transition(h->pg, h->name, h->token, EV_HOLD_EXPIRED, why, &to);
+            if (tr == TR_FENCED || tr == TR_ERROR) {
+                res = lost(h);
+                break;
+            }
+            st = to;
+        }
+        now = now_mono_ms();
+        if (held[0] == '\0' || !same_kind(held, why) || now - last_write >= 1000) {
+            char *line = xasprintf("%s: %s",
+                                   v == GATE_PAUSE || st == MIG_PAUSED ? "paused" : "holding", why);
+            bool changed = held[0] == '\0' || !same_kind(held, why);
+            if (!state_set_hold(h->pg, h->name, h->token, line)) {
+                free(line);
+                res = lost(h);
+                break;
+            }
+            if (changed) {
+                audit_hold(h, q, "hold", line, -1);
+                log_info("%s", line);
+            }
+            emit_hold(h, q, line);
+            snprintf(held, sizeof(held), "%s", why);
+            last_write = now;
+            free(line);
+        }
+        if (!run_ctl_sleep(h->ctl, h->gate && h->gate->poll_ms > 0 ? h->gate->poll_ms : 100)) {
+            res = XR_INTERRUPTED;
+            break;
+        }
+        st = MIG_N_STATUS;
+    }
+    if (held[0] != '\0' && (res == XR_OK || res == XR_ABORT || res == XR_INTERRUPTED)) {
+        char *detail = xasprintf("held: %s", held);
+        state_set_hold(h->pg, h->name, h->token, NULL);
+        audit_hold(h, q, "release", detail, now_mono_ms() - t0);
+        emit_hold(h, q, "");
+        free(detail);
+    }
+    return res;
+}
