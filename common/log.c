@@ -7,7 +7,8 @@
 #include <time.h>
 
 static log_level_t current_level = LOG_INFO;
-static char context[256];
+/* per thread: the coordinator's worker and its fleet loop log side by side */
+static _Thread_local char context[256];
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
@@ -47,6 +48,7 @@ log_emit(log_level_t level, const char *file, int line, const char *fmt, ...)
     now = time(NULL);
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    flockfile(stderr); /* one whole line at a time, whichever thread writes it */
     fprintf(stderr, "%s %-5s ", ts, level_names[level]);
     if (context[0])
         fprintf(stderr, "%s ", context);
@@ -56,4 +58,5 @@ log_emit(log_level_t level, const char *file, int line, const char *fmt, ...)
     if (current_level == LOG_DEBUG)
         fprintf(stderr, " (%s:%d)", base ? base + 1 : file, line);
     fputc('\n', stderr);
+    funlockfile(stderr);
 }

@@ -13,6 +13,16 @@ typedef struct {
     bool offline; /* plan: never connect */
     const char *file;
     const char *name;
+    const char *cluster; /* --cluster, or $CONVOY_CLUSTER when no --db */
+    bool detach;
+    const char *config; /* coordinator --config */
+    const char *bind;
+    bool insecure;
+    const char *out; /* keygen --out */
+    const char *const *settings;
+    int n_settings;
+    char *cluster_db;   /* owned: the primary's conninfo from the cluster config */
+    char *cluster_name; /* owned */
 } cli_opts_t;
 
 int cmd_plan(const cli_opts_t *o);
@@ -21,6 +31,18 @@ int cmd_status(const cli_opts_t *o);
 int cmd_audit(const cli_opts_t *o);
 int cmd_abort(const cli_opts_t *o);
 int cmd_fsm(const cli_opts_t *o);
+int cmd_pause(const cli_opts_t *o);
+int cmd_resume(const cli_opts_t *o);
+int cmd_set(const cli_opts_t *o);
+int cmd_coordinator(const cli_opts_t *o);
+int cmd_keygen(const cli_opts_t *o);
+/* Follows a submitted migration until it ends (convoy apply --cluster). */
+int cli_follow(const cli_opts_t *o, const char *name);
+/*
+ * With --cluster FILE (or $CONVOY_CLUSTER when no --db is given), loads the cluster config
+ * and points o->db at its primary. Prints every config error; EXIT_OK or EXIT_ERROR.
+ */
+int cli_resolve_cluster(cli_opts_t *o);
 
 /* Loads and parses the migration; prints file:line:col errors. */
 #include "convoy/migration.h"

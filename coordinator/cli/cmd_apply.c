@@ -53,7 +53,7 @@ cmd_apply(const cli_opts_t *o)
     render_t r;
     run_ctl_t *c;
     apply_req_t req = {0};
-    char *actor;
+    char *actor, *source = NULL;
     int code;
 
     render_init(&r, o->file, o->quiet || o->json);
@@ -74,16 +74,25 @@ cmd_apply(const cli_opts_t *o)
     req.m = &m;
     req.actor = actor;
     req.dead_holder_wait_ms = 30000;
+    if (o->cluster) {
+        /* the coordinator drives it from the text stored with it */
+        req.submit_only = true;
+        req.cluster = o->cluster_name;
+        req.source = source = read_file(o->file, NULL);
+    }
     ev.emit = render_event;
     ev.ud = &r;
     engine_apply(&req, c, &ev, &out);
     code = render_exit_code(out.result);
     render_outcome(&r, m.name, &out);
+    if (out.result == RES_SUBMITTED && !o->detach && !o->json)
+        code = cli_follow(o, m.name);
     if (o->json)
         cli_print_json(render_outcome_json(&r, m.name, &out, code));
     engine_outcome_free(&out);
     render_free(&r);
     free(actor);
+    free(source);
     migration_free(&m);
     return code;
 }

@@ -24,6 +24,12 @@ enum {
     OPT_OFFLINE = 1u << 3,
     OPT_VERBOSE = 1u << 4,
     OPT_HELP = 1u << 5,
+    OPT_CLUSTER = 1u << 6,
+    OPT_DETACH = 1u << 7,
+    OPT_CONFIG = 1u << 8,
+    OPT_BIND = 1u << 9,
+    OPT_INSECURE = 1u << 10,
+    OPT_OUT = 1u << 11,
 };
 /* What every command accepts. */
 #define OPT_ALWAYS (OPT_VERBOSE | OPT_HELP)
@@ -44,6 +50,14 @@ static const cli_option_t options[] = {
     {OPT_OFFLINE, "offline", 'o', NULL, "never connect, even when PG* variables are set"},
     {OPT_VERBOSE, "verbose", 'v', NULL, "debug logging on stderr"},
     {OPT_HELP, "help", 'h', NULL, "show this help, then exit"},
+    {OPT_CLUSTER, "cluster", 'c', "FILE",
+     "the cluster config (default: $CONVOY_CLUSTER): go through its coordinator"},
+    {OPT_DETACH, "detach", 'D', NULL, "return once submitted instead of following it"},
+    {OPT_CONFIG, "config", 'C', "FILE", "the cluster config the coordinator serves"},
+    {OPT_BIND, "bind", 'b', "ENDPOINT",
+     "bind here instead of the config's bind (a second coordinator)"},
+    {OPT_INSECURE, "insecure", 'I', NULL, "plain text, no CURVE (said on every status line)"},
+    {OPT_OUT, "out", 'O', "PREFIX", "write PREFIX.key (mode 0600) and PREFIX.pub"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -68,6 +82,7 @@ typedef enum {
     ARG_NAME,          /* exactly one migration NAME */
     ARG_OPTIONAL_NAME, /* at most one NAME */
     ARG_NONE,          /* no argument */
+    ARG_NAME_SETTINGS, /* NAME and one or more key=value */
 } arg_kind_t;
 
 #define CODES_END (-1)
@@ -95,17 +110,20 @@ static const cli_command_t commands[] = {
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, CODES_END}},
     {"apply",
      ARG_FILE,
-     OPT_DB | OPT_JSON | OPT_QUIET,
+     OPT_DB | OPT_JSON | OPT_QUIET | OPT_CLUSTER | OPT_DETACH,
      cmd_apply,
      "run them: short lock timeouts, batched resumable backfill",
      "Plans FILE (or, for a migration already started, loads the plan stored at its start),\n"
      "takes the migration's lease and runs every step not yet done. Progress goes to\n"
-     "stderr. Interrupted (SIGINT, SIGTERM) it stops at a safe point; applying again resumes.",
+     "stderr. Interrupted (SIGINT, SIGTERM) it stops at a safe point; applying again resumes.\n"
+     "With --cluster (or $CONVOY_CLUSTER and no --db) it records FILE as submitted on the\n"
+     "primary for the cluster's coordinator and follows it (rows/s, ETA, worst replica lag,\n"
+     "holds) until it ends; --detach returns once it is submitted.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, EXIT_BUSY, EXIT_LOCKED, EXIT_PRECONDITION,
       EXIT_ABORTED, CODES_END}},
     {"status",
      ARG_OPTIONAL_NAME,
-     OPT_DB | OPT_JSON,
+     OPT_DB | OPT_JSON | OPT_CLUSTER,
      cmd_status,
      "migrations and their progress",
      "Lists the migrations recorded in the database (or only NAME): status, step, next\n"
@@ -113,7 +131,7 @@ static const cli_command_t commands[] = {
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
     {"audit",
      ARG_OPTIONAL_NAME,
-     OPT_DB | OPT_JSON,
+     OPT_DB | OPT_JSON | OPT_CLUSTER,
      cmd_audit,
      "the append-only audit log",
      "Prints the append-only audit log (of NAME only, when given): time, migration, step,\n"
@@ -121,7 +139,7 @@ static const cli_command_t commands[] = {
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
     {"abort",
      ARG_NAME,
-     OPT_DB | OPT_JSON | OPT_QUIET,
+     OPT_DB | OPT_JSON | OPT_QUIET | OPT_CLUSTER,
      cmd_abort,
      "stop a migration at the next safe point",
      "Asks the process driving NAME to stop at the next safe point and waits up to 60 s;\n"
@@ -132,6 +150,52 @@ static const cli_command_t commands[] = {
      "the driver has not stopped within the wait.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_LOCKED, EXIT_ABORTED, EXIT_NOT_FOUND,
       CODES_END}},
+    {"pause",
+     ARG_NAME,
+     OPT_DB | OPT_CLUSTER | OPT_JSON,
+     cmd_pause,
+     "hold a running migration at its next safe point",
+     "Records a pause request (an audited lifecycle transition, with your OS user). The\n"
+     "driver holds before its next batch or step, keeping everything it did, until\n"
+     "`convoy resume NAME`. The coordinator hears it at once (LISTEN/NOTIFY).",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"resume",
+     ARG_NAME,
+     OPT_DB | OPT_CLUSTER | OPT_JSON,
+     cmd_resume,
+     "let a paused migration go on",
+     "Records a resume request for a paused migration (paused by `convoy pause`, or by a\n"
+     "bounded hold that ran out: replica readers, replay): the driver goes on at once.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"set",
+     ARG_NAME_SETTINGS,
+     OPT_DB | OPT_CLUSTER | OPT_JSON,
+     cmd_set,
+     "change max-lag or batch-target of a running migration",
+     "Changes live settings of NAME without a restart: max-lag=DURATION (the replica lag\n"
+     "above which backfill batches hold) and batch-target=DURATION. The coordinator\n"
+     "applies them within a heartbeat interval; each change is audited with your OS user.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"coordinator",
+     ARG_NONE,
+     OPT_CONFIG | OPT_BIND | OPT_INSECURE,
+     cmd_coordinator,
+     "run the coordinator service for a cluster",
+     "Serves the cluster config given with --config: binds the ROUTER socket (CURVE on,\n"
+     "only the listed agents' keys admitted), hears every agent, and drives the\n"
+     "migrations submitted with `convoy apply --cluster` through the same engine as the\n"
+     "one-shot apply, holding while a replica lags, an agent is silent, a replica reads\n"
+     "the table an ACCESS EXCLUSIVE step needs, or a step has not been replayed. Two\n"
+     "coordinators on one cluster: one drives, the other takes over when it dies.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, CODES_END}},
+    {"keygen",
+     ARG_NONE,
+     OPT_OUT,
+     cmd_keygen,
+     "write a CURVE key pair for a coordinator or an agent",
+     "Writes PREFIX.key (public and secret key, mode 0600) and PREFIX.pub (the public key\n"
+     "to list in the cluster config or give to agents), and prints the public key.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, CODES_END}},
     {"fsm",
      ARG_NONE,
      OPT_JSON,
@@ -156,6 +220,8 @@ args_synopsis(arg_kind_t k)
         return "[NAME]";
     case ARG_NONE:
         return "";
+    case ARG_NAME_SETTINGS:
+        return "NAME key=value...";
     }
     return "";
 }
@@ -366,6 +432,24 @@ parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
         case OPT_HELP:
             command_usage(stdout, cmd);
             return EXIT_OK;
+        case OPT_CLUSTER:
+            o->cluster = optarg;
+            break;
+        case OPT_DETACH:
+            o->detach = true;
+            break;
+        case OPT_CONFIG:
+            o->config = optarg;
+            break;
+        case OPT_BIND:
+            o->bind = optarg;
+            break;
+        case OPT_INSECURE:
+            o->insecure = true;
+            break;
+        case OPT_OUT:
+            o->out = optarg;
+            break;
         }
     }
     return -1;
@@ -427,7 +511,18 @@ main(int argc, char **argv)
         if (n_args > 0)
             return usage_error(cmd, "takes no arguments, got %d", n_args);
         break;
+    case ARG_NAME_SETTINGS:
+        if (n_args < 2)
+            return usage_error(cmd, "expected NAME and at least one key=value, got %d arguments",
+                               n_args);
+        o.name = argv[optind];
+        o.settings = (const char *const *)&argv[optind + 1];
+        o.n_settings = n_args - 1;
+        break;
     }
+    /* the fleet's commands reach the primary through the cluster config */
+    if ((cmd->options & OPT_CLUSTER) && (rc = cli_resolve_cluster(&o)) != EXIT_OK)
+        return rc;
     log_debug("convoy %s: command %s", CONVOY_VERSION, cmd->name);
     /* An unknown NAME is one message and one exit code for every command. */
     if (o.name != NULL && (rc = cli_require_migration(&o)) != EXIT_OK)

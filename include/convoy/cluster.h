@@ -1,0 +1,44 @@
+/*
+ * cluster.h: the cluster config (INI, read with inih): the coordinator's settings and the
+ * nodes, each with its role, the conninfo the coordinator uses and its agent's public key.
+ * Every error is reported at once, each as FILE:LINE: what is wrong and the fix. Relative
+ * paths are relative to the config file's directory.
+ */
+#ifndef CONVOY_CLUSTER_H
+#define CONVOY_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *name;
+    bool replica; /* false: the primary */
+    char *conninfo;
+    char key[41]; /* the agent's CURVE public key ("" when insecure and not given) */
+    int line;
+} cluster_node_t;
+
+typedef struct {
+    char *path;
+    char *name;
+    char *bind;
+    char *key_file; /* the coordinator's key pair */
+    int64_t heartbeat_ms;
+    int64_t max_lag_ms;
+    int64_t replay_timeout_ms;
+    int64_t reader_hold_ms;
+    char *pause_file; /* NULL: none */
+    bool insecure;
+    cluster_node_t *nodes;
+    size_t n_nodes;
+} cluster_t;
+
+/* False with *errors (one line per problem, newline-separated; the caller frees). */
+bool cluster_load(const char *path, cluster_t *c, char **errors);
+void cluster_free(cluster_t *c);
+const cluster_node_t *cluster_primary(const cluster_t *c);
+/* Resolves a path from the config relative to its directory (newly allocated). */
+char *cluster_path(const cluster_t *c, const char *p);
+
+#endif
