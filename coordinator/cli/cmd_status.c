@@ -133,7 +133,14 @@ static const char status_sql[] =
     "(SELECT l.holder FROM convoy.lease l JOIN pg_locks k ON k.locktype = 'advisory' AND "
     "k.classid = 1668247158 AND k.objid = l.lock_key AND k.objsubid = 2 AND k.granted "
     "WHERE l.migration = m.name) AS lease_holder, "
-    "(SELECT l.token FROM convoy.lease l WHERE l.migration = m.name) AS lease_token "
+    "(SELECT l.token FROM convoy.lease l WHERE l.migration = m.name) AS lease_token, "
+    "m.hold_reason, to_json(m.held_since) AS held_since, m.cluster, m.overrides, "
+    /* what the driving coordinator last saw of each node */
+    "(SELECT json_agg(json_build_object('node', f.node, 'role', f.role, 'state', f.state, "
+    "'lag_ms', f.lag_ms, 'lag_bytes', f.lag_bytes, 'replay_lsn', f.replay_lsn, 'detail', "
+    "f.detail, 'coordinator', f.coordinator, 'age_s', round(extract(epoch FROM now() - "
+    "f.seen_at)::numeric, 1)) ORDER BY f.node) FROM convoy.fleet f WHERE f.cluster = "
+    "m.cluster) AS fleet "
     "FROM convoy.migrations m WHERE $1::text IS NULL OR m.name = $1 "
     "ORDER BY m.started_at";
 
@@ -200,6 +207,31 @@ ts_text(const json_t *o, const char *key, bool with_ms, char *buf, size_t len)
     return buf;
 }
 
+/* One line per node: state, lag, and how old the coordinator's view is. */
+static void
+print_fleet(const json_t *fleet)
+{
+    size_t i;
+    const json_t *f;
+
+    json_array_foreach(fleet, i, f)
+    {
+        const json_t *lag = json_object_get(f, "lag_ms");
+        const json_t *bytes = json_object_get(f, "lag_bytes");
+        const json_t *age = json_object_get(f, "age_s");
+        printf("    %-8s %-8s %-8s", str_field(f, "role"), str_field(f, "node"),
+               str_field(f, "state"));
+        if (json_is_integer(lag))
+            printf(" lag %.1f s", (double)json_integer_value(lag) / 1000.0);
+        if (json_is_integer(bytes))
+            printf(" (%lld bytes)", (long long)json_integer_value(bytes));
+        printf("  %s", str_field(f, "detail") ? str_field(f, "detail") : "");
+        if (json_is_number(age))
+            printf("  (seen %.1f s ago)", json_number_value(age));
+        putchar('\n');
+    }
+}
+
 static void
 print_status(const json_t *rows)
 {
@@ -224,6 +256,9 @@ print_status(const json_t *rows)
                    num_text(bf, "rows_total", b, sizeof(b)));
         if (has_field(o, "lease_holder"))
             printf("    driven by: %s\n", str_field(o, "lease_holder"));
+        if (has_field(o, "hold_reason"))
+            printf("    %s\n", str_field(o, "hold_reason"));
+        print_fleet(json_object_get(o, "fleet"));
         if (has_field(o, "error"))
             printf("    error: %s\n", str_field(o, "error"));
     }
@@ -291,6 +326,15 @@ show_state(const cli_opts_t *o, const char *what, const char *sql, void (*print)
             printf("no convoy %s in this database yet\n", what);
         rc = EXIT_OK;
         goto done;
+    }
+    {
+        /* an older convoy's schema: upgrade it (additive) so every column exists */
+        char *err = NULL;
+        if (!state_ensure_schema(pg, &err)) {
+            fprintf(stderr, "convoy: %s\n", err);
+            free(err);
+            goto done;
+        }
     }
     log_debug("reading the %s%s%s", what, o->name ? " of " : "", o->name ? o->name : "");
     if (pg_run(pg, sql, 1, p, &r) != PG_OK) {

@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# test_fleet.sh: the fleet against real processes: a primary, 2 streaming replicas, an agent
+# per node and two coordinators (deploy/local-cluster.sh in a temp dir), over CURVE.
+#
+#   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
+#
+# Cases: lag agent_gone ddl_replay reader crash control bad_peers (default: all). Every case
+# asserts from the database's own records (checkpoint and step timestamps, the audit log),
+# not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
+# is not installed (skip).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
+shift
+CASES=("$@")
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers)
+
+command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
+  echo "test_fleet: PostgreSQL server binaries not found: skipped"
+  [[ -n "${CONVOY_TEST_NO_SKIP:-}" ]] && exit 1
+  exit 77
+}
+
+WORK="$(mktemp -d /tmp/cvf.XXXXXX)"
+chmod 755 "$WORK"
+export CONVOY_LOCAL_DIR="$WORK/c"
+export CONVOY_BIN="$WORK/bin"
+export CONVOY_LOCAL_COORDINATORS=2
+mkdir -p "$CONVOY_BIN"
+ln -s "$BUILD/coordinator/convoy" "$CONVOY_BIN/convoy"
+ln -s "$BUILD/agent/convoy-agent" "$CONVOY_BIN/convoy-agent"
+CONVOY="$CONVOY_BIN/convoy"
+LC="$ROOT/deploy/local-cluster.sh"
+FAILED=()
+
+cleanup() {
+  local rc=$?
+  if ((rc != 0 || ${#FAILED[@]})) && [[ -d "$CONVOY_LOCAL_DIR/logs" ]]; then
+    for f in "$CONVOY_LOCAL_DIR"/logs/coordinator*.log "$CONVOY_LOCAL_DIR"/logs/agent-*.log; do
+      [[ -f "$f" ]] || continue
+      echo "---- tail $f"
+      tail -n 25 "$f"
+    done
+  fi
+  pkill -CONT -f "convoy-agent" 2>/dev/null || true
+  bash "$LC" down --purge >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf 'test_fleet: %s\n' "$*"; }
+fail() {
+  log "FAIL [$CASE]: $*"
+  FAILED+=("$CASE: $*")
+  return 1
+}
+ok() { log "ok   [$CASE]: $*"; }
+
+psql_p() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+# q NODE SQL: runs SQL on primary, r1 or r2
+q() {
+  local node="$1"
+  shift
+  case "$node" in
+    primary) psql_p -c "$*" ;;
+    r1) psql_p -d "$R1" -c "$*" ;;
+    r2) psql_p -d "$R2" -c "$*" ;;
+  esac
+}
+
+# wait_for SECONDS CMD...: until CMD succeeds
+wait_for() {
+  local limit="$1" t0=$SECONDS
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS - t0 >= limit)) && return 1
+    sleep 0.05
+  done
+}
+
+agent_pid() { cat "$CONVOY_LOCAL_DIR/pids/agent-$1.pid"; }
+coordinator_pid() { cat "$CONVOY_LOCAL_DIR/pids/coordinator${1:-}.pid"; }
+
+status_of() { q primary "SELECT status FROM convoy.migrations WHERE name = '$1'"; }
+is_status() { [[ "$(status_of "$1")" == "$2" ]]; }
+rows_done() { q primary "SELECT coalesce(sum(rows_done), 0) FROM convoy.backfill WHERE migration = '$1'"; }
+backfilling() { (($(rows_done "$1") > 0)); }
+
+# mig NAME SQL...: writes a migration file and submits it (detached)
+mig() {
+  local name="$1"
+  shift
+  printf -- '-- convoy:name %s\n%s\n' "$name" "$*" >"$WORK/$name.sql"
+  "$CONVOY" apply --cluster "$CONVOY_CLUSTER" --detach -q "$WORK/$name.sql" >/dev/null ||
+    fail "submitting $name"
+}
+finish() { wait_for "${2:-120}" is_status "$1" done || fail "$1 did not finish: $(status_of "$1"); $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$1'")"; }
+
+all_rows_filled() {
+  local col="$1" n
+  n="$(q primary "SELECT count(*) FROM users WHERE $col IS NULL")"
+  [[ "$n" == 0 ]] || fail "$n rows of users.$col are NULL"
+}
+
+# ---- the cluster ---------------------------------------------------------------------
+log "bringing up the local cluster in $CONVOY_LOCAL_DIR"
+if ! bash "$LC" up >"$WORK/up.log" 2>&1; then
+  cat "$WORK/up.log"
+  log "FAIL: local-cluster.sh up"
+  exit 1
+fi
+eval "$(bash "$LC" env)"
+read -r R1 R2 <<<"$CONVOY_REPLICAS"
+log "primary port $PGPORT; replicas $R1 $R2"
+q primary "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, val int NOT NULL)"
+q primary "INSERT INTO users SELECT g, 'u' || g || '@example.com', g % 1000 FROM generate_series(1, 500000) g"
+q primary "VACUUM ANALYZE users"
+wait_for 30 bash -c "[[ \$(psql -X -At -d '$R2' -c 'SELECT count(*) FROM users') == 500000 ]]" ||
+  { log "FAIL: replica r2 never got the users table"; exit 1; }
+
+# ---- 1. replica lag pause --------------------------------------------------------------
+case_lag() {
+  local m=lag_pause paused_at last later
+  mig $m "-- convoy:batch-target 50ms
+ALTER TABLE users ADD COLUMN last_login timestamptz DEFAULT now() NOT NULL;"
+  wait_for 30 backfilling $m || { fail "the backfill never started: $(status_of $m)"; return; }
+  paused_at="$(q r2 "SELECT pg_wal_replay_pause(); SELECT extract(epoch FROM clock_timestamp())")"
+  sleep 4
+  last="$(q primary "SELECT extract(epoch FROM max(updated_at)) FROM convoy.backfill WHERE migration = '$m'")"
+  # the lag crosses the 1 s limit about 1 s after the pause; no batch may commit 1 s after that
+  if awk -v l="$last" -v p="$paused_at" 'BEGIN { exit !(l <= p + 2.0) }'; then
+    ok "last batch committed $(awk -v l="$last" -v p="$paused_at" 'BEGIN { printf "%.2f", l - p }') s after the replay pause"
+  else
+    fail "a batch committed $(awk -v l="$last" -v p="$paused_at" 'BEGIN { printf "%.2f", l - p }') s after the replay pause (limit: lag limit 1 s + 1 s)"
+  fi
+  later="$("$CONVOY" status "$m" --cluster "$CONVOY_CLUSTER")"
+  if grep -q "replica r2 lag" <<<"$later"; then ok "status names r2 and its lag: $(grep -o 'holding: replica r2 lag[^)]*' <<<"$later" | head -1)"; else fail "status does not name r2's lag: $later"; fi
+  q r2 "SELECT pg_wal_replay_resume()" >/dev/null
+  finish $m
+  all_rows_filled last_login
+  q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'hold' AND detail LIKE '%replica r2 lag%'" | grep -qv '^0$' &&
+    ok "the hold is in the audit log" || fail "no hold for r2's lag in the audit log"
+}
+
+# ---- 2. an agent goes silent -------------------------------------------------------------
+case_agent_gone() {
+  local m=agent_gone stopped_at last pid
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill score = val * 2
+ALTER TABLE users ADD COLUMN score bigint;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  pid="$(agent_pid r2)"
+  kill -STOP "$pid"
+  stopped_at="$(q primary "SELECT extract(epoch FROM clock_timestamp())")"
+  sleep 2
+  last="$(q primary "SELECT extract(epoch FROM max(updated_at)) FROM convoy.backfill WHERE migration = '$m'")"
+  # 3 heartbeat intervals (300 ms) plus the batch in flight (50 ms target)
+  if awk -v l="$last" -v p="$stopped_at" 'BEGIN { exit !(l <= p + 0.6) }'; then
+    ok "held $(awk -v l="$last" -v p="$stopped_at" 'BEGIN { printf "%.2f", l - p }') s after SIGSTOP of r2's agent"
+  else
+    fail "a batch committed $(awk -v l="$last" -v p="$stopped_at" 'BEGIN { printf "%.2f", l - p }') s after SIGSTOP of r2's agent"
+  fi
+  q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'" | grep -q "agent r2 unknown" &&
+    ok "the reason names the silent agent" || fail "hold reason: $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
+  kill -CONT "$pid"
+  finish $m
+  [[ "$(q primary "SELECT count(*) FROM users WHERE score IS DISTINCT FROM val * 2")" == 0 ]] &&
+    ok "every row equals val * 2" || fail "rows differ from val * 2"
+}
+
+# ---- 3. each DDL step reaches every replica before the next starts ----------------------
+case_ddl_replay() {
+  local m=ddl_replay gap
+  # r2 replays every commit 2 s late: the second step must wait for it
+  q r2 "ALTER SYSTEM SET recovery_min_apply_delay = '2s'" >/dev/null
+  q r2 "SELECT pg_reload_conf()" >/dev/null
+  sleep 0.5
+  mig $m "ALTER TABLE users ADD COLUMN note_a text;
+ALTER TABLE users ADD COLUMN note_b text;
+ALTER TABLE users ADD COLUMN note_c text;"
+  "$CONVOY" set $m max-lag=10s --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1
+  finish $m 60
+  q r2 "ALTER SYSTEM RESET recovery_min_apply_delay" >/dev/null
+  q r2 "SELECT pg_reload_conf()" >/dev/null
+  for n in 2 3; do
+    gap="$(q primary "SELECT extract(epoch FROM b.started_at - a.finished_at) FROM convoy.steps a, convoy.steps b WHERE a.migration = '$m' AND b.migration = '$m' AND a.n = $((n - 1)) AND b.n = $n")"
+    if awk -v g="$gap" 'BEGIN { exit !(g >= 1.8) }'; then
+      ok "step $n started $(printf '%.2f' "$gap") s after step $((n - 1)) (r2 replays 2 s late)"
+    else
+      fail "step $n started only $gap s after step $((n - 1)) although r2 replays 2 s late"
+    fi
+  done
+  wait_for 10 bash -c "[[ \$(psql -X -At -d '$R2' -c \"SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname IN ('note_a', 'note_b', 'note_c')\") == 3 ]]" &&
+    ok "all three columns are in r2's catalog" || fail "r2 lacks the columns"
+  q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'hold' AND detail LIKE '%waiting for replica r2 to replay step%'" | grep -qv '^0$' &&
+    ok "the replay waits are audited" || fail "no replay wait in the audit log"
+}
+
+# ---- 4. a replica reader holds the ACCESS EXCLUSIVE step --------------------------------
+case_reader() {
+  local m=reader_hold reader probe worst t_end started
+  psql -X -At -d "$R2" -c "SELECT count(*) FROM users, pg_sleep(20) WHERE id = 1" >/dev/null 2>&1 &
+  reader=$!
+  sleep 0.5
+  : >"$WORK/probe.txt"
+  (
+    while kill -0 "$reader" 2>/dev/null || [[ ! -f "$WORK/probe.stop" ]]; do
+      s=$(date +%s%N)
+      psql -X -At -d "$R2" -c "SELECT count(*) FROM users WHERE id = 7" >/dev/null 2>&1
+      echo $((($(date +%s%N) - s) / 1000000)) >>"$WORK/probe.txt"
+      sleep 0.1
+    done
+  ) &
+  probe=$!
+  mig $m "ALTER TABLE users ADD COLUMN last_seen timestamptz DEFAULT now() NOT NULL;"
+  wait_for 15 bash -c "psql -X -At -c \"SELECT hold_reason FROM convoy.migrations WHERE name = '$m'\" | grep -q 'replica r2 has a'" &&
+    ok "held: $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")" ||
+    fail "the step was not held for r2's reader: $(q primary "SELECT coalesce(hold_reason, status) FROM convoy.migrations WHERE name = '$m'")"
+  wait "$reader"
+  t_end="$(q primary "SELECT extract(epoch FROM clock_timestamp())")"
+  finish $m 90
+  touch "$WORK/probe.stop"
+  sleep 1
+  kill "$probe" 2>/dev/null
+  wait "$probe" 2>/dev/null
+  started="$(q primary "SELECT extract(epoch FROM min(started_at)) FROM convoy.steps WHERE migration = '$m' AND summary ILIKE '%add column%'")"
+  awk -v s="$started" -v e="$t_end" 'BEGIN { exit !(s >= e - 1.0) }' &&
+    ok "the ALTER started after the 20 s reader ended" || fail "the ALTER started before the reader ended ($started < $t_end)"
+  worst="$(sort -n "$WORK/probe.txt" | tail -1)"
+  ((worst <= 1000)) && ok "r2 readers of users: worst $worst ms over $(wc -l <"$WORK/probe.txt") probes" ||
+    fail "a reader of users on r2 waited $worst ms"
+}
+
+# ---- 5. the driving coordinator dies ----------------------------------------------------
+case_crash() {
+  local m=crash_over a b drivers filled
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill bonus = val + 1
+ALTER TABLE users ADD COLUMN bonus bigint;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  a="$(q primary "SELECT holder FROM convoy.lease WHERE migration = '$m'")"
+  for pidf in "$CONVOY_LOCAL_DIR"/pids/coordinator*.pid; do
+    if grep -q "pid $(cat "$pidf")" <<<"$a"; then
+      kill -9 "$(cat "$pidf")"
+      log "killed the driving coordinator ($(basename "$pidf" .pid), $a)"
+      echo "$pidf" >"$WORK/killed"
+    fi
+  done
+  [[ -f "$WORK/killed" ]] || { fail "no coordinator process matches the lease holder $a"; return; }
+  finish $m 90
+  b="$(q primary "SELECT holder FROM convoy.lease WHERE migration = '$m'")"
+  [[ "$a" != "$b" ]] && ok "taken over: $b" || fail "the lease holder did not change ($b)"
+  [[ "$(q primary "SELECT count(*) FROM users WHERE bonus IS DISTINCT FROM val + 1")" == 0 ]] &&
+    ok "every row equals val + 1" || fail "rows differ from val + 1"
+  filled="$(q primary "SELECT sum(rows_updated) FROM convoy.backfill WHERE migration = '$m'")"
+  drivers="$(q primary "SELECT count(DISTINCT token) FROM convoy.audit WHERE migration = '$m' AND token IS NOT NULL")"
+  # the fill pass writes each NULL row once: rows updated over all passes and drivers = the
+  # table's rows (the catch-up finds none that differ)
+  [[ "$filled" == 500000 ]] && ok "500000 rows filled exactly once by $drivers drivers" ||
+    fail "$filled rows written for 500000 rows"
+  # the old coordinator, brought back, waits: it never writes
+  bash "$LC" up >/dev/null 2>&1
+  sleep 2
+  [[ "$(q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND at > now() - interval '3 s'")" == 0 ]] &&
+    ok "the restarted coordinator wrote nothing for the finished migration" || fail "writes after the restart"
+}
+
+# ---- 6. live control: pause, resume, set max-lag ---------------------------------------
+case_control() {
+  local m=live_control t last later n
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill rank = val % 7
+ALTER TABLE users ADD COLUMN rank int;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  "$CONVOY" pause $m --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1 || fail "convoy pause"
+  t="$(q primary "SELECT extract(epoch FROM max(at)) FROM convoy.audit WHERE migration = '$m' AND action = 'pause_request'")"
+  sleep 1.5
+  last="$(q primary "SELECT extract(epoch FROM max(updated_at)) FROM convoy.backfill WHERE migration = '$m'")"
+  # the batch in flight (<= 2 x the 50 ms target) may commit; nothing after one heartbeat
+  awk -v l="$last" -v p="$t" 'BEGIN { exit !(l <= p + 0.25) }' &&
+    ok "paused: last batch $(awk -v l="$last" -v p="$t" 'BEGIN { printf "%.0f", (l - p) * 1000 }') ms after the request" ||
+    fail "a batch committed $(awk -v l="$last" -v p="$t" 'BEGIN { printf "%.0f", (l - p) * 1000 }') ms after pause"
+  "$CONVOY" resume $m --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1 || fail "convoy resume"
+  t="$(q primary "SELECT extract(epoch FROM max(at)) FROM convoy.audit WHERE migration = '$m' AND action = 'resume_request'")"
+  sleep 0.5
+  later="$(q primary "SELECT extract(epoch FROM min(at)) FROM convoy.audit WHERE migration = '$m' AND action = 'release' AND at > to_timestamp($t)")"
+  [[ -n "$later" ]] && awk -v l="$later" -v p="$t" 'BEGIN { exit !(l <= p + 0.15) }' &&
+    ok "resumed $(awk -v l="$later" -v p="$t" 'BEGIN { printf "%.0f", (l - p) * 1000 }') ms after the request" ||
+    fail "not resumed within a heartbeat interval (release at $later, request at $t)"
+  # a limit under any measurable lag holds at once; a sane one lets it go
+  "$CONVOY" set $m max-lag=1ms --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1 || fail "convoy set"
+  t="$(q primary "SELECT extract(epoch FROM max(at)) FROM convoy.audit WHERE migration = '$m' AND action = 'set'")"
+  sleep 1
+  last="$(q primary "SELECT extract(epoch FROM max(updated_at)) FROM convoy.backfill WHERE migration = '$m'")"
+  if is_status $m done; then
+    log "note [$CASE]: the backfill finished before max-lag=1ms could be checked"
+  else
+    awk -v l="$last" -v p="$t" 'BEGIN { exit !(l <= p + 0.25) }' &&
+      ok "max-lag=1ms held it $(awk -v l="$last" -v p="$t" 'BEGIN { printf "%.0f", (l - p) * 1000 }') ms after the set" ||
+      fail "max-lag=1ms did not hold within a heartbeat (last batch $(awk -v l="$last" -v p="$t" 'BEGIN { printf "%.0f", (l - p) * 1000 }') ms after)"
+  fi
+  "$CONVOY" set $m max-lag=5s --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1
+  finish $m
+  n="$(q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action IN ('pause_request', 'resume_request', 'set') AND actor LIKE '$(id -un)@%'")"
+  [[ "$n" -ge 4 ]] && ok "pause, resume and both sets are audited with the OS user ($n rows)" ||
+    fail "only $n audited control rows with the OS user"
+}
+
+# ---- 7. bad peers ----------------------------------------------------------------------
+case_bad_peers() {
+  local m=bad_peers ep badkey out
+  ep="$(sed -n 's/^bind *= *//p' "$CONVOY_CLUSTER" | head -1)"
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill tier = val % 3
+ALTER TABLE users ADD COLUMN tier int;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  "$CONVOY" keygen --out "$WORK/intruder" >/dev/null 2>&1
+  badkey="$(sed -n 's/^public = //p' "$WORK/intruder.pub")"
+  "$BUILD/tests/fleet/convoy-badpeer" --endpoint "$ep" --key-file "$WORK/intruder.key" \
+    --server-key "$CONVOY_LOCAL_DIR/keys/coordinator.pub" --node r1 --send valid-hello --wait 500 >"$WORK/intruder.out" 2>&1
+  wait_for 5 grep -q "$badkey" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log &&
+    ok "the unknown key is rejected and logged" || fail "no rejection of $badkey in the coordinator log"
+  grep -q "^recv" "$WORK/intruder.out" && fail "the intruder got an answer: $(cat "$WORK/intruder.out")"
+  # an admitted key (r1's) sending garbage of every kind
+  out="$("$BUILD/tests/fleet/convoy-badpeer" --endpoint "$ep" --key-file "$CONVOY_LOCAL_DIR/keys/r1.key" \
+    --server-key "$CONVOY_LOCAL_DIR/keys/coordinator.pub" --node r1 \
+    --send garbage --send truncated --send wrong-version --send unknown-type --send empty \
+    --send multipart --send oversized --wait 1000 2>&1)"
+  grep -c "^recv ERROR" <<<"$out" | grep -qv '^0$' && ok "garbage answered with ERRORs: $(grep -c '^recv ERROR' <<<"$out")" ||
+    fail "no ERROR replies: $out"
+  for pidf in "$CONVOY_LOCAL_DIR"/pids/coordinator*.pid; do
+    kill -0 "$(cat "$pidf")" 2>/dev/null || fail "$(basename "$pidf" .pid) died"
+  done
+  finish $m
+  ok "the migration finished while peers sent garbage"
+}
+
+for CASE in "${CASES[@]}"; do
+  log "---- $CASE"
+  "case_$CASE" || true
+done
+if ((${#FAILED[@]})); then
+  log "${#FAILED[@]} failure(s):"
+  printf '  %s\n' "${FAILED[@]}"
+  exit 1
+fi
+log "all passed"
