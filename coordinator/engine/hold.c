@@ -63,6 +63,7 @@ emit_hold(const hold_ctx_t *h, const gate_query_t *q, const char *text)
 static exec_result_t
 lost(const hold_ctx_t *h)
 {
+    log_warn("holding %s: %s", h->name, pg_errmsg(h->pg));
     return pg_classify(pg_sqlstate(h->pg)) == PG_CONN_LOST ? XR_CONN_LOST : XR_FENCED;
 }
 

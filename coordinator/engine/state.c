@@ -502,7 +502,7 @@ state_set_hold(pg_t *pg, const char *name, int64_t token, const char *reason)
 
     snprintf(tok, sizeof(tok), "%lld", (long long)token);
     return pg_run(pg,
-                  "UPDATE convoy.migrations SET hold_reason = $3, held_since = CASE WHEN $3 IS "
+                  "UPDATE convoy.migrations SET hold_reason = $3::text, held_since = CASE WHEN $3::text IS "
                   "NULL THEN NULL ELSE coalesce(held_since, now()) END, updated_at = now() WHERE "
                   "name = $1 AND " FENCE_SQL(1, 2),
                   3, p, NULL) == PG_OK;

@@ -40,7 +40,7 @@ cleanup() {
     for f in "$CONVOY_LOCAL_DIR"/logs/coordinator*.log "$CONVOY_LOCAL_DIR"/logs/agent-*.log; do
       [[ -f "$f" ]] || continue
       echo "---- tail $f"
-      tail -n 25 "$f"
+      tail -n "${CONVOY_TEST_LOG_LINES:-25}" "$f"
     done
   fi
   pkill -CONT -f "convoy-agent" 2>/dev/null || true
