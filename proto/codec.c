@@ -179,15 +179,23 @@ wire_encode(const wire_msg_t *m, size_t *len)
     return buf;
 }
 
+/* As PostgreSQL's pg_lsn_in: 1 to 8 hex digits, '/', 1 to 8 hex digits, nothing else.
+ * (sscanf's %X took blanks, signs and "0x", and wrapped a ninth digit: "-1/2", "0/100000000".) */
 bool
 wire_lsn_parse(const char *text, uint64_t *out)
 {
-    unsigned int hi, lo;
-    int used = 0;
+    static const char hex[] = "0123456789abcdefABCDEF";
+    size_t hi_len, lo_len;
 
-    if (text == NULL || sscanf(text, "%X/%X%n", &hi, &lo, &used) != 2 || text[used] != '\0')
+    if (text == NULL)
         return false;
-    *out = ((uint64_t)hi << 32) | lo;
+    hi_len = strspn(text, hex);
+    if (hi_len < 1 || hi_len > 8 || text[hi_len] != '/')
+        return false;
+    lo_len = strspn(text + hi_len + 1, hex);
+    if (lo_len < 1 || lo_len > 8 || text[hi_len + 1 + lo_len] != '\0')
+        return false;
+    *out = (strtoull(text, NULL, 16) << 32) | strtoull(text + hi_len + 1, NULL, 16);
     return true;
 }
 

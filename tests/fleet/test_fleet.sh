@@ -116,13 +116,17 @@ log "primary port $PGPORT; replicas $R1 $R2"
 q primary "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, val int NOT NULL)"
 q primary "INSERT INTO users SELECT g, 'u' || g || '@example.com', g % 1000 FROM generate_series(1, 500000) g"
 q primary "VACUUM ANALYZE users"
+# no autovacuum cleanup replaying into the replica readers of the reader case
+q primary "ALTER TABLE users SET (autovacuum_enabled = false)"
 wait_for 30 bash -c "[[ \$(psql -X -At -d '$R2' -c 'SELECT count(*) FROM users') == 500000 ]]" ||
   { log "FAIL: replica r2 never got the users table"; exit 1; }
 
 # ---- 1. replica lag pause --------------------------------------------------------------
 case_lag() {
   local m=lag_pause paused_at last later
+  # the seed's column, with a backfill for the existing rows (a plain DEFAULT now() is instant)
   mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill last_login = now() - (id % 86400) * interval '1 second'
 ALTER TABLE users ADD COLUMN last_login timestamptz DEFAULT now() NOT NULL;"
   wait_for 30 backfilling $m || { fail "the backfill never started: $(status_of $m)"; return; }
   paused_at="$(q r2 "SELECT pg_wal_replay_pause(); SELECT extract(epoch FROM clock_timestamp())")"

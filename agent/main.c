@@ -1,0 +1,125 @@
+/* main.c: `convoy-agent` options: --config FILE, --check-config, -v, --help, --version. */
+#include "agent.h"
+#include "config.h"
+#include "convoy/log.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CONVOY_VERSION
+#error "CONVOY_VERSION must be defined by the build (the CMake project version)"
+#endif
+
+enum { EXIT_AGENT_OK = 0, EXIT_AGENT_ERROR = 1, EXIT_AGENT_CONFIG = 2 };
+enum { OPT_CHECK_CONFIG = 256 };
+
+static void
+usage(FILE *out)
+{
+    fputs("usage: convoy-agent --config FILE [--check-config] [-v]\n"
+          "\n"
+          "The per-node agent of a convoy fleet: it connects to every coordinator the config\n"
+          "lists and reports, every heartbeat, what the coordinator cannot see from the\n"
+          "primary (replay position, replica readers, conflicts); it answers wait_lsn and\n"
+          "readers commands. See docs/fleet.md.\n"
+          "\n"
+          "options:\n"
+          "  -c, --config FILE      the agent config (INI, an [agent] section)\n"
+          "      --check-config     check FILE (keys, endpoints, key files), print every\n"
+          "                         problem, then exit\n"
+          "  -v, --verbose          debug logging on stderr\n"
+          "  -V, --version          print the version, then exit\n"
+          "  -h, --help             show this help, then exit\n"
+          "\n"
+          "config keys ([agent]): node, role (replica | primary), conninfo, coordinators\n"
+          "(space-separated tcp://HOST:PORT), coordinator_key (a .pub file or the key),\n"
+          "key_file (this agent's .key), heartbeat (default 100ms), insecure (default false).\n"
+          "Relative key paths are relative to the config file's directory.\n"
+          "\n"
+          "signals:\n"
+          "  SIGHUP                 reload FILE: heartbeat and conninfo take effect; node,\n"
+          "                         role, coordinators, keys and insecure need a restart\n"
+          "  SIGTERM, SIGINT        stop\n"
+          "\n"
+          "exit status:\n"
+          "  0  stopped by SIGTERM or SIGINT, or --check-config found no problem\n"
+          "  1  a runtime error (sockets)\n"
+          "  2  a bad config or a usage error\n",
+          out);
+}
+
+static int
+usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "convoy-agent: %s%s%s; see 'convoy-agent --help'\n", what, arg ? " " : "",
+            arg ? arg : "");
+    return EXIT_AGENT_CONFIG;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    bool check = false;
+    agent_config_t cfg;
+    agent_config_errors_t errs;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:vVh", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case OPT_CHECK_CONFIG:
+            check = true;
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'V':
+            printf("convoy-agent %s\n", CONVOY_VERSION);
+            return EXIT_AGENT_OK;
+        case 'h':
+            usage(stdout);
+            return EXIT_AGENT_OK;
+        case ':':
+            return usage_error("option needs a value:", argv[optind - 1]);
+        default:
+            return usage_error("unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if (config == NULL)
+        return usage_error("no config given: use --config FILE", NULL);
+
+    if (!agent_config_load(config, &cfg, &errs)) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.lines[i]);
+        fprintf(stderr, "convoy-agent: %zu problem%s in %s; %s\n", errs.n, errs.n == 1 ? "" : "s",
+                config, check ? "fix them and check again" : "not started");
+        agent_config_errors_free(&errs);
+        return EXIT_AGENT_CONFIG;
+    }
+    if (check) {
+        printf("%s: ok (node %s, role %s, %zu coordinator%s, heartbeat %lld ms, %s)\n", config,
+               cfg.node, agent_role_name(cfg.role), cfg.n_coordinators,
+               cfg.n_coordinators == 1 ? "" : "s", (long long)cfg.heartbeat_ms,
+               cfg.insecure ? "INSECURE (no CURVE)" : "CURVE");
+        agent_config_free(&cfg);
+        return EXIT_AGENT_OK;
+    }
+    return agent_run(&cfg);
+}
