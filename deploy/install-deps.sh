@@ -2,8 +2,9 @@
 # install-deps.sh: idempotently installs the Debian 12 packages convoy needs to build and test.
 set -euo pipefail
 
-# Exactly what builds, tests and benchmarks need today (hiredis and libzmq arrive with
-# the fleet: agents, Redis invalidation).
+# Exactly what builds, tests and benchmarks need: libzmq (the fleet's transport, CURVE via
+# libsodium), protobuf-c (the wire protocol, compiled at build time), inih (the cluster and
+# agent configs), hiredis (Redis invalidation, next).
 PACKAGES=(
   build-essential
   cmake
@@ -13,6 +14,11 @@ PACKAGES=(
   libprotobuf-c-dev
   libjansson-dev
   libsodium-dev
+  libzmq3-dev
+  protobuf-c-compiler
+  libinih-dev
+  libhiredis-dev
+  procps
   libcmocka-dev
   postgresql-15
   postgresql-contrib

@@ -1,87 +1,68 @@
 #!/usr/bin/env bash
-# quickstart.sh: build convoy, start a throwaway PostgreSQL, and apply the seed's column safely.
+# quickstart.sh: build convoy, bring up a local cluster (a primary, 2 streaming replicas,
+# an agent per node, the coordinator), and ship the seed's column through the coordinator.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROWS="${ROWS:-200000}"
-BINDIR="$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
-[ -x "$BINDIR/initdb" ] || BINDIR=/usr/lib/postgresql/15/bin
+ROWS="${ROWS:-1000000}"
+export CONVOY_LOCAL_DIR="${CONVOY_LOCAL_DIR:-$ROOT/.convoy-local}"
 
 usage() {
   cat <<USAGE
-usage: deploy/quickstart.sh
+usage: deploy/quickstart.sh [--down]
 
-Builds convoy, starts a temporary PostgreSQL primary on a free port, creates a
-users table with \$ROWS rows (default 200000), then runs:
-  convoy plan  docs/examples/add_last_login.sql   (the seed's statement)
-  convoy apply docs/examples/add_last_login.sql
-  convoy apply docs/examples/add_token.sql         (volatile default + backfill + index)
+Builds convoy, then (in \$CONVOY_LOCAL_DIR, default <repo>/.convoy-local, recreated):
+  deploy/local-cluster.sh up       a primary, 2 streaming replicas (pg_basebackup -R),
+                                   redis, CURVE keys, an agent per node, the coordinator
+  a users table with \$ROWS rows (default 1000000)
+  convoy plan docs/examples/add_last_login_fleet.sql
+  convoy apply --cluster ... add_last_login_fleet.sql    (live: rows/s, ETA, worst replica lag)
   convoy status; convoy audit
-and stops the server. Nothing outside a temp directory is touched.
+The cluster stays up for you to look at; --down stops it at the end
+(or later: deploy/local-cluster.sh down --purge).
 USAGE
 }
-[ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] && { usage; exit 0; }
+DOWN=0
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  --down) DOWN=1 ;;
+  "") ;;
+  *) usage >&2; exit 2 ;;
+esac
 
-echo "== building convoy"
+echo "== building convoy and convoy-agent"
 cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$ROOT/build" -j"$(nproc)" --target convoy >/dev/null
+cmake --build "$ROOT/build" -j"$(nproc)" --target convoy convoy-agent >/dev/null
 CONVOY="$ROOT/build/coordinator/convoy"
 
-TMP="$(mktemp -d /tmp/convoy-quickstart.XXXXXX)"
-RUN=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres "$TMP"
-  RUN=(runuser -u postgres --)
-fi
-cleanup() {
-  "${RUN[@]}" "$BINDIR/pg_ctl" -D "$TMP/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+echo "== bringing up the local cluster in $CONVOY_LOCAL_DIR"
+bash "$ROOT/deploy/local-cluster.sh" down --purge >/dev/null 2>&1 || true
+bash "$ROOT/deploy/local-cluster.sh" up
+eval "$(bash "$ROOT/deploy/local-cluster.sh" env)"
+((DOWN)) && trap 'bash "$ROOT/deploy/local-cluster.sh" down' EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "quickstart: no free port found" >&2
-  return 1
-}
-PORT="$(free_port)"
-echo "== starting PostgreSQL on 127.0.0.1:$PORT (data in $TMP)"
-"${RUN[@]}" "$BINDIR/initdb" -A trust --nosync -U postgres -D "$TMP/data" >/dev/null
-"${RUN[@]}" "$BINDIR/pg_ctl" -D "$TMP/data" -l "$TMP/server.log" -w \
-  -o "-p $PORT -k $TMP -c listen_addresses=127.0.0.1" start >/dev/null
-export PGHOST=127.0.0.1 PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres
-
+echo; echo "== a users table with $ROWS rows on the primary"
 psql -qX -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE users (id bigserial PRIMARY KEY, name text, created_at timestamptz DEFAULT now());
-INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, $ROWS) g;
-ANALYZE users;
+CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL,
+                    created_at timestamptz DEFAULT now() - random() * interval '3 years');
+INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, $ROWS) g;
+VACUUM ANALYZE users;
 SQL
-echo "== users has $ROWS rows"
-FILENODE_BEFORE="$(psql -qXAt -c "SELECT pg_relation_filenode('users')")"
 
 cd "$ROOT/docs/examples"
-echo; echo "== convoy plan add_last_login.sql"
-"$CONVOY" plan add_last_login.sql
-echo; echo "== convoy apply add_last_login.sql"
-"$CONVOY" apply add_last_login.sql
-echo; echo "== convoy apply add_token.sql"
-"$CONVOY" apply add_token.sql
-echo; echo "== convoy status"
-"$CONVOY" status
-echo; echo "== convoy audit add_last_login"
-"$CONVOY" audit add_last_login
-echo; echo "== the result"
-psql -X -c '\d users'
-FILENODE_AFTER="$(psql -qXAt -c "SELECT pg_relation_filenode('users')")"
-NULLS="$(psql -qXAt -c "SELECT count(*) FROM users WHERE last_login IS NULL OR token IS NULL")"
-echo "users relfilenode before: $FILENODE_BEFORE, after: $FILENODE_AFTER" \
-  "($([ "$FILENODE_BEFORE" = "$FILENODE_AFTER" ] && echo 'never rewritten' || echo 'REWRITTEN'));" \
-  "rows with a NULL last_login or token: $NULLS"
-[ "$FILENODE_BEFORE" = "$FILENODE_AFTER" ] && [ "$NULLS" = 0 ]
+echo; echo "== convoy plan add_last_login_fleet.sql"
+"$CONVOY" plan add_last_login_fleet.sql
+echo; echo "== convoy apply --cluster \$CONVOY_CLUSTER add_last_login_fleet.sql"
+"$CONVOY" apply --cluster "$CONVOY_CLUSTER" add_last_login_fleet.sql
+echo; echo "== convoy status add_last_login_fleet"
+"$CONVOY" status add_last_login_fleet
+echo; echo "== convoy audit add_last_login_fleet"
+"$CONVOY" audit add_last_login_fleet
+echo; echo "== on every node"
+for uri in "postgresql://postgres@127.0.0.1:$PGPORT/app" $CONVOY_REPLICAS; do
+  printf '%s: ' "$uri"
+  psql -qXAt -d "$uri" -c "SELECT count(*) || ' users, ' || count(last_login) || ' with last_login, ' || (SELECT count(*) FROM users WHERE last_login IS DISTINCT FROM coalesce(created_at, last_login)) || ' differ from created_at' FROM users"
+done
+echo
+echo "The cluster is still up: eval \"\$(deploy/local-cluster.sh env)\" to use it;"
+echo "deploy/local-cluster.sh down --purge to remove it."

@@ -1,6 +1,7 @@
 /* lease.c: the migration lease: an advisory lock for liveness, a sequence for tokens. */
 #include "convoy/lease.h"
 
+#include "convoy/runctl.h"
 #include "convoy/util.h"
 
 #include <stdio.h>
@@ -16,17 +17,26 @@ describe_holder(pg_t *pg, const char *migration)
     PGresult *r = NULL;
     char *desc;
 
-    if (pg_run(pg,
-               "SELECT coalesce(l.holder, 'an unknown convoy'), k.pid, "
-               "to_char(l.acquired_at, 'YYYY-MM-DD HH24:MI:SSOF'), "
-               "coalesce(round(extract(epoch FROM now() - l.renewed_at))::text, '?') "
-               "FROM convoy.lease l LEFT JOIN pg_locks k ON k.locktype = 'advisory' AND "
-               "k.classid = " LOCK_CLASS_SQL " AND k.objid = l.lock_key AND k.objsubid = 2 AND "
-               "k.granted WHERE l.migration = $1",
-               1, p, &r) != PG_OK ||
-        PQntuples(r) == 0) {
+    /* A holder that has just taken the lock records itself a moment later: wait for it. */
+    for (int attempt = 0;; attempt++) {
+        if (pg_run(pg,
+                   "SELECT coalesce(l.holder, 'an unknown convoy'), k.pid, "
+                   "to_char(l.acquired_at, 'YYYY-MM-DD HH24:MI:SSOF'), "
+                   "coalesce(round(extract(epoch FROM now() - l.renewed_at))::text, '?'), "
+                   "l.backend_pid IS NOT DISTINCT FROM k.pid "
+                   "FROM convoy.lease l LEFT JOIN pg_locks k ON k.locktype = 'advisory' AND "
+                   "k.classid = " LOCK_CLASS_SQL " AND k.objid = l.lock_key AND k.objsubid = 2 "
+                   "AND k.granted WHERE l.migration = $1",
+                   1, p, &r) != PG_OK ||
+            PQntuples(r) == 0) {
+            PQclear(r);
+            return xstrdup("another convoy process");
+        }
+        if (PQgetvalue(r, 0, 4)[0] == 't' || attempt >= 20)
+            break;
         PQclear(r);
-        return xstrdup("another convoy process");
+        r = NULL;
+        run_ctl_sleep(NULL, 25);
     }
     desc = xasprintf("%s (database session pid %s, since %s, last progress %s s ago)",
                      PQgetvalue(r, 0, 0), PQgetisnull(r, 0, 1) ? "?" : PQgetvalue(r, 0, 1),

@@ -356,7 +356,8 @@ state_mark_step(pg_t *pg,
                pg,
                "WITH s AS (UPDATE convoy.steps SET status = $3, attempts = attempts + "
                "(CASE WHEN $3 = 'running' THEN 1 ELSE 0 END), "
-               "started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END, "
+               "started_at = CASE WHEN $3 = 'running' THEN now() ELSE coalesce(started_at, now()) "
+               "END, "
                "finished_at = CASE WHEN $3 IN ('done', 'failed', 'blocked') THEN "
                "clock_timestamp() END, duration_ms = $4::bigint, rows = $5::bigint, error = $6 "
                "WHERE migration = $1 AND n = $2::int AND " FENCE_SQL(
@@ -502,7 +503,8 @@ state_set_hold(pg_t *pg, const char *name, int64_t token, const char *reason)
 
     snprintf(tok, sizeof(tok), "%lld", (long long)token);
     return pg_run(pg,
-                  "UPDATE convoy.migrations SET hold_reason = $3::text, held_since = CASE WHEN $3::text IS "
+                  "UPDATE convoy.migrations SET hold_reason = $3::text, held_since = CASE WHEN "
+                  "$3::text IS "
                   "NULL THEN NULL ELSE coalesce(held_since, now()) END, updated_at = now() WHERE "
                   "name = $1 AND " FENCE_SQL(1, 2),
                   3, p, NULL) == PG_OK;

@@ -44,8 +44,18 @@ cleanup() {
     done
   fi
   pkill -CONT -f "convoy-agent" 2>/dev/null || true
+  bash "$LC" down >/dev/null 2>&1 || true
+  # under ASan/UBSan: any report in a coordinator's or agent's log fails the run
+  if grep -l -E "Sanitizer|runtime error:" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log \
+    "$CONVOY_LOCAL_DIR"/logs/agent-*.log 2>/dev/null; then
+    grep -h -A30 -E "Sanitizer|runtime error:" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log \
+      "$CONVOY_LOCAL_DIR"/logs/agent-*.log | head -80
+    log "FAIL: a sanitizer report in the logs above"
+    rc=1
+  fi
   bash "$LC" down --purge >/dev/null 2>&1 || true
   rm -rf "$WORK"
+  exit "$rc"
 }
 trap cleanup EXIT
 
@@ -323,14 +333,14 @@ ALTER TABLE users ADD COLUMN tier int;"
   badkey="$(sed -n 's/^public = //p' "$WORK/intruder.pub")"
   "$BUILD/tests/fleet/convoy-badpeer" --endpoint "$ep" --key-file "$WORK/intruder.key" \
     --server-key "$CONVOY_LOCAL_DIR/keys/coordinator.pub" --node r1 --send valid-hello --wait 500 >"$WORK/intruder.out" 2>&1
-  wait_for 5 grep -q "$badkey" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log &&
+  wait_for 5 grep -qF "$badkey" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log &&
     ok "the unknown key is rejected and logged" || fail "no rejection of $badkey in the coordinator log"
   grep -q "^recv" "$WORK/intruder.out" && fail "the intruder got an answer: $(cat "$WORK/intruder.out")"
   # an admitted key (r1's) sending garbage of every kind
   out="$("$BUILD/tests/fleet/convoy-badpeer" --endpoint "$ep" --key-file "$CONVOY_LOCAL_DIR/keys/r1.key" \
     --server-key "$CONVOY_LOCAL_DIR/keys/coordinator.pub" --node r1 \
     --send garbage --send truncated --send wrong-version --send unknown-type --send empty \
-    --send multipart --send oversized --wait 1000 2>&1)"
+    --send multipart --send oversized --pause 150 --wait 1000 2>&1)"
   grep -c "^recv ERROR" <<<"$out" | grep -qv '^0$' && ok "garbage answered with ERRORs: $(grep -c '^recv ERROR' <<<"$out")" ||
     fail "no ERROR replies: $out"
   for pidf in "$CONVOY_LOCAL_DIR"/pids/coordinator*.pid; do
