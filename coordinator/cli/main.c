@@ -525,7 +525,9 @@ main(int argc, char **argv)
         return rc;
     log_debug("convoy %s: command %s", CONVOY_VERSION, cmd->name);
     /* An unknown NAME is one message and one exit code for every command. */
-    if (o.name != NULL && (rc = cli_require_migration(&o)) != EXIT_OK)
-        return rc;
-    return cmd->run(&o);
+    if (o.name == NULL || (rc = cli_require_migration(&o)) == EXIT_OK)
+        rc = cmd->run(&o);
+    free(o.cluster_db);
+    free(o.cluster_name);
+    return rc;
 }

@@ -365,15 +365,19 @@ load_overrides(service_t *sv)
     pthread_mutex_unlock(&sv->mu);
 }
 
+/*
+ * Notifications arrive on the socket, or with the result of any other query on this
+ * connection (the heartbeat), which libpq queues: look at the queue on every round.
+ */
 static void
-drain_notifies(service_t *sv)
+drain_notifies(service_t *sv, bool readable)
 {
     PGnotify *n;
     bool any = false;
 
     if (!sv->pg)
         return;
-    if (!PQconsumeInput(sv->pg->conn)) {
+    if (readable && !PQconsumeInput(sv->pg->conn)) {
         primary_lost(sv);
         return;
     }
@@ -855,8 +859,7 @@ service_run(const service_opts_t *o)
             on_frame(&sv, &f);
             transport_frame_clear(&f);
         }
-        if (pi >= 0 && (items[pi].revents & ZMQ_POLLIN))
-            drain_notifies(&sv);
+        drain_notifies(&sv, pi >= 0 && (items[pi].revents & ZMQ_POLLIN));
         now = now_mono_ms();
         if (now >= next_tick) {
             next_tick += sv.cl.heartbeat_ms;
