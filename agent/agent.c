@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,8 @@ typedef struct {
     uint32_t error_code; /* the last ERROR code logged (once per change) */
     int64_t redial_at;   /* after a refused handshake: reconnect then (0: not needed) */
     int64_t redial_backoff;
-    unsigned long refused;
-    int64_t refused_logged;
+    unsigned long complaints; /* protocol complaints not logged (at most one line a second) */
+    int64_t complained;       /* monotonic ms of the last one logged */
 } coord_t;
 
 typedef struct {
@@ -143,6 +144,58 @@ signals_restore(void)
         if (sig_pipe[i] >= 0)
             close(sig_pipe[i]);
     sig_pipe[0] = sig_pipe[1] = -1;
+}
+
+/* ---- text from peers ------------------------------------------------------------ */
+
+/* Text from the wire, safe for a log line or a reply: escaped, at most ~80 bytes. */
+static const char *
+printable(const char *s, char *buf, size_t len)
+{
+    size_t o = 0;
+
+    for (; s && *s && o + 5 < len; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (o >= 80) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (ch >= 0x20 && ch < 0x7f)
+            buf[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* A peer's protocol mistake: one warning a second at most, the rest counted (and shown
+ * with -v), so a peer sending garbage cannot flood the log. */
+static void complain(coord_t *c, int64_t now, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+complain(coord_t *c, int64_t now, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (c->complained != 0 && now - c->complained < 1000) {
+        c->complaints++;
+        log_debug("coordinator %s: %s", c->endpoint, line);
+        return;
+    }
+    if (c->complaints)
+        log_warn("coordinator %s: %s (and %lu more since the last such line)", c->endpoint, line,
+                 c->complaints);
+    else
+        log_warn("coordinator %s: %s", c->endpoint, line);
+    c->complaints = 0;
+    c->complained = now;
 }
 
 /* ---- sending --------------------------------------------------------------------- */
@@ -464,6 +517,7 @@ on_readers(agent_t *a, size_t ci, const wire_msg_t *m, int64_t now)
     Convoy__Wire__Result res = CONVOY__WIRE__RESULT__INIT;
     const char *table = m->command->table ? m->command->table : "";
     pg_status_t st;
+    char buf[128];
 
     res.id = m->command->id;
     if (table[0] == '\0') {
@@ -478,8 +532,8 @@ on_readers(agent_t *a, size_t ci, const wire_msg_t *m, int64_t now)
         db_check(a, st, now);
     }
     log_info("readers %llu from %s: %s: %s, %zu session%s%s%s", (unsigned long long)res.id,
-             a->coords[ci].endpoint, table, res.ok ? "ok" : "failed", res.n_readers,
-             res.n_readers == 1 ? "" : "s", res.message[0] ? ": " : "", res.message);
+             a->coords[ci].endpoint, printable(table, buf, sizeof(buf)), res.ok ? "ok" : "failed",
+             res.n_readers, res.n_readers == 1 ? "" : "s", res.message[0] ? ": " : "", res.message);
     send_result(a, &a->coords[ci], m->migration, &res);
     metrics_result_clear(&res);
 }
@@ -500,10 +554,12 @@ on_welcome(agent_t *a, coord_t *c, const Convoy__Wire__Welcome *w, bool was_awai
     const char *id = w->coordinator ? w->coordinator : "";
     bool changed = c->coordinator == NULL || strcmp(c->coordinator, id) != 0 ||
                    c->welcome_hb != w->heartbeat_ms;
+    char b1[128], b2[128];
 
     if (was_awaiting || changed)
         log_info("coordinator %s: WELCOME from %s (%s, heartbeat %u ms)", c->endpoint,
-                 id[0] ? id : "?", w->software && w->software[0] ? w->software : "?",
+                 id[0] ? printable(id, b1, sizeof(b1)) : "?",
+                 w->software && w->software[0] ? printable(w->software, b2, sizeof(b2)) : "?",
                  w->heartbeat_ms);
     else
         log_debug("coordinator %s: WELCOME again", c->endpoint);
@@ -535,9 +591,10 @@ on_command(agent_t *a, size_t ci, const wire_msg_t *m, int64_t now)
     } else if (strcmp(kind, "wait_lsn") == 0) {
         on_wait_lsn(a, ci, m, now);
     } else {
-        char *msg =
-            xasprintf("unknown command kind `%s`; this agent knows wait_lsn and readers", kind);
-        log_warn("coordinator %s: %s (command %llu, seq %llu)", a->coords[ci].endpoint, msg,
+        char buf[128];
+        char *msg = xasprintf("unknown command kind `%s`; this agent knows wait_lsn and readers",
+                              printable(kind, buf, sizeof(buf)));
+        complain(&a->coords[ci], now, "%s (command %llu, seq %llu)", msg,
                  (unsigned long long)m->command->id, (unsigned long long)m->seq);
         send_error(a, &a->coords[ci], CONVOY__WIRE__WIRE_ERROR__E_UNKNOWN_COMMAND, msg, m->seq);
         free(msg);
@@ -555,19 +612,7 @@ on_frame(agent_t *a, size_t ci, const transport_frame_t *f, int64_t now)
 
     if (st != WIRE_OK) {
         uint64_t in_reply_to = m ? m->seq : 0;
-        if (now - c->refused_logged >= 1000) {
-            if (c->refused)
-                log_warn("coordinator %s: refused a frame: %s (and %lu more since the last "
-                         "line)",
-                         c->endpoint, err, c->refused);
-            else
-                log_warn("coordinator %s: refused a frame: %s", c->endpoint, err);
-            c->refused_logged = now;
-            c->refused = 0;
-        } else {
-            c->refused++;
-            log_debug("coordinator %s: refused a frame: %s", c->endpoint, err);
-        }
+        complain(c, now, "refused a frame: %s", err);
         send_error(a, c, wire_status_error_code(st), err, in_reply_to);
         wire_free(m);
         return;
@@ -599,16 +644,16 @@ on_frame(agent_t *a, size_t ci, const transport_frame_t *f, int64_t now)
         if (m->error->code != c->error_code)
             log_warn("coordinator %s: refused our frame seq %llu: %s (code %u)", c->endpoint,
                      (unsigned long long)m->error->in_reply_to,
-                     m->error->message ? m->error->message : "", m->error->code);
+                     printable(m->error->message, err, sizeof(err)), m->error->code);
         else
             log_debug("coordinator %s: ERROR %u again: %s", c->endpoint, m->error->code,
-                      m->error->message ? m->error->message : "");
+                      printable(m->error->message, err, sizeof(err)));
         c->error_code = m->error->code;
         break;
     default: {
         /* HELLO, REPORT, RESULT: agent -> coordinator only */
         char *msg = xasprintf("an agent does not accept %s messages", wire_type_name(m->type));
-        log_warn("coordinator %s: %s (seq %llu)", c->endpoint, msg, (unsigned long long)m->seq);
+        complain(c, now, "%s (seq %llu)", msg, (unsigned long long)m->seq);
         send_error(a, c, CONVOY__WIRE__WIRE_ERROR__E_UNKNOWN_TYPE, msg, m->seq);
         free(msg);
         break;
@@ -761,11 +806,11 @@ tick(agent_t *a, int64_t now)
         coord_t *c = &a->coords[i];
         wire_msg_t m;
 
-        if (c->refused && now - c->refused_logged >= 1000) {
-            log_warn("coordinator %s: refused %lu more frame%s (see -v for each)", c->endpoint,
-                     c->refused, c->refused == 1 ? "" : "s");
-            c->refused = 0;
-            c->refused_logged = now;
+        if (c->complaints && now - c->complained >= 1000) {
+            log_warn("coordinator %s: %lu more protocol complaint%s (see -v for each)", c->endpoint,
+                     c->complaints, c->complaints == 1 ? "" : "s");
+            c->complaints = 0;
+            c->complained = now;
         }
 
         wire_init(&m, CONVOY__WIRE__MSG_TYPE__REPORT, a->cfg.node, ++a->seq, NULL);
@@ -853,7 +898,8 @@ open_coordinators(agent_t *a)
         c->endpoint = xstrdup(a->cfg.coordinators[i]);
         c->last_rx = now;
         c->last_hello = -1;
-        /* the monitor first, so the first connect is seen: socket, monitor, then connect */
+        /* transport_connect_dealer connects at once; the monitor attached right after sees
+         * the handshake (a round trip later), and on_frame notices a connect it missed */
         c->sock = transport_connect_dealer(a->zctx, c->endpoint, a->cfg.node, keys, server, &err);
         if (c->sock == NULL) {
             log_error("coordinator %s: %s", c->endpoint, err);

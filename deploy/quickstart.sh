@@ -30,10 +30,19 @@ case "${1:-}" in
   *) usage >&2; exit 2 ;;
 esac
 
-echo "== building convoy and convoy-agent"
-cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$ROOT/build" -j"$(nproc)" --target convoy convoy-agent >/dev/null
-CONVOY="$ROOT/build/coordinator/convoy"
+BUILD="${CONVOY_BUILD_DIR:-$ROOT/build}"
+echo "== building convoy and convoy-agent in $BUILD"
+if [[ -f "$BUILD/CMakeCache.txt" ]]; then
+  cmake -S "$ROOT" -B "$BUILD" >/dev/null
+else
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$BUILD" -j"$(nproc)" --target convoy convoy-agent >/dev/null
+CONVOY="$BUILD/coordinator/convoy"
+export CONVOY_BIN="$BUILD/qs-bin"
+mkdir -p "$CONVOY_BIN"
+ln -sf "$CONVOY" "$CONVOY_BIN/convoy"
+ln -sf "$BUILD/agent/convoy-agent" "$CONVOY_BIN/convoy-agent"
 
 echo "== bringing up the local cluster in $CONVOY_LOCAL_DIR"
 bash "$ROOT/deploy/local-cluster.sh" down --purge >/dev/null 2>&1 || true

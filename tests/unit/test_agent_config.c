@@ -1,0 +1,499 @@
+/*
+ * test_agent_config.c: the agent's INI config (agent/config.c). Each case is a file written
+ * to a temp directory and the exact error lines agent_config_load must report for it (all
+ * of them, sorted by line), or none; good configs are then checked field by field. Key files
+ * are real ones, written with keys_generate_files.
+ */
+#include "config.h"
+#include "convoy/transport.h"
+#include "convoy/util.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* cmocka.h needs these first. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+static char dir[64];            /* the temp directory */
+static char cfg_path[128];      /* DIR/agent.ini */
+static curve_keys_t agent_keys; /* DIR/keys/r1.key, .pub */
+static curve_keys_t coord_keys; /* DIR/keys/coordinator.key, .pub */
+static curve_keys_t open_keys;  /* DIR/keys/open.key: mode 0644, refused */
+
+/* s with %F replaced by the config path and %D by the temp directory; the caller frees. */
+static char *
+expand(const char *s)
+{
+    sb_t sb;
+
+    sb_init(&sb);
+    sb_puts(&sb, "");
+    for (; *s; s++) {
+        if (s[0] == '%' && s[1] == 'F') {
+            sb_puts(&sb, cfg_path);
+            s++;
+        } else if (s[0] == '%' && s[1] == 'D') {
+            sb_puts(&sb, dir);
+            s++;
+        } else if (s[0] == '%' && s[1] == 'K') { /* the coordinator's public key itself */
+            sb_puts(&sb, coord_keys.public_z85);
+            s++;
+        } else {
+            sb_putc(&sb, *s);
+        }
+    }
+    return sb_steal(&sb);
+}
+
+static void
+write_config(const char *text)
+{
+    char *t = expand(text);
+    FILE *f = fopen(cfg_path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(t, 1, strlen(t), f), strlen(t));
+    assert_int_equal(fclose(f), 0);
+    free(t);
+}
+
+static int
+setup(void **state)
+{
+    char *err = NULL, prefix[128];
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/convoy-test-agent-config-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(cfg_path, sizeof(cfg_path), "%s/agent.ini", dir);
+    snprintf(prefix, sizeof(prefix), "%s/keys", dir);
+    assert_int_equal(mkdir(prefix, 0700), 0);
+    snprintf(prefix, sizeof(prefix), "%s/keys/r1", dir);
+    assert_true(keys_generate_files(prefix, &agent_keys, &err));
+    snprintf(prefix, sizeof(prefix), "%s/keys/coordinator", dir);
+    assert_true(keys_generate_files(prefix, &coord_keys, &err));
+    snprintf(prefix, sizeof(prefix), "%s/keys/open", dir);
+    assert_true(keys_generate_files(prefix, &open_keys, &err));
+    snprintf(prefix, sizeof(prefix), "%s/keys/open.key", dir);
+    assert_int_equal(chmod(prefix, 0644), 0);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    static const char *const files[] = {"agent.ini",
+                                        "keys/r1.key",
+                                        "keys/r1.pub",
+                                        "keys/coordinator.key",
+                                        "keys/coordinator.pub",
+                                        "keys/open.key",
+                                        "keys/open.pub"};
+    char path[192];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/keys", dir);
+    rmdir(path);
+    rmdir(dir);
+    return 0;
+}
+
+/* ---- the table ------------------------------------------------------------------- */
+
+#define MAX_LINES 16
+
+typedef struct {
+    const char *name;
+    const char *ini;
+    const char *errors[MAX_LINES]; /* the exact lines, %F = the file; none: the config is good */
+} config_case_t;
+
+#define INSECURE_BASE                                                                              \
+    "[agent]\n"                                                                                    \
+    "node = r1\n"                                                                                  \
+    "role = replica\n"                                                                             \
+    "conninfo = host=/tmp port=5433 dbname=app\n"                                                  \
+    "coordinators = tcp://127.0.0.1:7400\n"                                                        \
+    "insecure = true\n"
+
+static const config_case_t cases[] = {
+    {"insecure minimal", INSECURE_BASE, {NULL}},
+    {"curve, the documented example",
+     "[agent]\n"
+     "node = r1                          ; this node's name, as the cluster config lists it\n"
+     "role = replica                     ; replica | primary\n"
+     "conninfo = host=/tmp port=5433 dbname=app\n"
+     "coordinators = tcp://127.0.0.1:7400 tcp://127.0.0.1:7401\n"
+     "coordinator_key = keys/coordinator.pub   ; a .pub file or the 40-character key\n"
+     "key_file = keys/r1.key             ; this agent's key pair (mode 0600)\n"
+     "heartbeat = 100ms\n"
+     "insecure = false\n",
+     {NULL}},
+    {"curve, absolute paths, the key inline, comments and blank lines",
+     "# a comment\n"
+     "\n"
+     "; another\n"
+     "[agent]\n"
+     "  node: primary\n"
+     "role = primary\n"
+     "conninfo = postgresql://app@db.example.com:5432/app?sslmode=require\n"
+     "coordinators = ipc:///run/convoy.sock\ttcp://[::1]:7400   tcp://coord-1.example.com:7401\n"
+     "coordinator_key = %K\n"
+     "key_file = %D/keys/r1.key\n"
+     "heartbeat = 1.5s\n",
+     {NULL}},
+    {"a plain database name, CRLF line ends and a BOM",
+     "\xEF\xBB\xBF[agent]\r\nnode = r1\r\nrole = replica\r\nconninfo = app\r\n"
+     "coordinators = tcp://127.0.0.1:7400\r\ninsecure = yes\r\n",
+     {NULL}},
+    {"an empty file",
+     "",
+     {"%F:1: no [agent] section; put `[agent]` on a line above the agent's keys",
+      "%F:1: missing `node` in [agent]; add `node = NAME`, this node's name as the cluster "
+      "config lists it",
+      "%F:1: missing `role` in [agent]; add `role = replica` or `role = primary`",
+      "%F:1: missing `conninfo` in [agent]; add `conninfo = host=HOST port=PORT dbname=DB`, the "
+      "libpq connection string of this node's database",
+      "%F:1: missing `coordinators` in [agent]; add `coordinators = tcp://HOST:PORT`, one or "
+      "more separated by spaces",
+      "%F:1: missing `key_file` in [agent]; add `key_file = PREFIX.key`, this agent's key pair "
+      "written by `convoy keygen --out PREFIX` (or `insecure = true` to run without CURVE)",
+      "%F:1: missing `coordinator_key` in [agent]; add `coordinator_key = PREFIX.pub`, the "
+      "coordinator's public key file or its 40 characters (or `insecure = true` to run without "
+      "CURVE)",
+      NULL}},
+    {"curve without its keys: anchored at the [agent] header",
+     "; agent\n"
+     "\n"
+     "[agent]\n"
+     "node = r1\n"
+     "role = replica\n"
+     "conninfo = dbname=app\n"
+     "coordinators = tcp://127.0.0.1:7400\n",
+     {"%F:3: missing `key_file` in [agent]; add `key_file = PREFIX.key`, this agent's key pair "
+      "written by `convoy keygen --out PREFIX` (or `insecure = true` to run without CURVE)",
+      "%F:3: missing `coordinator_key` in [agent]; add `coordinator_key = PREFIX.pub`, the "
+      "coordinator's public key file or its 40 characters (or `insecure = true` to run without "
+      "CURVE)",
+      NULL}},
+    {"every kind of mistake at once, sorted by line",
+     "[agent]\n"
+     "nodes = r1\n"
+     "colour = blue\n"
+     "node = r1\n"
+     "node = r2\n"
+     "this line is junk\n"
+     "role = leader\n"
+     "heartbeat = soon\n"
+     "insecure = maybe\n"
+     "coordinators = tcp://127.0.0.1 tcp://h:99999 udp://x:1 tcp://a:1 tcp://a:1 tcp://:5\n"
+     "conninfo = host='secret-password-here\n"
+     "[cluster]\n"
+     "name = x\n"
+     "[agent\n",
+     {"%F:2: unknown key `nodes`; did you mean `node`?",
+      "%F:3: unknown key `colour`; the [agent] keys are node, role, conninfo, coordinators, "
+      "coordinator_key, key_file, heartbeat and insecure",
+      "%F:5: `node` is set twice (first on line 4); keep one",
+      "%F:6: cannot parse this line; write `key = value`, `[agent]` or a `;` comment",
+      "%F:7: role = `leader` is not a role; use `replica` or `primary`",
+      "%F:8: heartbeat = `soon` is not a duration; write e.g. `100ms` or `1s`",
+      "%F:9: insecure = `maybe` is not a boolean; write `true` or `false`",
+      "%F:10: coordinators: `tcp://127.0.0.1` has no port; write `tcp://HOST:PORT` or "
+      "`ipc://PATH`",
+      "%F:10: coordinators: `tcp://h:99999` has a bad port (1 to 65535); write `tcp://HOST:PORT` "
+      "or `ipc://PATH`",
+      "%F:10: coordinators: `udp://x:1` is not a tcp:// or ipc:// endpoint; write "
+      "`tcp://HOST:PORT` or `ipc://PATH`",
+      "%F:10: coordinators: `tcp://a:1` is listed twice; list each coordinator once",
+      "%F:10: coordinators: `tcp://:5` has no host; write `tcp://HOST:PORT` or `ipc://PATH`",
+      "%F:11: conninfo is not a valid libpq connection string or URI (not shown: it may hold a "
+      "password); check its `key=value` pairs and quoting",
+      "%F:12: unknown section [cluster]; the agent reads only [agent]",
+      "%F:14: a section header without its `]`; write `[agent]`", NULL}},
+    {"heartbeat out of range, bad node name, empty values",
+     INSECURE_BASE "heartbeat = 5ms\n"
+                   "[agent]\n"
+                   "key_file =\n"
+                   "coordinator_key =\n",
+     {"%F:7: heartbeat = `5ms` is out of range; use 10ms to 60s",
+      "%F:9: key_file is empty; write `key_file = PREFIX.key`",
+      "%F:10: coordinator_key is empty; write `coordinator_key = PREFIX.pub`", NULL}},
+    {"a node name that cannot be a ZAP user id",
+     "[agent]\n"
+     "node = r 1\n"
+     "role = replica\n"
+     "conninfo = dbname=app\n"
+     "coordinators =\n"
+     "heartbeat = 61s\n"
+     "insecure = on\n",
+     {"%F:2: node = `r 1` is not a node name; use 1 to 63 letters, digits, `.`, `_` or `-`",
+      "%F:5: coordinators is empty; write `coordinators = tcp://HOST:PORT`",
+      "%F:6: heartbeat = `61s` is out of range; use 10ms to 60s", NULL}},
+    {"key files: missing, readable by others, not a key",
+     "[agent]\n"
+     "node = r1\n"
+     "role = replica\n"
+     "conninfo = dbname=app\n"
+     "coordinators = tcp://127.0.0.1:7400\n"
+     "key_file = keys/open.key\n"
+     "coordinator_key = keys/nosuch.pub\n",
+     {"%F:6: key_file: %D/keys/open.key: a secret key file must not be readable by others "
+      "(mode 644); run chmod 600 %D/keys/open.key",
+      "%F:7: coordinator_key `%D/keys/nosuch.pub` cannot be read (No such file or directory); "
+      "fix the path (relative to the config file's directory) or give the key's 40 characters",
+      NULL}},
+    {"key files: a missing key pair, a file that holds no key, a bad 40-character key",
+     "[agent]\n"
+     "node = r1\n"
+     "role = replica\n"
+     "conninfo = dbname=app\n"
+     "coordinators = tcp://127.0.0.1:7400\n"
+     "key_file = %D/keys/nosuch.key\n"
+     "coordinator_key = agent.ini\n",
+     {"%F:6: key_file `%D/keys/nosuch.key` cannot be read (No such file or directory); fix the "
+      "path (relative to the config file's directory) or write one with `convoy keygen --out "
+      "PREFIX`",
+      "%F:7: coordinator_key: %D/agent.ini: no `public = …` key in it (write one with `convoy "
+      "keygen`)",
+      NULL}},
+    {"keys before any section",
+     "node = r1\n"
+     "role = replica\n"
+     "conninfo = dbname=app\n"
+     "coordinators = tcp://127.0.0.1:7400\n"
+     "insecure = true\n",
+     {"%F:1: `node` is outside any section; put `[agent]` on a line above it", NULL}},
+    {"a value without a key, and a section name with spaces",
+     "[ agent ]\n" INSECURE_BASE "= 5\n",
+     {"%F:1: unknown section [ agent ]; the agent reads only [agent]",
+      "%F:8: a value without a key; write `key = value`", NULL}},
+};
+
+static void
+check_case(const config_case_t *c)
+{
+    agent_config_t cfg;
+    agent_config_errors_t errs;
+    size_t n_expected = 0;
+    bool ok;
+
+    write_config(c->ini);
+    ok = agent_config_load(cfg_path, &cfg, &errs);
+    while (n_expected < MAX_LINES && c->errors[n_expected])
+        n_expected++;
+    for (size_t i = 0; i < errs.n || i < n_expected; i++) {
+        char *want = i < n_expected ? expand(c->errors[i]) : NULL;
+        const char *got = i < errs.n ? errs.lines[i] : NULL;
+        if (want == NULL || got == NULL || strcmp(want, got) != 0) {
+            print_error("case \"%s\", error %zu:\n  want: %s\n  got:  %s\n", c->name, i + 1,
+                        want ? want : "(none)", got ? got : "(none)");
+            free(want);
+            agent_config_errors_free(&errs);
+            if (ok)
+                agent_config_free(&cfg);
+            fail();
+        }
+        free(want);
+    }
+    assert_int_equal(ok, n_expected == 0);
+    if (ok) {
+        assert_int_equal(errs.n, 0);
+        agent_config_free(&cfg);
+    }
+    agent_config_errors_free(&errs);
+}
+
+static void
+test_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        check_case(&cases[i]);
+}
+
+/* ---- good configs, field by field ------------------------------------------------ */
+
+static void
+load_ok(const char *ini, agent_config_t *cfg)
+{
+    agent_config_errors_t errs;
+
+    write_config(ini);
+    if (!agent_config_load(cfg_path, cfg, &errs)) {
+        for (size_t i = 0; i < errs.n; i++)
+            print_error("%s\n", errs.lines[i]);
+        agent_config_errors_free(&errs);
+        fail();
+    }
+}
+
+static void
+test_fields_insecure(void **state)
+{
+    agent_config_t cfg;
+
+    (void)state;
+    load_ok(INSECURE_BASE, &cfg);
+    assert_string_equal(cfg.path, cfg_path);
+    assert_string_equal(cfg.node, "r1");
+    assert_int_equal(cfg.role, AGENT_REPLICA);
+    assert_string_equal(agent_role_name(cfg.role), "replica");
+    assert_string_equal(cfg.conninfo, "host=/tmp port=5433 dbname=app");
+    assert_int_equal(cfg.n_coordinators, 1);
+    assert_string_equal(cfg.coordinators[0], "tcp://127.0.0.1:7400");
+    assert_int_equal(cfg.heartbeat_ms, AGENT_HEARTBEAT_DEFAULT);
+    assert_true(cfg.insecure);
+    assert_string_equal(cfg.key_file, "");
+    assert_string_equal(cfg.coordinator_key, "");
+    assert_string_equal(cfg.server_public, "");
+    agent_config_free(&cfg);
+}
+
+static void
+test_fields_curve(void **state)
+{
+    agent_config_t cfg;
+
+    (void)state;
+    load_ok("[agent]\n"
+            "node: primary\n"
+            "role = primary ; the primary\n"
+            "conninfo = host=db port=5432 dbname=app password=a;b\n"
+            "coordinators = tcp://127.0.0.1:7400   ipc:///run/c.sock\n"
+            "coordinator_key = keys/coordinator.pub\n"
+            "key_file = keys/r1.key\n"
+            "heartbeat = 250ms\n"
+            "insecure = FALSE\n",
+            &cfg);
+    assert_string_equal(cfg.node, "primary");
+    assert_int_equal(cfg.role, AGENT_PRIMARY);
+    /* an inline comment needs whitespace before its `;` */
+    assert_string_equal(cfg.conninfo, "host=db port=5432 dbname=app password=a;b");
+    assert_int_equal(cfg.n_coordinators, 2);
+    assert_string_equal(cfg.coordinators[1], "ipc:///run/c.sock");
+    assert_int_equal(cfg.heartbeat_ms, 250);
+    assert_false(cfg.insecure);
+    assert_string_equal(cfg.key_file, "keys/r1.key");
+    assert_string_equal(cfg.keys.public_z85, agent_keys.public_z85);
+    assert_string_equal(cfg.keys.secret_z85, agent_keys.secret_z85);
+    assert_string_equal(cfg.server_public, coord_keys.public_z85);
+    agent_config_free(&cfg);
+}
+
+static void
+test_long_lines(void **state)
+{
+    agent_config_errors_t errs;
+    agent_config_t cfg;
+    sb_t sb;
+    char *want;
+
+    (void)state;
+    /* a long conninfo is fine up to AGENT_MAX_LINE characters a line */
+    sb_init(&sb);
+    sb_puts(&sb, "[agent]\nnode = r1\nrole = replica\ncoordinators = tcp://127.0.0.1:7400\n"
+                 "insecure = true\nconninfo = dbname=app options='");
+    for (int i = 0; i < 1000; i++)
+        sb_puts(&sb, "-c a.b=c ");
+    sb_puts(&sb, "'\n");
+    load_ok(sb.data, &cfg);
+    sb_free(&sb);
+    assert_int_equal(strlen(cfg.conninfo), strlen("dbname=app options='") + 9000 + 1);
+    agent_config_free(&cfg);
+    /* a longer one is refused, once, with its line */
+    sb_init(&sb);
+    sb_puts(&sb, INSECURE_BASE "; ");
+    for (int i = 0; i < AGENT_MAX_LINE; i++)
+        sb_putc(&sb, 'x');
+    sb_puts(&sb, " = y\nnode = again\n");
+    write_config(sb.data);
+    sb_free(&sb);
+    assert_false(agent_config_load(cfg_path, &cfg, &errs));
+    assert_int_equal(errs.n, 2);
+    want =
+        xasprintf("%s:7: line is longer than %d characters; shorten it", cfg_path, AGENT_MAX_LINE);
+    assert_string_equal(errs.lines[0], want);
+    free(want);
+    want = xasprintf("%s:8: `node` is set twice (first on line 2); keep one", cfg_path);
+    assert_string_equal(errs.lines[1], want);
+    free(want);
+    agent_config_errors_free(&errs);
+}
+
+static void
+test_unreadable_file(void **state)
+{
+    agent_config_errors_t errs;
+    agent_config_t cfg;
+    char *want, path[160];
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/nosuch.ini", dir);
+    assert_false(agent_config_load(path, &cfg, &errs));
+    assert_int_equal(errs.n, 1);
+    want = xasprintf("%s: cannot read the config file: No such file or directory", path);
+    assert_string_equal(errs.lines[0], want);
+    free(want);
+    agent_config_errors_free(&errs);
+}
+
+static void
+test_changed_bits(void **state)
+{
+    agent_config_t a, b;
+    unsigned bits;
+    char *names;
+
+    (void)state;
+    load_ok("[agent]\nnode = r1\nrole = replica\nconninfo = dbname=app\n"
+            "coordinators = tcp://127.0.0.1:7400 tcp://127.0.0.1:7401\ninsecure = true\n",
+            &a);
+    /* the same endpoints in another order are the same coordinators */
+    load_ok("[agent]\nnode = r1\nrole = replica\nconninfo = dbname=app\n"
+            "coordinators = tcp://127.0.0.1:7401 tcp://127.0.0.1:7400\ninsecure = true\n",
+            &b);
+    assert_int_equal(agent_config_changed(&a, &b), 0);
+    agent_config_free(&b);
+    load_ok("[agent]\nnode = r2\nrole = primary\nconninfo = dbname=other\n"
+            "coordinators = tcp://127.0.0.1:7400\nheartbeat = 1s\n"
+            "coordinator_key = keys/coordinator.pub\nkey_file = keys/r1.key\n",
+            &b);
+    bits = agent_config_changed(&a, &b);
+    assert_int_equal(bits, AGENT_KEY_NODE | AGENT_KEY_ROLE | AGENT_KEY_CONNINFO |
+                               AGENT_KEY_COORDINATORS | AGENT_KEY_COORDINATOR_KEY |
+                               AGENT_KEY_KEY_FILE | AGENT_KEY_HEARTBEAT | AGENT_KEY_INSECURE);
+    names = agent_config_key_names(bits & ~AGENT_KEYS_RELOADABLE);
+    assert_string_equal(names, "node, role, coordinators, coordinator_key, key_file, insecure");
+    free(names);
+    names = agent_config_key_names(bits & AGENT_KEYS_RELOADABLE);
+    assert_string_equal(names, "conninfo, heartbeat");
+    free(names);
+    agent_config_free(&a);
+    agent_config_free(&b);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cases),           cmocka_unit_test(test_fields_insecure),
+        cmocka_unit_test(test_fields_curve),    cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_unreadable_file), cmocka_unit_test(test_changed_bits),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
