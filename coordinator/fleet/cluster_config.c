@@ -122,10 +122,13 @@ on_node_key(reader_t *r, const char *key, const char *v)
     } else if (!strcmp(key, "conninfo")) {
         set_str(&n->conninfo, v);
     } else if (!strcmp(key, "agent_key")) {
-        /* a 40-character key as is; anything else is a path, relative to this file */
-        char *path = strlen(v) == 40 && !strchr(v, '/') ? xstrdup(v) : cluster_path(r->c, v);
+        /* a 40-character Z85 key as is (Z85 has '/' in its alphabet); anything else is a
+         * path, relative to this file */
+        char *path =
+            strlen(v) == 40 && keys_read_public(v, n->key, NULL) ? NULL : cluster_path(r->c, v);
         char *e = NULL;
-        if (!keys_read_public(path, n->key, &e)) {
+        n->key_given = true;
+        if (path && !keys_read_public(path, n->key, &e)) {
             err_at(r, r->line, "agent_key: %s", e);
             free(e);
         }
@@ -211,7 +214,7 @@ cluster_load(const char *path, cluster_t *c, char **errors)
             primaries++;
         if (n->conninfo == NULL)
             err_at(&r, n->line, "[node %s] needs conninfo", n->name);
-        if (!c->insecure && n->key[0] == '\0')
+        if (!c->insecure && !n->key_given)
             err_at(&r, n->line, "[node %s] needs agent_key (the agent's .pub file or key)",
                    n->name);
     }

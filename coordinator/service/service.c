@@ -472,10 +472,11 @@ write_fleet_view(service_t *sv)
         snprintf(w->node, sizeof(w->node), "%s", n->name);
         snprintf(w->role, sizeof(w->role), "%s", n->replica ? "replica" : "primary");
         snprintf(w->state, sizeof(w->state), "%s",
-                 unknown                                       ? "unknown"
-                 : !n->db_ok                                   ? "db-error"
-                 : n->replica && (l < 0 || l > sv->max_lag_ms) ? "lagging"
-                                                               : "ok");
+                 unknown                            ? "unknown"
+                 : !n->db_ok                        ? "db-error"
+                 : n->replica && l < 0              ? "measuring"
+                 : n->replica && l > sv->max_lag_ms ? "lagging"
+                                                    : "ok");
         if (n->replica && l >= 0)
             snprintf(w->lag, sizeof(w->lag), "%lld", (long long)l);
         if (n->replica && n->replay_lsn) {
@@ -875,6 +876,7 @@ service_run(const service_opts_t *o)
         }
         if (sv.worker_running && sv.worker_done) {
             pthread_join(sv.worker, NULL);
+            write_fleet_view(&sv); /* the view as the migration ended */
             sv.worker_running = false;
             sv.next_pick_ms = now + (sv.last_busy ? PICK_INTERVAL_MS : 0);
         }

@@ -16,6 +16,7 @@ typedef struct {
     bool replica; /* false: the primary */
     char *conninfo;
     char key[41]; /* the agent's CURVE public key ("" when insecure and not given) */
+    bool key_given;
     int line;
 } cluster_node_t;
 

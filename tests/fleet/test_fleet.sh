@@ -4,7 +4,7 @@
 #
 #   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
 #
-# Cases: lag agent_gone ddl_replay reader crash control bad_peers (default: all). Every case
+# Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts (default: all). Every case
 # asserts from the database's own records (checkpoint and step timestamps, the audit log),
 # not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
 # is not installed (skip).
@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
 shift
 CASES=("$@")
-((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers)
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts)
 
 command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
   echo "test_fleet: PostgreSQL server binaries not found: skipped"
@@ -363,6 +363,40 @@ ALTER TABLE users ADD COLUMN tier int;"
   done
   finish $m
   ok "the migration finished while peers sent garbage"
+}
+
+# ---- 8. agents survive restarts of their database and of the coordinators; SIGHUP --------
+node_state() { q primary "SELECT state FROM convoy.fleet WHERE node = '$1'"; }
+case_restarts() {
+  local m=restarts pg_bin cfg
+  pg_bin="$(pg_config --bindir)"
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill level = val % 5
+ALTER TABLE events ADD COLUMN level int;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$CONVOY_LOCAL_DIR/pg/r2" -m fast -w restart >/dev/null 2>&1 ||
+    fail "restarting r2"
+  finish $m 120
+  grep -q "database" "$CONVOY_LOCAL_DIR/logs/agent-r2.log" && ok "r2's agent saw its database go and come back" ||
+    fail "no database reconnect in r2's agent log"
+  # both coordinators stop; the agents find them again
+  for pidf in "$CONVOY_LOCAL_DIR"/pids/coordinator*.pid; do kill -TERM "$(cat "$pidf")"; done
+  sleep 1
+  bash "$LC" up >/dev/null 2>&1 || fail "up after stopping the coordinators"
+  mig restarts2 "ALTER TABLE events ADD COLUMN tag text;"
+  finish restarts2 60
+  # the gate lets no step through unless every agent reports and every lag is measured
+  is_status restarts2 done && ok "after both coordinators restarted, every agent reported again and a migration ran"
+  # SIGHUP: a reloadable key applies, a fixed one is refused and named
+  cfg="$CONVOY_LOCAL_DIR/agents/r1.ini"
+  sed -i 's/^heartbeat = .*/heartbeat = 200ms/; s/^role = replica/role = primary/' "$cfg"
+  kill -HUP "$(agent_pid r1)"
+  wait_for 5 grep -q "reload: heartbeat 200 ms" "$CONVOY_LOCAL_DIR/logs/agent-r1.log" &&
+    ok "SIGHUP applied the new heartbeat" || fail "no heartbeat reload in r1's log"
+  grep -q "role changed but need" "$CONVOY_LOCAL_DIR/logs/agent-r1.log" &&
+    ok "SIGHUP named the key that needs a restart" || fail "the role change was not named"
+  sed -i 's/^heartbeat = .*/heartbeat = 100ms/; s/^role = primary/role = replica/' "$cfg"
+  kill -HUP "$(agent_pid r1)"
 }
 
 for CASE in "${CASES[@]}"; do
