@@ -259,14 +259,14 @@ cli_follow(const cli_opts_t *o, const char *name)
         hold = PQgetvalue(r, 0, 3);
         done_rows = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
         total = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
-        if (strcmp(st, last_status) != 0) {
-            progress_line(&prog, "convoy: %s is %s", name, st);
-            snprintf(last_status, sizeof(last_status), "%s", st);
-        }
         if (step != last_step && step > 0) {
             progress_line(&prog, "[%d/%d] %s", step, n_steps, PQgetvalue(r, 0, 7));
             last_step = step;
             rows_prev = -1;
+        }
+        if (strcmp(st, last_status) != 0) {
+            progress_line(&prog, "convoy: %s is %s", name, st);
+            snprintf(last_status, sizeof(last_status), "%s", st);
         }
         if (strcmp(hold, last_hold) != 0) {
             if (hold[0])
