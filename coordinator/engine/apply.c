@@ -274,7 +274,14 @@ drive(pg_t *pg,
     xr = aborting ? XR_ABORT : exec_run(&ex);
     switch (xr) {
     case XR_OK:
-        if (state_transition(pg, name, lease->token, EV_COMPLETE, NULL, &to) == TR_OK) {
+        /* the namespace bumps and pattern purges, once everything is in place */
+        if (!state_outbox_add(pg, name, lease->token, "bump", stored.cache_bump,
+                              stored.n_cache_bump) ||
+            !state_outbox_add(pg, name, lease->token, "purge", stored.cache_purge,
+                              stored.n_cache_purge)) {
+            outcome(out, RES_ERROR, xasprintf("queueing cache invalidations: %s", pg_errmsg(pg)),
+                    NULL);
+        } else if (state_transition(pg, name, lease->token, EV_COMPLETE, NULL, &to) == TR_OK) {
             set_final_status(out, to);
             outcome(out, RES_DONE, NULL, NULL);
         } else {

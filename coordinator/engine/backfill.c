@@ -11,6 +11,11 @@
 #include "convoy/state.h"
 #include "convoy/util.h"
 
+/* The keyset path's outbox CTE ($M: migration, $S: step), after its `u` CTE. */
+#define OUTBOX_CTE(M, S)                                                                           \
+    "i AS (INSERT INTO convoy.invalidations (migration, step, kind, keys) SELECT $" #M ", $" #S    \
+    "::int, 'key', array_agg(k) FROM u, unnest(u.convoy_keys) k HAVING count(*) > 0), "
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,7 +411,7 @@ batch_sql(const bf_t *b, bool with_lo)
                 "WITH b AS (SELECT %s FROM %s WHERE %s%s%s%s%s <= %s ORDER BY %s LIMIT "
                 "$4::bigint), "
                 "l AS (SELECT %s FROM b ORDER BY %s LIMIT 1), "
-                "u AS (%s %s b WHERE %s AND %s RETURNING 1), "
+                "u AS (%s %s b WHERE %s AND %s RETURNING %s AS convoy_keys), %s"
                 "cp AS (UPDATE convoy.backfill SET last_key = coalesce((SELECT ARRAY[%s] FROM l), "
                 "last_key), rows_done = rows_done + (SELECT count(*) FROM b), rows_updated = "
                 "rows_updated + (SELECT count(*) FROM u), batches = batches + 1, batch_size = "
@@ -417,7 +422,9 @@ batch_sql(const bf_t *b, bool with_lo)
                                    "convoy.migrations WHERE name = $1), (SELECT count(*) FROM b)%s",
                 sel.data, s->table_sql, lo_t ? b->keys : "", lo_t ? " > " : "", lo_t ? lo_t : "",
                 lo_t ? " AND " : "", b->keys, hi_t, b->order, ltxt.data, last.data, head,
-                s->delete_rows ? "USING" : "FROM", join.data, pred, arr.data, lastcols.data);
+                s->delete_rows ? "USING" : "FROM", join.data, pred,
+                s->cache_keys_sql ? s->cache_keys_sql : "1",
+                s->cache_keys_sql ? OUTBOX_CTE(1, 2) : "", arr.data, lastcols.data);
             sb_free(&ltxt);
         }
         sb_free(&sel);
@@ -434,6 +441,29 @@ batch_sql(const bf_t *b, bool with_lo)
 }
 
 typedef enum { BATCH_OK, BATCH_RETRY, BATCH_FENCED, BATCH_CONN_LOST, BATCH_FAIL } batch_t;
+
+/*
+ * A range path's write: with -- convoy:cache key, the touched rows' keys go to the outbox in
+ * the same statement (so in the batch's transaction), and the statement returns the count
+ * of rows it wrote. $n+1 is the migration, $n+2 the step.
+ */
+static char *
+with_outbox(const step_t *s, char *write_sql, int n)
+{
+    char *sql, m[16], st[16];
+
+    if (s->cache_keys_sql == NULL)
+        return write_sql;
+    snprintf(m, sizeof(m), "$%d", n + 1);
+    snprintf(st, sizeof(st), "$%d", n + 2);
+    sql = xasprintf("WITH u AS (%s RETURNING %s AS convoy_keys), i AS (INSERT INTO "
+                    "convoy.invalidations (migration, step, kind, keys) SELECT %s, %s::int, 'key', "
+                    "array_agg(k) FROM u, unnest(u.convoy_keys) k HAVING count(*) > 0) "
+                    "SELECT count(*) FROM u",
+                    write_sql, s->cache_keys_sql, m, st);
+    free(write_sql);
+    return sql;
+}
 
 /* Prepares `name` once per pass. */
 static pg_status_t
@@ -512,11 +542,20 @@ write_batch(bf_t *b,
     st = prepare_checkpoint(b);
     if (st == PG_OK)
         st = pg_exec(c->pg, "BEGIN");
-    if (st == PG_OK)
-        st = pg_run_prepared(c->pg, b->name_write, nwp, wp, &r);
+    if (st == PG_OK) {
+        /* with an outbox the write also takes the migration and step, and returns its count */
+        const char **all = xcalloc((size_t)nwp + 2, sizeof(char *));
+        memcpy(all, wp, (size_t)nwp * sizeof(char *));
+        all[nwp] = c->migration;
+        all[nwp + 1] = stepno;
+        st =
+            pg_run_prepared(c->pg, b->name_write, c->step->cache_keys_sql ? nwp + 2 : nwp, all, &r);
+        free(all);
+    }
     if (st != PG_OK)
         return batch_failure(b, st, true);
-    *updated = strtoll(PQcmdTuples(r), NULL, 10);
+    *updated = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                                 : strtoll(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     r = NULL;
     snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
@@ -603,7 +642,9 @@ run_ctid_batch(
         char *head = write_head(s), *pred = pass_predicate(b, 3);
         st = prepare_once(
             b, b->name_write, &b->prepared_write,
-            xasprintf("%s WHERE ctid >= $1::tid AND ctid < $2::tid AND %s", head, pred));
+            with_outbox(s,
+                        xasprintf("%s WHERE ctid >= $1::tid AND ctid < $2::tid AND %s", head, pred),
+                        nwp));
         free(head);
         free(pred);
     }
@@ -645,8 +686,10 @@ run_int_batch(
         char *head = write_head(s), *pred = pass_predicate(b, 3);
         char *lo_t = param_tuple(b, 1), *hi_t = param_tuple(b, 2);
         st = prepare_once(b, b->name_write, &b->prepared_write,
-                          xasprintf("%s WHERE %s > %s AND %s <= %s AND %s", head, b->keys, lo_t,
-                                    b->keys, hi_t, pred));
+                          with_outbox(s,
+                                      xasprintf("%s WHERE %s > %s AND %s <= %s AND %s", head,
+                                                b->keys, lo_t, b->keys, hi_t, pred),
+                                      wp[2] ? 3 : 2));
         free(head);
         free(pred);
         free(lo_t);

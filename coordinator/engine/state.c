@@ -38,6 +38,15 @@ static const char schema_sql[] =
     /* the coordinator's heartbeat row: replicas report which seq they have replayed */
     "CREATE TABLE IF NOT EXISTS convoy.heartbeat (id int PRIMARY KEY CHECK (id = 1), seq bigint "
     "NOT NULL, written_at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
+    /* version 4: Redis invalidations, an outbox written in each backfill batch's own
+     * transaction (so none is lost); a cache agent UNLINKs and confirms them */
+    "CREATE TABLE IF NOT EXISTS convoy.invalidations (id bigserial PRIMARY KEY, migration text "
+    "NOT NULL, step int NOT NULL, kind text NOT NULL CHECK (kind IN ('key', 'bump', 'purge')), "
+    "keys text[] NOT NULL, created_at timestamptz NOT NULL DEFAULT clock_timestamp(), first_at "
+    "timestamptz, confirmed_at timestamptz, removed bigint, attempts int NOT NULL DEFAULT 0, "
+    "last_error text, agent text);\n"
+    "CREATE INDEX IF NOT EXISTS invalidations_pending ON convoy.invalidations (id) WHERE "
+    "confirmed_at IS NULL;\n"
     /* what the coordinator sees of each node, refreshed while it runs (for convoy status) */
     "CREATE TABLE IF NOT EXISTS convoy.fleet (cluster text NOT NULL, node text NOT NULL, role "
     "text NOT NULL, state text NOT NULL, lag_ms bigint, lag_bytes bigint, replay_lsn pg_lsn, "
@@ -527,5 +536,42 @@ state_set_override(pg_t *pg, const char *name, const char *key, const char *valu
         return false;
     ok = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
     PQclear(r);
+    return ok;
+}
+
+bool
+state_outbox_add(
+    pg_t *pg, const char *name, int64_t token, const char *kind, char **keys, size_t n_keys)
+{
+    char tok[32];
+    sb_t arr;
+    const char *p[4];
+    bool ok;
+
+    if (n_keys == 0)
+        return true;
+    /* a text[] literal, each element double-quoted with " and \ escaped: a parameter */
+    sb_init(&arr);
+    sb_putc(&arr, '{');
+    for (size_t i = 0; i < n_keys; i++) {
+        sb_puts(&arr, i ? ",\"" : "\"");
+        for (const char *c = keys[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                sb_putc(&arr, '\\');
+            sb_putc(&arr, *c);
+        }
+        sb_putc(&arr, '"');
+    }
+    sb_putc(&arr, '}');
+    snprintf(tok, sizeof(tok), "%lld", (long long)token);
+    p[0] = name;
+    p[1] = tok;
+    p[2] = kind;
+    p[3] = arr.data;
+    ok = pg_run(pg,
+                "INSERT INTO convoy.invalidations (migration, step, kind, keys) SELECT $1, 0, $3, "
+                "$4::text[] WHERE " FENCE_SQL(1, 2),
+                4, p, NULL) == PG_OK;
+    sb_free(&arr);
     return ok;
 }

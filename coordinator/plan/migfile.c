@@ -418,6 +418,102 @@ dir_backfill(parser_t *p, const char *arg, int line, int col, int arg_col)
     return true;
 }
 
+const char *
+cache_kind_name(cache_kind_t k)
+{
+    return k == CACHE_KEY ? "key" : k == CACHE_BUMP ? "bump" : "purge";
+}
+
+/* A key template: text with {column} placeholders, at least one; no stray braces. */
+static bool
+valid_key_template(const char *t, const char **why)
+{
+    int placeholders = 0;
+
+    for (const char *c = t; *c; c++) {
+        if (*c == '}') {
+            *why = "a '}' without its '{'";
+            return false;
+        }
+        if (*c == '{') {
+            const char *end = strchr(c, '}');
+            size_t n;
+            if (end == NULL) {
+                *why = "a '{' without its '}'";
+                return false;
+            }
+            n = (size_t)(end - c - 1);
+            if (n == 0 || strspn(c + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") != n ||
+                (c[1] >= '0' && c[1] <= '9')) {
+                *why = "a placeholder must name a lower-case column, as in {id}";
+                return false;
+            }
+            placeholders++;
+            c = end;
+        } else if ((unsigned char)*c <= ' ' || *c == '\'' || *c == '\\') {
+            *why = "a key template has no spaces, quotes, backslashes or control characters";
+            return false;
+        }
+    }
+    if (placeholders == 0) {
+        *why = "a per-row key needs a {column} placeholder (for one key, use `cache bump`)";
+        return false;
+    }
+    return true;
+}
+
+/* `key TEMPLATE` | `bump KEY` | `purge 'PATTERN'`; may repeat. */
+static bool
+dir_cache(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    static const char *const kinds[] = {"key", "bump", "purge"};
+    cache_rule_t r = {0};
+    const char *q = arg, *why = NULL;
+    size_t n;
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        n = strlen(kinds[k]);
+        if (strncmp(q, kinds[k], n) == 0 && (q[n] == ' ' || q[n] == '\t'))
+            break;
+    }
+    if (k == 3)
+        return fail_at(p, line, col,
+                       "convoy:cache needs `key TEMPLATE` (e.g. key user:{id}), `bump KEY` (e.g. "
+                       "bump users:version) or `purge 'PATTERN'`");
+    q = skip_space(q + strlen(kinds[k]));
+    r.kind = (cache_kind_t)k;
+    r.line = line;
+    n = strlen(q);
+    while (n > 0 && (q[n - 1] == ' ' || q[n - 1] == '\t'))
+        n--;
+    if (n >= 2 && q[0] == '\'' && q[n - 1] == '\'') {
+        q++;
+        n -= 2;
+    }
+    if (n == 0)
+        return fail_at(p, line, arg_col + (int)(q - arg), "convoy:cache %s is missing its %s",
+                       kinds[k],
+                       k == 0   ? "key template"
+                       : k == 1 ? "key"
+                                : "pattern");
+    r.arg = xstrndup(q, n);
+    if (r.kind == CACHE_KEY && !valid_key_template(r.arg, &why)) {
+        fail_at(p, line, arg_col + (int)(q - arg), "convoy:cache key %s: %s", r.arg, why);
+        free(r.arg);
+        return false;
+    }
+    if (r.kind != CACHE_KEY && strpbrk(r.arg, " \t") != NULL) {
+        fail_at(p, line, arg_col + (int)(q - arg), "convoy:cache %s `%s`: no spaces in a key",
+                kinds[k], r.arg);
+        free(r.arg);
+        return false;
+    }
+    p->m->cache_rules = xrealloc(p->m->cache_rules, (p->m->n_cache_rules + 1) * sizeof(r));
+    p->m->cache_rules[p->m->n_cache_rules++] = r;
+    return true;
+}
+
 /* Every directive; a single-valued one has its slot in parser_t.directive_line. */
 static const struct {
     const char *key;
@@ -431,6 +527,7 @@ static const struct {
     {"statement-timeout", DIR_STATEMENT_TIMEOUT, dir_statement_timeout},
     {"contract", DIR_CONTRACT, dir_contract},
     {"index-foreign-keys", DIR_INDEX_FOREIGN_KEYS, dir_index_foreign_keys},
+    {"cache", -1, dir_cache},
 };
 
 /* `body` follows "convoy:" at (line, col); `col` is where "convoy:" starts. */
@@ -2157,9 +2254,12 @@ migration_load(const char *path, migration_t *out, parse_error_t *err)
 void
 migration_free(migration_t *m)
 {
-    free(m->search_path);
     if (m == NULL)
         return;
+    free(m->search_path);
+    for (size_t i = 0; i < m->n_cache_rules; i++)
+        free(m->cache_rules[i].arg);
+    free(m->cache_rules);
     for (size_t i = 0; i < m->n_actions; i++) {
         action_t *a = &m->actions[i];
         free(a->stmt_sql);

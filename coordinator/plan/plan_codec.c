@@ -59,6 +59,7 @@ plan_step_encode(const step_t *s)
     json_object_set_new(o, "delete_rows", json_boolean(s->delete_rows));
     json_object_set_new(o, "catchup", json_boolean(s->catchup));
     json_object_set_new(o, "fill_step", json_integer(s->fill_step));
+    json_object_set_new(o, "cache_keys_sql", str_or_null(s->cache_keys_sql));
     json_object_set_new(o, "count_sql", str_or_null(s->count_sql));
     json_object_set_new(o, "sample_sql", str_or_null(s->sample_sql));
     json_object_set_new(o, "check_desc", str_or_null(s->check_desc));
@@ -166,6 +167,7 @@ plan_step_decode(const json_t *o, step_t *out, const char **err)
     out->delete_rows = json_is_true(json_object_get(o, "delete_rows"));
     out->catchup = json_is_true(json_object_get(o, "catchup"));
     out->fill_step = get_int(o, "fill_step");
+    out->cache_keys_sql = get_str(o, "cache_keys_sql");
     out->count_sql = get_str(o, "count_sql");
     out->sample_sql = get_str(o, "sample_sql");
     out->check_desc = get_str(o, "check_desc");
@@ -187,6 +189,33 @@ plan_step_decode(const json_t *o, step_t *out, const char **err)
     return true;
 }
 
+static json_t *
+strs_json(char **v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* An array of strings (absent: none, as a plan stored before the field existed). */
+static void
+json_strs(const json_t *a, char ***v, size_t *n)
+{
+    size_t i;
+    const json_t *e;
+
+    *v = NULL;
+    *n = 0;
+    json_array_foreach(a, i, e)
+    {
+        if (!json_is_string(e))
+            continue;
+        *v = xrealloc(*v, (*n + 1) * sizeof(char *));
+        (*v)[(*n)++] = xstrdup(json_string_value(e));
+    }
+}
+
 json_t *
 plan_settings_encode(const plan_t *p)
 {
@@ -197,6 +226,8 @@ plan_settings_encode(const plan_t *p)
         (json_int_t)p->retry.base_ms, "cap_ms", (json_int_t)p->retry.cap_ms, "max_attempts",
         p->retry.max_attempts, "max_total_ms", (json_int_t)p->retry.max_total_ms);
     json_object_set_new(o, "search_path", str_or_null(p->search_path));
+    json_object_set_new(o, "cache_bump", strs_json(p->cache_bump, p->n_cache_bump));
+    json_object_set_new(o, "cache_purge", strs_json(p->cache_purge, p->n_cache_purge));
     return o;
 }
 
@@ -217,6 +248,8 @@ plan_settings_decode(const json_t *o, plan_t *p, const char **err)
     p->retry.max_total_ms = json_integer_value(json_object_get(r, "max_total_ms"));
     free(p->search_path);
     p->search_path = get_str(o, "search_path");
+    json_strs(json_object_get(o, "cache_bump"), &p->cache_bump, &p->n_cache_bump);
+    json_strs(json_object_get(o, "cache_purge"), &p->cache_purge, &p->n_cache_purge);
     if (p->lock_timeout_ms <= 0 || p->batch_target_ms <= 0 || p->statement_timeout_ms <= 0 ||
         p->retry.max_attempts <= 0) {
         *err = "settings are missing or out of range";

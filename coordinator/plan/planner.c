@@ -385,6 +385,60 @@ plan_not_null(ctx_t *c, const action_t *a, const char *tbl, const char *col, con
     return set_nn;
 }
 
+/*
+ * The touched rows' Redis keys for the key templates: ARRAY['user:' || (id)::text, ...].
+ * A template's literal parts have no quotes or backslashes (the parser refuses them), so
+ * they stand as SQL literals; each placeholder must be a column of the table.
+ */
+static char *
+cache_keys_sql(ctx_t *c, const table_fact_t *t, int line)
+{
+    sb_t sb;
+    int n = 0;
+
+    sb_init(&sb);
+    sb_puts(&sb, "ARRAY[");
+    for (size_t i = 0; i < c->m->n_cache_rules; i++) {
+        const cache_rule_t *r = &c->m->cache_rules[i];
+        const char *q = r->arg;
+        int parts = 0;
+        if (r->kind != CACHE_KEY)
+            continue;
+        sb_puts(&sb, n++ ? ", " : "");
+        while (*q) {
+            const char *open = strchr(q, '{');
+            if (open != q) {
+                size_t len = open ? (size_t)(open - q) : strlen(q);
+                sb_printf(&sb, "%s'%.*s'", parts++ ? " || " : "", (int)len, q);
+                q += len;
+                continue;
+            }
+            {
+                const char *close = strchr(open, '}');
+                char *name = xstrndup(open + 1, (size_t)(close - open - 1));
+                char *ident = ident_sql(name);
+                bool found = !c->f->live || t == NULL;
+                for (size_t k = 0; t && k < t->n_cols && !found; k++)
+                    found = strcmp(t->cols[k].name, name) == 0;
+                if (!found)
+                    ERROR(c, r->line, xasprintf("use a column of %s in the template", t->name),
+                          "convoy:cache key %s: %s has no column %s", r->arg, t->name, name);
+                sb_printf(&sb, "%s(%s)::text", parts++ ? " || " : "", ident);
+                free(ident);
+                free(name);
+                q = close + 1;
+            }
+        }
+    }
+    sb_puts(&sb, "]");
+    (void)line;
+    if (n == 0) {
+        sb_free(&sb);
+        return NULL;
+    }
+    return sb_steal(&sb);
+}
+
 /* A batched pass over the table; returns its uid (0 when refused). */
 static int
 plan_backfill_step(ctx_t *c,
@@ -448,6 +502,7 @@ plan_backfill_step(ctx_t *c,
     s->table_sql = xstrdup(tbl);
     s->column_sql = xstrdup(col);
     s->expr_sql = xstrdup(expr);
+    s->cache_keys_sql = cache_keys_sql(c, t, a->line);
     step_lock(s, tbl, LOCK_ROW_EXCLUSIVE);
     s->scans = true;
     if (c->f->live && t->rows >= 0)
@@ -1672,6 +1727,15 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
         m->statement_timeout_ms ? m->statement_timeout_ms : PLAN_DEFAULT_STATEMENT_TIMEOUT_MS;
     retry_policy_default(&out->retry);
     out->search_path = m->search_path ? xstrdup(m->search_path) : NULL;
+    for (size_t i = 0; i < m->n_cache_rules; i++) {
+        const cache_rule_t *r = &m->cache_rules[i];
+        char ***v = r->kind == CACHE_BUMP ? &out->cache_bump : &out->cache_purge;
+        size_t *n = r->kind == CACHE_BUMP ? &out->n_cache_bump : &out->n_cache_purge;
+        if (r->kind == CACHE_KEY)
+            continue;
+        *v = xrealloc(*v, (*n + 1) * sizeof(char *));
+        (*v)[(*n)++] = xstrdup(r->arg);
+    }
     if (!facts->live) {
         out->assumptions = xcalloc(1, sizeof(char *));
         out->assumptions[0] = xstrdup(
@@ -1761,6 +1825,7 @@ plan_step_free(step_t *s)
     free(s->table_sql);
     free(s->column_sql);
     free(s->expr_sql);
+    free(s->cache_keys_sql);
     for (size_t k = 0; k < s->n_keys; k++) {
         free(s->key_cols[k]);
         free(s->key_types[k]);
@@ -1792,6 +1857,8 @@ plan_free(plan_t *p)
     for (size_t i = 0; i < p->n_assumptions; i++)
         free(p->assumptions[i]);
     free(p->assumptions);
+    strv_free(p->cache_bump, p->n_cache_bump);
+    strv_free(p->cache_purge, p->n_cache_purge);
     free(p->name);
     free(p->server_desc);
     free(p->search_path);

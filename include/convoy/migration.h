@@ -122,6 +122,17 @@ typedef struct {
     int line;
 } backfill_directive_t;
 
+/* -- convoy:cache: what a migration makes stale in Redis (docs/fleet.md). */
+typedef enum { CACHE_KEY, CACHE_BUMP, CACHE_PURGE } cache_kind_t;
+
+typedef struct {
+    cache_kind_t kind;
+    char *arg; /* key: the template ("user:{id}"); bump: the key; purge: the pattern */
+    int line;
+} cache_rule_t;
+
+const char *cache_kind_name(cache_kind_t k);
+
 typedef struct {
     char *path;
     char *name;
@@ -137,6 +148,8 @@ typedef struct {
 
     backfill_directive_t *backfills;
     size_t n_backfills;
+    cache_rule_t *cache_rules;
+    size_t n_cache_rules;
     action_t *actions;
     size_t n_actions;
 } migration_t;

@@ -89,7 +89,10 @@ typedef struct {
     char *where_sql;  /* ... and its WHERE, kept as a guard on every batch (NULL: none) */
     bool delete_rows; /* a file's own DELETE, batched the same way */
     bool catchup;     /* second pass: rewrite rows whose value differs from the expression */
-    int fill_step;    /* catch-up: the first pass, whose upper bound marks the existing rows */
+    /* -- convoy:cache key: a text[] of each touched row's Redis keys, e.g.
+     * ARRAY['user:' || (id)::text]; each batch puts them in the outbox (NULL: none) */
+    char *cache_keys_sql;
+    int fill_step; /* catch-up: the first pass, whose upper bound marks the existing rows */
 
     /* STEP_PRECHECK: count and sample queries, and what a counted row means */
     char *count_sql;
@@ -128,6 +131,11 @@ typedef struct {
     int64_t statement_timeout_ms;
     retry_policy_t retry;
     char *search_path; /* the file's SET search_path, applied to every step; NULL: default */
+    /* -- convoy:cache bump / purge: done once the migration completes */
+    char **cache_bump;
+    size_t n_cache_bump;
+    char **cache_purge;
+    size_t n_cache_purge;
 } plan_t;
 
 #define PLAN_DEFAULT_LOCK_TIMEOUT_MS      50

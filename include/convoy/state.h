@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 
 typedef struct {
     char *name;
@@ -51,6 +51,9 @@ bool state_set_source(
 bool state_set_hold(pg_t *pg, const char *name, int64_t token, const char *reason);
 /* Merges {key: value} into the migration's live overrides and audits it (operator). */
 bool state_set_override(pg_t *pg, const char *name, const char *key, const char *value);
+/* Queues Redis work (kind: bump, purge) in the outbox for the cache agents. Fenced. */
+bool state_outbox_add(
+    pg_t *pg, const char *name, int64_t token, const char *kind, char **keys, size_t n_keys);
 /* Loads the stored steps and settings into plan (zeroed first). False with *err. */
 bool state_load_plan(pg_t *pg, const char *name, plan_t *plan, char ***status_out, char **err);
 

@@ -482,10 +482,55 @@ test_parse_40k_statements(void **state)
     free(text);
 }
 
+/* -- convoy:cache: each kind parsed; each malformed one refused at its line and column. */
+static void
+test_cache_directives(void **state)
+{
+    static const struct {
+        const char *directive;
+        const char *error; /* NULL: accepted */
+    } cases[] = {
+        {"-- convoy:cache key user:{id}", NULL},
+        {"-- convoy:cache key org:{org_id}:user:{id}", NULL},
+        {"-- convoy:cache bump users:version", NULL},
+        {"-- convoy:cache purge 'user-list:*'", NULL},
+        {"-- convoy:cache key user:id", "needs a {column} placeholder"},
+        {"-- convoy:cache key user:{id", "a '{' without its '}'"},
+        {"-- convoy:cache key user:}id", "a '}' without its '{'"},
+        {"-- convoy:cache key user:{Id}", "must name a lower-case column"},
+        {"-- convoy:cache key it's:{id}", "no spaces, quotes"},
+        {"-- convoy:cache key", "convoy:cache needs `key TEMPLATE`"},
+        {"-- convoy:cache drop user:{id}", "convoy:cache needs `key TEMPLATE`"},
+        {"-- convoy:cache bump ''", "missing its key"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text = xasprintf("%s\nALTER TABLE users ADD COLUMN x int;\n", cases[i].directive);
+        migration_t m;
+        parse_error_t err = {0};
+        bool ok = migration_parse("c.sql", text, &m, &err);
+        if (cases[i].error == NULL) {
+            if (!ok)
+                fail_msg("`%s` refused: %s", cases[i].directive, err.message);
+            assert_int_equal(m.n_cache_rules, 1);
+            assert_int_equal(m.cache_rules[0].line, 1);
+            migration_free(&m);
+        } else {
+            if (ok)
+                fail_msg("`%s` accepted", cases[i].directive);
+            if (strstr(err.message, cases[i].error) == NULL)
+                fail_msg("`%s`: `%s` lacks `%s`", cases[i].directive, err.message, cases[i].error);
+            assert_int_equal(err.line, 1);
+        }
+        free(text);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest misc[] = {
+        cmocka_unit_test(test_cache_directives),
         cmocka_unit_test(test_clip_len),
         cmocka_unit_test(test_long_utf8_names),
         cmocka_unit_test(test_bom_checksum),
