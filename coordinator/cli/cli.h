@@ -5,6 +5,7 @@
 #include "convoy/exit.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct {
     const char *db; /* conninfo; NULL: PG* environment */
@@ -21,6 +22,9 @@ typedef struct {
     const char *out; /* keygen --out */
     const char *const *settings;
     int n_settings;
+    const char *gate;   /* gate --gate: expand (NULL) or contract */
+    int64_t timeout_ms; /* gate wait --timeout; 0: forever */
+    const char *action; /* gate wait|show */
     char *cluster_db;   /* owned: the primary's conninfo from the cluster config */
     char *cluster_name; /* owned */
 } cli_opts_t;
@@ -36,6 +40,10 @@ int cmd_resume(const cli_opts_t *o);
 int cmd_set(const cli_opts_t *o);
 int cmd_coordinator(const cli_opts_t *o);
 int cmd_keygen(const cli_opts_t *o);
+int cmd_verify(const cli_opts_t *o);
+int cmd_gate(const cli_opts_t *o);
+/* Runs convoy verify for NAME and prints the checks; EXIT_OK when they all passed. */
+int cli_verify(const cli_opts_t *o, const char *name, const char *file, bool summary_only);
 /* Follows a submitted migration until it ends (convoy apply --cluster). */
 int cli_follow(const cli_opts_t *o, const char *name);
 /*

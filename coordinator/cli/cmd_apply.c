@@ -74,11 +74,12 @@ cmd_apply(const cli_opts_t *o)
     req.m = &m;
     req.actor = actor;
     req.dead_holder_wait_ms = 30000;
+    /* stored with the migration: the coordinator drives it from this text, verify reads
+     * the intended columns from it */
+    req.source = source = read_file(o->file, NULL);
     if (o->cluster) {
-        /* the coordinator drives it from the text stored with it */
         req.submit_only = true;
         req.cluster = o->cluster_name;
-        req.source = source = read_file(o->file, NULL);
     }
     ev.emit = render_event;
     ev.ud = &r;
@@ -87,6 +88,8 @@ cmd_apply(const cli_opts_t *o)
     render_outcome(&r, m.name, &out);
     if (out.result == RES_SUBMITTED && !o->detach && !o->json)
         code = cli_follow(o, m.name);
+    else if (out.result == RES_DONE && !o->json)
+        code = cli_verify(o, m.name, o->file, true); /* the expand gate waits for it */
     if (o->json)
         cli_print_json(render_outcome_json(&r, m.name, &out, code));
     engine_outcome_free(&out);

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "convoy/log.h"
+#include "convoy/util.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -30,6 +31,8 @@ enum {
     OPT_BIND = 1u << 9,
     OPT_INSECURE = 1u << 10,
     OPT_OUT = 1u << 11,
+    OPT_GATE = 1u << 12,
+    OPT_TIMEOUT = 1u << 13,
 };
 /* What every command accepts. */
 #define OPT_ALWAYS (OPT_VERBOSE | OPT_HELP)
@@ -58,6 +61,8 @@ static const cli_option_t options[] = {
      "bind here instead of the config's bind (a second coordinator)"},
     {OPT_INSECURE, "insecure", 'I', NULL, "plain text, no CURVE (said on every status line)"},
     {OPT_OUT, "out", 'O', "PREFIX", "write PREFIX.key (mode 0600) and PREFIX.pub"},
+    {OPT_GATE, "gate", 'g', "GATE", "expand (default) or contract"},
+    {OPT_TIMEOUT, "timeout", 't', "DURATION", "give up after this long (default: wait forever)"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -83,6 +88,7 @@ typedef enum {
     ARG_OPTIONAL_NAME, /* at most one NAME */
     ARG_NONE,          /* no argument */
     ARG_NAME_SETTINGS, /* NAME and one or more key=value */
+    ARG_ACTION_NAME,   /* an action word and NAME: gate wait NAME */
 } arg_kind_t;
 
 #define CODES_END (-1)
@@ -176,6 +182,28 @@ static const cli_command_t commands[] = {
      "above which backfill batches hold) and batch-target=DURATION. The coordinator\n"
      "applies them within a heartbeat interval; each change is audited with your OS user.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"verify",
+     ARG_NAME,
+     OPT_DB | OPT_CLUSTER | OPT_JSON,
+     cmd_verify,
+     "check what a finished migration left, on the primary and every replica",
+     "Checks, on the primary: each added column's type and nullability; no convoy helper\n"
+     "left; every constraint validated; every index valid and ready; for an immutable\n"
+     "backfill expression, a random sample of 1000 rows recomputed. On each replica of the\n"
+     "cluster (--cluster): a count and an order-independent hash of each backfilled column\n"
+     "match the primary's once it has replayed. Recorded and audited; the expand gate opens\n"
+     "only after a verification passed. apply runs it at the end by itself.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"gate",
+     ARG_ACTION_NAME,
+     OPT_DB | OPT_CLUSTER | OPT_JSON | OPT_GATE | OPT_TIMEOUT,
+     cmd_gate,
+     "wait for (or show) a migration's deploy gate",
+     "`gate wait NAME` blocks until the gate (--gate expand, the default, or contract) is\n"
+     "open: exit 0 when open, 1 when it failed, 2 when --timeout passed. `gate show NAME`\n"
+     "prints its state and what holds it. expand opens when the migration is done, its cache\n"
+     "invalidations are confirmed and its verification passed (see docs/gates.md).",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
     {"coordinator",
      ARG_NONE,
      OPT_CONFIG | OPT_BIND | OPT_INSECURE,
@@ -222,6 +250,8 @@ args_synopsis(arg_kind_t k)
         return "";
     case ARG_NAME_SETTINGS:
         return "NAME key=value...";
+    case ARG_ACTION_NAME:
+        return "wait|show NAME";
     }
     return "";
 }
@@ -450,6 +480,16 @@ parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
         case OPT_OUT:
             o->out = optarg;
             break;
+        case OPT_GATE:
+            if (strcmp(optarg, "expand") != 0 && strcmp(optarg, "contract") != 0)
+                return usage_error(cmd, "--gate is expand or contract, not '%s'", optarg);
+            o->gate = optarg;
+            break;
+        case OPT_TIMEOUT:
+            if (!parse_duration_ms(optarg, &o->timeout_ms) || o->timeout_ms <= 0)
+                return usage_error(cmd, "--timeout takes a duration such as 30s or 5m, not '%s'",
+                                   optarg);
+            break;
         }
     }
     return -1;
@@ -510,6 +550,12 @@ main(int argc, char **argv)
     case ARG_NONE:
         if (n_args > 0)
             return usage_error(cmd, "takes no arguments, got %d", n_args);
+        break;
+    case ARG_ACTION_NAME:
+        if (n_args != 2 || (strcmp(argv[optind], "wait") != 0 && strcmp(argv[optind], "show") != 0))
+            return usage_error(cmd, "expected `wait NAME` or `show NAME`");
+        o.action = argv[optind];
+        o.name = argv[optind + 1];
         break;
     case ARG_NAME_SETTINGS:
         if (n_args < 2)

@@ -70,3 +70,41 @@ fsm_edge(mig_status_t from, mig_event_t event)
             return &fsm_edges[i];
     return NULL;
 }
+
+static const char *const dgate_names[DG_N_STATE] = {"pending", "open", "failed"};
+
+const dgate_edge_t dgate_edges[] = {
+    {DG_PENDING, DG_OPEN, "every condition holds"},
+    {DG_PENDING, DG_FAILED,
+     "a condition cannot hold (verification or compatibility failed, "
+     "the migration failed or was aborted)"},
+    {DG_FAILED, DG_PENDING, "the cause is gone (fixed and verified again, resumed)"},
+    {DG_FAILED, DG_OPEN, "the cause is gone and every condition holds"},
+};
+const size_t dgate_n_edges = sizeof(dgate_edges) / sizeof(dgate_edges[0]);
+
+const char *
+dgate_state_name(dgate_state_t s)
+{
+    return (unsigned)s < DG_N_STATE ? dgate_names[s] : "unknown";
+}
+
+bool
+dgate_state_parse(const char *name, dgate_state_t *out)
+{
+    for (int i = 0; name && i < DG_N_STATE; i++)
+        if (strcmp(name, dgate_names[i]) == 0) {
+            *out = (dgate_state_t)i;
+            return true;
+        }
+    return false;
+}
+
+const dgate_edge_t *
+dgate_edge(dgate_state_t from, dgate_state_t to)
+{
+    for (size_t i = 0; i < dgate_n_edges; i++)
+        if (dgate_edges[i].from == from && dgate_edges[i].to == to)
+            return &dgate_edges[i];
+    return NULL;
+}

@@ -426,6 +426,8 @@ engine_apply(const apply_req_t *req,
     }
     if (!found) {
         if (!state_create_migration(pg, m->name, m->checksum, &plan, lease.token, req->file) ||
+            (req->source &&
+             !state_set_source(pg, m->name, lease.token, req->cluster, req->source)) ||
             state_transition(pg, m->name, lease.token, EV_START, req->file, &to) != TR_OK) {
             outcome(out, RES_ERROR, xasprintf("recording the plan: %s", pg_errmsg(pg)), NULL);
             goto done;

@@ -47,6 +47,14 @@ static const char schema_sql[] =
     "last_error text, agent text);\n"
     "CREATE INDEX IF NOT EXISTS invalidations_pending ON convoy.invalidations (id) WHERE "
     "confirmed_at IS NULL;\n"
+    /* convoy verify's results; the gates (expand, contract) per migration */
+    "CREATE TABLE IF NOT EXISTS convoy.verifications (id bigserial PRIMARY KEY, migration text "
+    "NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), ok boolean NOT NULL, report "
+    "jsonb NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS convoy.gates (migration text NOT NULL, gate text NOT NULL CHECK "
+    "(gate IN ('expand', 'contract')), state text NOT NULL CHECK (state IN ('pending', 'open', "
+    "'failed')), reasons jsonb NOT NULL DEFAULT '[]', updated_at timestamptz NOT NULL DEFAULT "
+    "clock_timestamp(), PRIMARY KEY (migration, gate));\n"
     /* what the coordinator sees of each node, refreshed while it runs (for convoy status) */
     "CREATE TABLE IF NOT EXISTS convoy.fleet (cluster text NOT NULL, node text NOT NULL, role "
     "text NOT NULL, state text NOT NULL, lag_ms bigint, lag_bytes bigint, replay_lsn pg_lsn, "

@@ -12,11 +12,13 @@
 #include "convoy/cluster.h"
 #include "convoy/engine.h"
 #include "convoy/exit.h"
+#include "convoy/gates.h"
 #include "convoy/log.h"
 #include "convoy/pg.h"
 #include "convoy/throttle.h"
 #include "convoy/transport.h"
 #include "convoy/util.h"
+#include "convoy/verify.h"
 
 #include <pthread.h>
 #include <pwd.h>
@@ -231,6 +233,44 @@ on_engine_event(void *ud, const engine_event_t *e)
     }
 }
 
+/* The migration is done: verify it on the primary and every replica (the expand gate waits). */
+static void
+verify_done(service_t *sv, const char *name)
+{
+    verify_req_t req = {0};
+    const char **names = xcalloc(sv->cl.n_nodes + 1, sizeof(char *));
+    const char **conns = xcalloc(sv->cl.n_nodes + 1, sizeof(char *));
+    bool passed = false;
+    json_t *checks = NULL;
+    char *err = NULL;
+
+    for (size_t i = 0; i < sv->cl.n_nodes; i++)
+        if (sv->cl.nodes[i].replica) {
+            names[req.n_replicas] = sv->cl.nodes[i].name;
+            conns[req.n_replicas++] = sv->cl.nodes[i].conninfo;
+        }
+    req.conninfo = cluster_primary(&sv->cl)->conninfo;
+    req.name = name;
+    req.actor = sv->actor;
+    req.replica_names = names;
+    req.replica_conninfos = conns;
+    if (!engine_verify(&req, &passed, &checks, &err)) {
+        log_error("verifying %s: %s", name, err ? err : "failed");
+    } else {
+        size_t i;
+        json_t *c;
+        json_array_foreach(checks, i, c) if (!json_is_true(json_object_get(c, "ok")))
+            log_warn("verify %s: %s %s: %s", name, json_string_value(json_object_get(c, "node")),
+                     json_string_value(json_object_get(c, "check")),
+                     json_string_value(json_object_get(c, "detail")));
+        log_info("verification of %s %s", name, passed ? "passed" : "FAILED");
+    }
+    json_decref(checks);
+    free(err);
+    free(names);
+    free(conns);
+}
+
 static void *
 driver_main(void *arg)
 {
@@ -256,6 +296,8 @@ driver_main(void *arg)
     req.actor = sv->actor;
     req.gate = &sv->gate;
     engine_apply(&req, &sv->ctl, &ev, &out);
+    if (out.result == RES_DONE)
+        verify_done(sv, sv->pick_name);
     if (out.result == RES_BUSY) {
         if (!sv->last_busy)
             log_info("%s: %s; standing by", sv->pick_name, out.message ? out.message : "busy");
@@ -417,6 +459,32 @@ start_driver(service_t *sv, const char *name, const char *source, const char *fi
     sv->worker_running = true;
 }
 
+/* The gates of this cluster's finished migrations that are not open yet. */
+static void
+evaluate_gates(service_t *sv)
+{
+    const char *p[1] = {sv->cl.name};
+    PGresult *r = NULL;
+
+    if (!sv->pg || pg_run(sv->pg,
+                          "SELECT m.name FROM convoy.migrations m WHERE m.cluster = $1 AND "
+                          "m.status IN ('done', 'failed', 'aborted', 'blocked') AND NOT EXISTS "
+                          "(SELECT 1 FROM convoy.gates g WHERE g.migration = m.name AND g.gate = "
+                          "'expand' AND g.state = 'open') ORDER BY m.started_at DESC LIMIT 20",
+                          1, p, &r) != PG_OK) {
+        PQclear(r);
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        dgate_state_t st;
+        json_t *reasons = NULL;
+        if (gates_evaluate(sv->pg, PQgetvalue(r, i, 0), "expand", &st, &reasons) && st == DG_OPEN)
+            log_info("%s: the expand gate is open", PQgetvalue(r, i, 0));
+        json_decref(reasons);
+    }
+    PQclear(r);
+}
+
 /* The oldest migration of this cluster that a driver should be running. */
 static void
 pick_up(service_t *sv)
@@ -443,6 +511,7 @@ pick_up(service_t *sv)
         start_driver(sv, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
                      PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2));
     PQclear(r);
+    evaluate_gates(sv);
 }
 
 /* What this coordinator sees of every node, for `convoy status` (the driver only). */

@@ -49,6 +49,24 @@ typedef struct {
     const char *meaning;
 } fsm_edge_t;
 
+/*
+ * Deploy gates (expand, contract): per migration, durable, one small table of edges.
+ * Open means the next app rollout (expand) or the destructive follow-up (contract) may go.
+ */
+typedef enum { DG_PENDING, DG_OPEN, DG_FAILED, DG_N_STATE } dgate_state_t;
+
+typedef struct {
+    dgate_state_t from, to;
+    const char *meaning;
+} dgate_edge_t;
+
+extern const dgate_edge_t dgate_edges[];
+extern const size_t dgate_n_edges;
+const char *dgate_state_name(dgate_state_t s);
+bool dgate_state_parse(const char *name, dgate_state_t *out);
+/* The edge from -> to, or NULL when the gate table has none. */
+const dgate_edge_t *dgate_edge(dgate_state_t from, dgate_state_t to);
+
 extern const fsm_edge_t fsm_edges[];
 extern const size_t fsm_n_edges;
 

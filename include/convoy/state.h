@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 4
+#define STATE_SCHEMA_VERSION 5
 
 typedef struct {
     char *name;
