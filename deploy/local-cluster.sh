@@ -11,6 +11,9 @@ DIR="${CONVOY_LOCAL_DIR:-$ROOT/.convoy-local}"
 TIMEOUT="${CONVOY_LOCAL_TIMEOUT:-60}"
 NODES=(primary r1 r2)
 REPLICAS=(r1 r2)
+# Agents: one per node, plus a cache agent (Redis invalidation) when this build's agent has
+# role = cache (CONVOY_LOCAL_CACHE=0 leaves it out).
+AGENTS=(primary r1 r2)
 MARKER=".convoy-local-cluster" # proves a directory is ours before `down --purge` deletes it
 
 usage() {
@@ -165,7 +168,7 @@ make_dirs() {
 # ------------------------------------------------------------------------------- ports
 
 declare -A PORT=()
-PORT_KEYS=(primary r1 r2 redis coordinator coordinator2)
+PORT_KEYS=(primary r1 r2 redis coordinator coordinator2 http)
 # CONVOY_LOCAL_COORDINATORS=2: a second coordinator (HA: one drives, the other takes over)
 N_COORD="${CONVOY_LOCAL_COORDINATORS:-1}"
 [[ "$N_COORD" == 1 || "$N_COORD" == 2 ]] || { echo "local-cluster: CONVOY_LOCAL_COORDINATORS must be 1 or 2" >&2; exit 2; }
@@ -544,8 +547,20 @@ find_fleet_bins() {
   fi
 }
 
-node_role() { [[ "$1" == primary ]] && echo primary || echo replica; }
-node_conninfo() { printf 'host=%s port=%s dbname=app user=postgres' "$SOCK" "${PORT[$1]}"; }
+node_role() { case "$1" in primary | cache) echo "$1" ;; *) echo replica ;; esac; }
+# the cache agent works the outbox on the primary
+node_conninfo() { printf 'host=%s port=%s dbname=app user=postgres' "$SOCK" "${PORT[${1/cache/primary}]}"; }
+with_cache_agent() {
+  [[ "${CONVOY_LOCAL_CACHE:-1}" != 0 ]] && "$AGENT" --help 2>&1 | grep -q "cache" &&
+    [[ " ${AGENTS[*]} " != *" cache "* ]] && AGENTS+=(cache)
+  return 0
+}
+ensure_token() {
+  if [[ ! -f "$DIR/keys/http.token" ]]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$DIR/keys/http.token")
+    say "keys: $DIR/keys/http.token (the gate API's bearer token)"
+  fi
+}
 coordinator_endpoint() { printf 'tcp://127.0.0.1:%s' "${PORT[${1:-coordinator}]}"; }
 # every coordinator an agent reports to
 coordinator_endpoints() {
@@ -556,7 +571,7 @@ coordinator_endpoints() {
 
 ensure_keys() {
   local k
-  for k in coordinator "${NODES[@]}"; do
+  for k in coordinator "${AGENTS[@]}"; do
     if [[ ! -f "$DIR/keys/$k.key" || ! -f "$DIR/keys/$k.pub" ]]; then
       printf '=== %s convoy keygen --out %s\n' "$(date '+%F %T')" "$DIR/keys/$k" >>"$DIR/logs/keygen.log"
       "$CONVOY" keygen --out "$DIR/keys/$k" >>"$DIR/logs/keygen.log" 2>&1 ||
@@ -593,8 +608,10 @@ bind = $(coordinator_endpoint)
 key_file = $DIR/keys/coordinator.key
 heartbeat = 100ms
 max_lag = 1s
+http = 127.0.0.1:${PORT[http]}
+http_token_file = $DIR/keys/http.token
 INI
-    for n in "${NODES[@]}"; do
+    for n in "${AGENTS[@]}"; do
       cat <<INI
 
 [node $n]
@@ -604,7 +621,7 @@ agent_key = $DIR/keys/$n.pub
 INI
     done
   } | write_config "$DIR/cluster.ini"
-  for n in "${NODES[@]}"; do
+  for n in "${AGENTS[@]}"; do
     write_config "$DIR/agents/$n.ini" <<INI
 ; $PROG: the agent of node $n (docs/fleet.md). Delete this file and run 'up' to regenerate.
 [agent]
@@ -615,6 +632,7 @@ coordinators = $(coordinator_endpoints)
 coordinator_key = $DIR/keys/coordinator.pub
 key_file = $DIR/keys/$n.key
 heartbeat = 100ms
+$([[ "$n" == cache ]] && printf 'redis = redis://127.0.0.1:%s' "${PORT[redis]}")
 INI
   done
 }
@@ -663,7 +681,10 @@ cmd_up() {
   local no_fleet="$1" n fresh_primary=0
   find_pg
   check_dir_path
-  if ((!no_fleet)); then find_fleet_bins; fi
+  if ((!no_fleet)); then
+    find_fleet_bins
+    with_cache_agent
+  fi
   make_dirs
   lock_dir
   ensure_ports
@@ -706,6 +727,7 @@ cmd_up() {
   fi
 
   # The fleet. Configs are written even with --no-fleet so that CONVOY_CLUSTER names a file.
+  ensure_token
   ensure_configs
   if ((!no_fleet)); then
     ensure_keys
@@ -717,7 +739,7 @@ cmd_up() {
       start_coordinator2
       STARTED+=(coordinator2)
     fi
-    for n in "${NODES[@]}"; do
+    for n in "${AGENTS[@]}"; do
       if [[ -z "$(managed_pid "agent-$n" "$(agent_pattern "$n")")" ]]; then
         start_agent "$n"
         STARTED+=("agent-$n")
@@ -786,7 +808,7 @@ wait_ready() {
         log_tail "$DIR/logs/coordinator.log"
         die "the coordinator exited (log: $DIR/logs/coordinator.log)"
       fi
-      for n in "${NODES[@]}"; do
+      for n in "${AGENTS[@]}"; do
         if [[ -z "$(managed_pid "agent-$n" "$(agent_pattern "$n")")" ]]; then
           log_tail "$DIR/logs/agent-$n.log"
           die "agent-$n exited (log: $DIR/logs/agent-$n.log)"
@@ -833,7 +855,9 @@ cmd_down() {
   lock_dir
   stop_managed coordinator "$(coordinator_pattern)"
   [[ -f "$DIR/pids/coordinator2.pid" ]] && stop_managed coordinator2 "$(coordinator2_pattern)"
-  for n in "${NODES[@]}"; do stop_managed "agent-$n" "$(agent_pattern "$n")"; done
+  for n in "${AGENTS[@]}" cache; do
+    [[ -f "$DIR/pids/agent-$n.pid" ]] && stop_managed "agent-$n" "$(agent_pattern "$n")"
+  done
   for n in "${NODES[@]}"; do [[ -f "$(pg_data "$n")/PG_VERSION" ]] && have_pg=1; done
   if ((have_pg)); then
     find_pg
@@ -900,7 +924,8 @@ cmd_status() {
     ((fleet_expected)) && all_up=0 || detail="not started (last up was --no-fleet)"
   fi
   printf '%-15s %-5s %-6s %-8s %s\n' coordinator "$state" "${PORT[coordinator]}" "${pid:--}" "$detail"
-  for n in "${NODES[@]}"; do
+  [[ -f "$DIR/agents/cache.ini" ]] && AGENTS+=(cache)
+  for n in "${AGENTS[@]}"; do
     pid="$(managed_pid "agent-$n" "$(agent_pattern "$n")")"
     if [[ -n "$pid" ]]; then state=up detail="log $DIR/logs/agent-$n.log"; else
       state=down detail="log $DIR/logs/agent-$n.log"
@@ -935,6 +960,9 @@ cmd_env() {
   echo "export CONVOY_CLUSTER=$(shq "$DIR/cluster.ini")"
   echo "export CONVOY_REPLICAS=$(shq "${uris[*]}")"
   echo "export CONVOY_REDIS_URL=$(shq "redis://127.0.0.1:${PORT[redis]}")"
+  echo "export REDIS_URL=$(shq "redis://127.0.0.1:${PORT[redis]}")"
+  echo "export CONVOY_HTTP=$(shq "http://127.0.0.1:${PORT[http]}")"
+  [[ -f "$DIR/keys/http.token" ]] && echo "export CONVOY_TOKEN=$(shq "$(cat "$DIR/keys/http.token")")"
   echo "export CONVOY_LOCAL_DIR=$(shq "$DIR")"
 }
 

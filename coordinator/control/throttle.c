@@ -80,8 +80,16 @@ fleet_unmeasurable(const node_view_t *v, size_t n, const throttle_limits_t *lim,
         }
         if (!v[i].db_ok) {
             say(o, GATE_HOLD, "%s %s: its agent cannot query the database (%s)",
-                v[i].replica ? "replica" : "primary", v[i].name,
-                v[i].db_error ? v[i].db_error : "no detail");
+                v[i].replica ? "replica"
+                : v[i].cache ? "cache agent"
+                             : "primary",
+                v[i].name, v[i].db_error ? v[i].db_error : "no detail");
+            return true;
+        }
+        if (v[i].cache && !v[i].redis_ok) {
+            say(o, GATE_HOLD, "cache agent %s cannot reach Redis (%s); invalidations wait",
+                v[i].name,
+                v[i].redis_error && v[i].redis_error[0] ? v[i].redis_error : "no detail");
             return true;
         }
         if (v[i].replica && !v[i].in_recovery) {

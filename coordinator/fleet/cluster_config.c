@@ -88,6 +88,10 @@ on_cluster_key(reader_t *r, const char *key, const char *v)
         set_str(&c->key_file, v);
     else if (!strcmp(key, "pause_file"))
         set_str(&c->pause_file, v);
+    else if (!strcmp(key, "http"))
+        set_str(&c->http, v);
+    else if (!strcmp(key, "http_token_file"))
+        set_str(&c->http_token_file, v);
     else if (!strcmp(key, "heartbeat"))
         duration(r, key, v, &c->heartbeat_ms);
     else if (!strcmp(key, "max_lag"))
@@ -102,7 +106,7 @@ on_cluster_key(reader_t *r, const char *key, const char *v)
     } else
         err_at(r, r->line,
                "unknown key `%s` in [cluster] (known: name, bind, key_file, heartbeat, max_lag, "
-               "replay_timeout, reader_hold, pause_file, insecure)",
+               "replay_timeout, reader_hold, pause_file, http, http_token_file, insecure)",
                key);
     return 1;
 }
@@ -113,12 +117,16 @@ on_node_key(reader_t *r, const char *key, const char *v)
     cluster_node_t *n = r->cur;
 
     if (!strcmp(key, "role")) {
+        n->replica = n->cache = false;
         if (!strcmp(v, "primary"))
-            n->replica = false;
+            n->primary = true;
         else if (!strcmp(v, "replica"))
             n->replica = true;
+        else if (!strcmp(v, "cache"))
+            n->cache = true;
         else
-            err_at(r, r->line, "role = %s: write primary or replica", v);
+            err_at(r, r->line, "role = %s: write primary, replica or cache", v);
+        n->role_given = true;
     } else if (!strcmp(key, "conninfo")) {
         set_str(&n->conninfo, v);
     } else if (!strcmp(key, "agent_key")) {
@@ -164,7 +172,6 @@ on_entry(void *user, const char *section, const char *key, const char *v)
             memset(r->cur, 0, sizeof(*r->cur));
             r->cur->name = xstrdup(name);
             r->cur->line = r->line;
-            r->cur->replica = true;
         }
         return on_node_key(r, key, v);
     }
@@ -208,9 +215,14 @@ cluster_load(const char *path, cluster_t *c, char **errors)
         err_at(&r, r.cluster_line ? r.cluster_line : 1,
                "[cluster] needs key_file (write one with `convoy keygen --out keys/coordinator`), "
                "or insecure = true");
+    if (c->http && c->http_token_file == NULL)
+        err_at(&r, r.cluster_line ? r.cluster_line : 1,
+               "[cluster] http needs http_token_file (a file holding the bearer token)");
     for (size_t i = 0; i < c->n_nodes; i++) {
         cluster_node_t *n = &c->nodes[i];
-        if (!n->replica)
+        if (!n->role_given)
+            err_at(&r, n->line, "[node %s] needs role (primary, replica or cache)", n->name);
+        if (n->primary)
             primaries++;
         if (n->conninfo == NULL)
             err_at(&r, n->line, "[node %s] needs conninfo", n->name);
@@ -244,6 +256,8 @@ cluster_free(cluster_t *c)
     free(c->bind);
     free(c->key_file);
     free(c->pause_file);
+    free(c->http);
+    free(c->http_token_file);
     memset(c, 0, sizeof(*c));
 }
 
@@ -251,7 +265,7 @@ const cluster_node_t *
 cluster_primary(const cluster_t *c)
 {
     for (size_t i = 0; i < c->n_nodes; i++)
-        if (!c->nodes[i].replica)
+        if (c->nodes[i].primary)
             return &c->nodes[i];
     return NULL;
 }

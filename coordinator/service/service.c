@@ -13,6 +13,7 @@
 #include "convoy/engine.h"
 #include "convoy/exit.h"
 #include "convoy/gates.h"
+#include "convoy/http.h"
 #include "convoy/log.h"
 #include "convoy/pg.h"
 #include "convoy/throttle.h"
@@ -20,9 +21,11 @@
 #include "convoy/util.h"
 #include "convoy/verify.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,9 @@
 typedef struct {
     char name[64];
     bool replica;
+    bool cache;
+    bool redis_ok;
+    char redis_error[200];
     char identity[256];
     size_t identity_len;
     int64_t last_seen_ms; /* -1: never */
@@ -64,7 +70,8 @@ typedef struct {
     void *zctx, *router;
     zap_t zap;
     zap_entry_t *allow;
-    pg_t *pg; /* the fleet loop's connection to the primary */
+    pg_t *pg;         /* the fleet loop's connection to the primary */
+    http_srv_t *http; /* the gate API; NULL when not configured */
     int64_t pg_retry_ms;
     uint64_t seq;
     uint64_t next_cmd;
@@ -163,6 +170,9 @@ gate_ask(void *ud, gate_query_t *q, char *why, size_t why_len)
         node_view_t *v = &views[i];
         v->name = n->name;
         v->replica = n->replica;
+        v->cache = n->cache;
+        v->redis_ok = n->redis_ok;
+        v->redis_error = n->redis_error;
         v->silent_ms = n->last_seen_ms < 0 ? -1 : now - n->last_seen_ms;
         v->db_ok = n->reported && n->db_ok;
         v->db_error = n->reported ? n->db_error : "no report yet";
@@ -539,7 +549,10 @@ write_fleet_view(service_t *sv)
         bool unknown = silent < 0 || silent > 3 * sv->cl.heartbeat_ms;
 
         snprintf(w->node, sizeof(w->node), "%s", n->name);
-        snprintf(w->role, sizeof(w->role), "%s", n->replica ? "replica" : "primary");
+        snprintf(w->role, sizeof(w->role), "%s",
+                 n->replica ? "replica"
+                 : n->cache ? "cache"
+                            : "primary");
         snprintf(w->state, sizeof(w->state), "%s",
                  unknown                            ? "unknown"
                  : !n->db_ok                        ? "db-error"
@@ -647,6 +660,11 @@ on_report(node_t *n, const Convoy__Wire__Report *r)
     if (n->replica) {
         n->replay_lsn = r->replay_lsn;
         n->hb_seq = r->heartbeat_seq;
+    }
+    if (n->cache) {
+        n->redis_ok = r->redis_ok;
+        snprintf(n->redis_error, sizeof(n->redis_error), "%s",
+                 r->redis_error ? r->redis_error : "");
     }
 }
 
@@ -809,6 +827,7 @@ setup(service_t *sv, const service_opts_t *o)
     for (size_t i = 0; i < sv->n_nodes; i++) {
         snprintf(sv->nodes[i].name, sizeof(sv->nodes[i].name), "%s", sv->cl.nodes[i].name);
         sv->nodes[i].replica = sv->cl.nodes[i].replica;
+        sv->nodes[i].cache = sv->cl.nodes[i].cache;
         sv->nodes[i].last_seen_ms = -1;
         sv->nodes[i].hb_seq = -1;
         memcpy(sv->allow[i].key, sv->cl.nodes[i].key, sizeof(sv->allow[i].key));
@@ -850,6 +869,29 @@ setup(service_t *sv, const service_opts_t *o)
                  (long long)sv->cl.max_lag_ms,
                  sv->insecure ? " [INSECURE: no CURVE; --insecure]" : ", CURVE on");
     }
+    if (sv->cl.http) {
+        char *path = cluster_path(&sv->cl, sv->cl.http_token_file), *err = NULL;
+        char *token = read_file(path, NULL);
+        size_t n = token ? strcspn(token, "\r\n") : 0;
+        if (token == NULL || n < 16) {
+            fprintf(stderr, "%s: http_token_file %s: %s\n", sv->cl.path, path,
+                    token ? "the token must be at least 16 characters" : strerror(errno));
+            free(token);
+            free(path);
+            return false;
+        }
+        token[n] = '\0';
+        sv->http = http_start(sv->cl.http, token, cluster_primary(&sv->cl)->conninfo, &err);
+        sodium_memzero(token, n);
+        free(token);
+        free(path);
+        if (sv->http == NULL) {
+            fprintf(stderr, "convoy coordinator: %s\n", err);
+            free(err);
+            return false;
+        }
+        log_info("gate API on http://%s/v1/gates/NAME (bearer token required)", sv->cl.http);
+    }
     pthread_mutex_init(&sv->mu, NULL);
     sv->gate.ask = gate_ask;
     sv->gate.poll_ms = sv->cl.heartbeat_ms;
@@ -869,6 +911,7 @@ teardown(service_t *sv)
 {
     if (sv->worker_running)
         pthread_join(sv->worker, NULL);
+    http_stop(sv->http);
     pg_close(&sv->pg);
     if (sv->router)
         zmq_close(sv->router);

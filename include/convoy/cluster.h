@@ -13,7 +13,10 @@
 
 typedef struct {
     char *name;
-    bool replica; /* false: the primary */
+    bool replica; /* a streaming replica (role = replica) */
+    bool cache;   /* role = cache: works the Redis invalidation outbox */
+    bool primary;
+    bool role_given;
     char *conninfo;
     char key[41]; /* the agent's CURVE public key ("" when insecure and not given) */
     bool key_given;
@@ -29,7 +32,9 @@ typedef struct {
     int64_t max_lag_ms;
     int64_t replay_timeout_ms;
     int64_t reader_hold_ms;
-    char *pause_file; /* NULL: none */
+    char *pause_file;      /* NULL: none */
+    char *http;            /* the gate API's HOST:PORT; NULL: off */
+    char *http_token_file; /* its bearer token (required with http) */
     bool insecure;
     cluster_node_t *nodes;
     size_t n_nodes;

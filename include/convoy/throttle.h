@@ -35,6 +35,9 @@ int64_t hb_ring_lag_ms(const hb_ring_t *r, int64_t seen, int64_t now_ms);
 typedef struct {
     const char *name;
     bool replica;
+    bool cache; /* a cache agent: it must reach Redis */
+    bool redis_ok;
+    const char *redis_error;
     int64_t silent_ms; /* since its last frame; -1: never heard */
     bool db_ok;
     const char *db_error;

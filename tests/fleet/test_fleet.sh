@@ -4,7 +4,8 @@
 #
 #   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
 #
-# Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts (default: all). Every case
+# Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify
+# (default: all). Every case
 # asserts from the database's own records (checkpoint and step timestamps, the audit log),
 # not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
 # is not installed (skip).
@@ -14,7 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
 shift
 CASES=("$@")
-((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts)
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify)
 
 command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
   echo "test_fleet: PostgreSQL server binaries not found: skipped"
@@ -398,6 +399,78 @@ ALTER TABLE events ADD COLUMN level int;"
     ok "SIGHUP named the key that needs a restart" || fail "the role change was not named"
   sed -i 's/^heartbeat = .*/heartbeat = 100ms/; s/^role = primary/role = replica/' "$cfg"
   kill -HUP "$(agent_pid r1)"
+}
+
+# ---- 9. the expand gate: CLI and HTTP (Argo: always 200; Flagger: 2xx only when open) ----
+http() { curl -s -o "$WORK/http.body" -w '%{http_code} %{time_total}' "$@"; }
+case_gates() {
+  local m=gated out code t
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill grade = val % 11
+ALTER TABLE events ADD COLUMN grade int;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  "$CONVOY" pause $m --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1
+  "$CONVOY" gate wait $m --cluster "$CONVOY_CLUSTER" --timeout 1s >"$WORK/gate.out" 2>&1
+  code=$?
+  [[ $code == 2 ]] && grep -q "pending" "$WORK/gate.out" &&
+    ok "gate wait: still pending after its timeout (exit 2): $(grep -m1 'migration' "$WORK/gate.out" | sed 's/^ *//')" ||
+    fail "gate wait while running: exit $code, $(cat "$WORK/gate.out")"
+  out="$(http "$CONVOY_HTTP/v1/gates/$m")"
+  [[ "${out%% *}" == 401 ]] && ok "no token: 401" || fail "no token: $out"
+  out="$(http -H "Authorization: Bearer wrong-token-wrong-token" "$CONVOY_HTTP/v1/gates/$m")"
+  [[ "${out%% *}" == 401 ]] && ok "wrong token: 401" || fail "wrong token: $out"
+  out="$(http -H "Authorization: Bearer $CONVOY_TOKEN" "$CONVOY_HTTP/v1/gates/$m")"
+  [[ "${out%% *}" == 200 ]] && grep -q '"state":"pending"' "$WORK/http.body" &&
+    ok "GET while pending: 200 $(cat "$WORK/http.body") in ${out#* } s" || fail "GET pending: $out $(cat "$WORK/http.body")"
+  out="$(http -X POST -H "Authorization: Bearer $CONVOY_TOKEN" "$CONVOY_HTTP/v1/gates/$m/flagger")"
+  [[ "${out%% *}" == 409 ]] && ok "Flagger while pending: 409" || fail "Flagger pending: $out"
+  out="$(http -H "Authorization: Bearer $CONVOY_TOKEN" "$CONVOY_HTTP/v1/gates/no_such_migration")"
+  [[ "${out%% *}" == 404 ]] && ok "unknown migration: 404" || fail "unknown: $out"
+  "$CONVOY" resume $m --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1
+  timeout 120 "$CONVOY" gate wait $m --cluster "$CONVOY_CLUSTER" >"$WORK/gate.out" 2>&1
+  code=$?
+  [[ $code == 0 ]] && ok "gate wait returned 0 once open" || fail "gate wait: exit $code $(cat "$WORK/gate.out")"
+  t="$(q primary "SELECT count(*) FROM convoy.verifications WHERE migration = '$m' AND ok")"
+  [[ "$t" -ge 1 ]] && ok "opened after a passing verification ($t)" || fail "open without a verification"
+  out="$(http -H "Authorization: Bearer $CONVOY_TOKEN" "$CONVOY_HTTP/v1/gates/$m")"
+  [[ "${out%% *}" == 200 ]] && grep -q '"state":"open"' "$WORK/http.body" &&
+    awk -v t="${out#* }" 'BEGIN { exit !(t < 0.1) }' &&
+    ok "GET when open: 200 open in ${out#* } s" || fail "GET open: $out $(cat "$WORK/http.body")"
+  out="$(http -X POST -H "Authorization: Bearer $CONVOY_TOKEN" "$CONVOY_HTTP/v1/gates/$m/flagger")"
+  [[ "${out%% *}" == 200 ]] && ok "Flagger when open: 200" || fail "Flagger open: $out"
+  q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'gate' AND outcome = 'expand: pending -> open'" | grep -q '^1$' &&
+    ok "the gate's opening is audited" || fail "no audited gate change"
+}
+
+# ---- 10. verify catches faults ------------------------------------------------------------
+case_verify() {
+  local m=verified out
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill doubled = val * 2
+ALTER TABLE users ADD COLUMN doubled bigint;
+CREATE INDEX CONCURRENTLY users_doubled_idx ON users (doubled);"
+  finish $m 120
+  "$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" >"$WORK/v.out" 2>&1 && ok "a clean migration verifies" ||
+    fail "clean verify: $(cat "$WORK/v.out")"
+  # a row corrupted after the backfill
+  q primary "UPDATE users SET doubled = -1 WHERE id = 4242" >/dev/null
+  out="$("$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" 2>&1)" && fail "corrupted row: verify passed" ||
+    { grep -q "1 of .* rows differ from val \* 2, e.g. the row with key 4242" <<<"$out" &&
+      ok "corrupted row: $(grep -o 'doubled: 1 of.*' <<<"$out")" || fail "corrupted row: $out"; }
+  q primary "UPDATE users SET doubled = val * 2 WHERE id = 4242" >/dev/null
+  # an INVALID index (what a failed CREATE INDEX CONCURRENTLY leaves)
+  q primary "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'users_doubled_idx'::regclass" >/dev/null
+  out="$("$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" 2>&1)" && fail "invalid index: verify passed" ||
+    { grep -q "index users_doubled_idx is INVALID" <<<"$out" && ok "invalid index named" || fail "invalid index: $out"; }
+  q primary "UPDATE pg_index SET indisvalid = true WHERE indexrelid = 'users_doubled_idx'::regclass" >/dev/null
+  # a replica whose aggregate differs (it stopped replaying before a change on the primary)
+  q r2 "SELECT pg_wal_replay_pause()" >/dev/null
+  q primary "UPDATE users SET doubled = doubled WHERE id = 1; UPDATE users SET doubled = 0 WHERE id = 5" >/dev/null
+  out="$("$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" 2>&1)" && fail "diverged replica: verify passed" ||
+    { grep -q "FAIL r2 .*aggregate" <<<"$out" && ! grep -q "FAIL r1" <<<"$out" &&
+      ok "diverged replica: $(grep -o 'FAIL r2.*' <<<"$out" | head -1)" || fail "diverged replica: $out"; }
+  q r2 "SELECT pg_wal_replay_resume()" >/dev/null
+  q primary "UPDATE users SET doubled = val * 2 WHERE id = 5" >/dev/null
 }
 
 for CASE in "${CASES[@]}"; do

@@ -51,11 +51,12 @@ typedef struct {
 
 #define PRIMARY                                                                                    \
     {                                                                                              \
-        "p", false, 50, true, NULL, false, false, -1, 0, true, 0, 0, 0                             \
+        .name = "p", .silent_ms = 50, .db_ok = true, .lag_ms = -1, .readers_known = true           \
     }
 #define R(n, lag)                                                                                  \
     {                                                                                              \
-        n, true, 50, true, NULL, true, false, lag, 1000, true, 0, 0, 0                             \
+        .name = n, .replica = true, .silent_ms = 50, .db_ok = true, .in_recovery = true,           \
+        .lag_ms = lag, .replay_lsn = 1000, .readers_known = true                                   \
     }
 
 static const tcase_t cases[] = {
@@ -249,6 +250,33 @@ test_fail_closed(void **state)
     }
 }
 
+/* A cache agent that cannot reach Redis holds: its invalidations would wait unseen. */
+static void
+test_cache_agent(void **state)
+{
+    node_view_t v[3];
+    tcase_t c = {"cache",
+                 {PRIMARY, R("r1", 0), R("r2", 0)},
+                 GATE_BEFORE_BATCH,
+                 false,
+                 0,
+                 0,
+                 NULL,
+                 GATE_GO,
+                 NULL,
+                 false};
+    (void)state;
+    set_case_specials(&c, v);
+    v[0].cache = true; /* node 0 plays the cache agent here */
+    v[0].redis_ok = true;
+    run_case(&c, v);
+    v[0].redis_ok = false;
+    v[0].redis_error = "Connection refused";
+    c.want = GATE_HOLD;
+    c.why = "cache agent p cannot reach Redis (Connection refused)";
+    run_case(&c, v);
+}
+
 /* Replica readers hold an ACCESS EXCLUSIVE step, bounded by reader_hold. */
 static void
 test_readers(void **state)
@@ -293,10 +321,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ring_lag),
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_fail_closed),
-        cmocka_unit_test(test_readers),
+        cmocka_unit_test(test_ring_lag),    cmocka_unit_test(test_table),
+        cmocka_unit_test(test_fail_closed), cmocka_unit_test(test_readers),
+        cmocka_unit_test(test_cache_agent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
