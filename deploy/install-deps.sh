@@ -18,6 +18,8 @@ PACKAGES=(
   protobuf-c-compiler
   libinih-dev
   libhiredis-dev
+  libmicrohttpd-dev
+  curl
   procps
   libcmocka-dev
   postgresql-15

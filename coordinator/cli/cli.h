@@ -25,6 +25,7 @@ typedef struct {
     const char *gate;   /* gate --gate: expand (NULL) or contract */
     int64_t timeout_ms; /* gate wait --timeout; 0: forever */
     const char *action; /* gate wait|show */
+    const char *role;   /* init --role */
     char *cluster_db;   /* owned: the primary's conninfo from the cluster config */
     char *cluster_name; /* owned */
 } cli_opts_t;
@@ -41,6 +42,9 @@ int cmd_set(const cli_opts_t *o);
 int cmd_coordinator(const cli_opts_t *o);
 int cmd_keygen(const cli_opts_t *o);
 int cmd_verify(const cli_opts_t *o);
+int cmd_init(const cli_opts_t *o);
+/* The end-of-run report: $CONVOY_REPORT_DIR (default ./convoy-reports)/NAME.report.md, .json. */
+void cli_write_report(const cli_opts_t *o, const char *name);
 int cmd_gate(const cli_opts_t *o);
 /* Runs convoy verify for NAME and prints the checks; EXIT_OK when they all passed. */
 int cli_verify(const cli_opts_t *o, const char *name, const char *file, bool summary_only);

@@ -90,6 +90,9 @@ cmd_apply(const cli_opts_t *o)
         code = cli_follow(o, m.name);
     else if (out.result == RES_DONE && !o->json)
         code = cli_verify(o, m.name, o->file, true); /* the expand gate waits for it */
+    if (out.result != RES_SUBMITTED && out.result != RES_INVALID && out.result != RES_REFUSED &&
+        out.result != RES_BUSY && out.result != RES_NOOP && out.result != RES_ERROR)
+        cli_write_report(o, m.name);
     if (o->json)
         cli_print_json(render_outcome_json(&r, m.name, &out, code));
     engine_outcome_free(&out);

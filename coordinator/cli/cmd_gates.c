@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "convoy/cluster.h"
 #include "convoy/gates.h"
+#include "convoy/report.h"
+#include "convoy/state.h"
 #include "convoy/util.h"
 #include "convoy/verify.h"
 
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int
 cli_verify(const cli_opts_t *o, const char *name, const char *file, bool summary_only)
@@ -165,4 +168,50 @@ cmd_gate(const cli_opts_t *o)
     }
     pg_close(&pg);
     return rc;
+}
+
+int
+cmd_init(const cli_opts_t *o)
+{
+    pg_t *pg;
+    char *err = NULL;
+
+    if (o->role == NULL) {
+        fprintf(stderr, "convoy init: give --role ROLE, the database role convoy will run as\n");
+        return EXIT_USAGE;
+    }
+    if ((pg = cli_connect(o)) == NULL)
+        return EXIT_ERROR;
+    if (!state_init_owner(pg, o->role, &err)) {
+        fprintf(stderr, "%s\n", err);
+        free(err);
+        pg_close(&pg);
+        return EXIT_ERROR;
+    }
+    fprintf(stderr,
+            "convoy: schema convoy is owned by convoy_owner; %s may use it and append to "
+            "convoy.audit, never change it\n",
+            o->role);
+    pg_close(&pg);
+    return EXIT_OK;
+}
+
+void
+cli_write_report(const cli_opts_t *o, const char *name)
+{
+    pg_t *pg = cli_connect(o);
+    const char *env = getenv("CONVOY_REPORT_DIR");
+    char *dir = xstrdup(env && env[0] ? env : "convoy-reports"), *md = NULL, *err = NULL;
+
+    mkdir(dir, 0755);
+    if (pg && report_write(pg, name, dir, &md, &err)) {
+        if (!o->quiet && !o->json)
+            fprintf(stderr, "convoy: report: %s (and .json)\n", md);
+    } else if (pg) {
+        fprintf(stderr, "convoy: writing the report: %s\n", err);
+    }
+    free(md);
+    free(err);
+    free(dir);
+    pg_close(&pg);
 }

@@ -33,6 +33,7 @@ enum {
     OPT_OUT = 1u << 11,
     OPT_GATE = 1u << 12,
     OPT_TIMEOUT = 1u << 13,
+    OPT_ROLE = 1u << 14,
 };
 /* What every command accepts. */
 #define OPT_ALWAYS (OPT_VERBOSE | OPT_HELP)
@@ -63,6 +64,7 @@ static const cli_option_t options[] = {
     {OPT_OUT, "out", 'O', "PREFIX", "write PREFIX.key (mode 0600) and PREFIX.pub"},
     {OPT_GATE, "gate", 'g', "GATE", "expand (default) or contract"},
     {OPT_TIMEOUT, "timeout", 't', "DURATION", "give up after this long (default: wait forever)"},
+    {OPT_ROLE, "role", 'r', "ROLE", "the database role convoy will run as"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -215,6 +217,16 @@ static const cli_command_t commands[] = {
      "one-shot apply, holding while a replica lags, an agent is silent, a replica reads\n"
      "the table an ACCESS EXCLUSIVE step needs, or a step has not been replayed. Two\n"
      "coordinators on one cluster: one drives, the other takes over when it dies.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, CODES_END}},
+    {"init",
+     ARG_NONE,
+     OPT_DB | OPT_CLUSTER | OPT_ROLE,
+     cmd_init,
+     "set up the convoy schema with an append-only audit log (run once, as an admin)",
+     "Run once as an administrator (a superuser, or a role that may create roles): creates\n"
+     "or upgrades the convoy schema owned by the NOLOGIN role convoy_owner, and grants --role\n"
+     "ROLE (the role convoy runs as) what it needs: it can insert into convoy.audit and read\n"
+     "it, but never update, delete or truncate it, nor drop or disable what enforces that.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, CODES_END}},
     {"keygen",
      ARG_NONE,
@@ -479,6 +491,9 @@ parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
             break;
         case OPT_OUT:
             o->out = optarg;
+            break;
+        case OPT_ROLE:
+            o->role = optarg;
             break;
         case OPT_GATE:
             if (strcmp(optarg, "expand") != 0 && strcmp(optarg, "contract") != 0)

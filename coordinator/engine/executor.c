@@ -277,10 +277,15 @@ run_locked(exec_t *ex,
         {
             int64_t delay = retry_delay_ms(&p->retry, attempt, randombytes_random());
             char *who = describe_blockers(ex, s);
-            events_line(ex->events, EVT_WAIT, ex->name, n,
-                        "    waiting: lock_timeout %lld ms expired, blocked by %s; retry %d in "
-                        "%lld ms",
-                        (long long)p->lock_timeout_ms, who, attempt, (long long)delay);
+            char *detail = xasprintf("lock_timeout %lld ms expired, blocked by %s; retry %d in "
+                                     "%lld ms",
+                                     (long long)p->lock_timeout_ms, who, attempt,
+                                     (long long)delay);
+            audit_entry_t a = {ex->name, n,  "lock_wait", sql,   NULL,
+                               -1,       -1, "retry",     detail, ex->lease->token};
+            events_line(ex->events, EVT_WAIT, ex->name, n, "    waiting: %s", detail);
+            state_audit(ex->pg, &a); /* every wait and its blocker, for the report */
+            free(detail);
             free(who);
             if (!run_ctl_sleep(ex->ctl, delay)) {
                 res = L_STOPPED;

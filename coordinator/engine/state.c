@@ -2,6 +2,7 @@
 #include "convoy/state.h"
 
 #include "convoy/log.h"
+#include "convoy/quote.h"
 #include "convoy/util.h"
 
 #include <stdio.h>
@@ -35,6 +36,7 @@ static const char schema_sql[] =
     "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS held_since timestamptz;\n"
     "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS overrides jsonb NOT NULL DEFAULT "
     "'{}';\n"
+    "ALTER TABLE convoy.migrations ADD COLUMN IF NOT EXISTS worst_lag_ms bigint;\n"
     /* the coordinator's heartbeat row: replicas report which seq they have replayed */
     "CREATE TABLE IF NOT EXISTS convoy.heartbeat (id int PRIMARY KEY CHECK (id = 1), seq bigint "
     "NOT NULL, written_at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
@@ -200,7 +202,11 @@ state_ensure_schema(pg_t *pg, char **err)
     sb_puts(&sb, "COMMIT;");
     ok = pg_exec(pg, sb.data) == PG_OK;
     if (!ok) {
-        *err = xasprintf("creating the convoy schema: %s", pg_errmsg(pg));
+        bool denied = strcmp(pg_sqlstate(pg), "42501") == 0;
+        *err = xasprintf("creating the convoy schema: %s%s", pg_errmsg(pg),
+                         denied ? " (this role may not change it: an administrator runs `convoy "
+                                  "init --role ROLE` once, then convoy runs as ROLE)"
+                                : "");
         pg_exec(pg, "ROLLBACK");
     }
     pg_exec(pg, "SELECT pg_advisory_unlock(hashtext('convoy.schema'))");
@@ -581,5 +587,54 @@ state_outbox_add(
                 "$4::text[] WHERE " FENCE_SQL(1, 2),
                 4, p, NULL) == PG_OK;
     sb_free(&arr);
+    return ok;
+}
+
+bool
+state_init_owner(pg_t *pg, const char *runner, char **err)
+{
+    char *r = ident_sql(runner);
+    sb_t sb;
+    bool ok;
+
+    sb_init(&sb);
+    sb_puts(&sb, "BEGIN;\n"
+                 "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+                 "'convoy_owner') THEN CREATE ROLE convoy_owner NOLOGIN; END IF; END$$;\n"
+                 "CREATE SCHEMA IF NOT EXISTS convoy AUTHORIZATION convoy_owner;\n"
+                 "ALTER SCHEMA convoy OWNER TO convoy_owner;\n"
+                 /* what an earlier convoy created as the runner becomes the owner's */
+                 "DO $$DECLARE o record; BEGIN\n"
+                 "  FOR o IN SELECT c.oid::regclass AS r FROM pg_class c WHERE c.relnamespace = "
+                 "'convoy'::regnamespace AND c.relkind IN ('r', 'S', 'v', 'p') AND NOT EXISTS (SELECT 1 "
+                 "FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+                 "AND d.deptype IN ('a', 'i')) LOOP\n"
+                 "    EXECUTE format('ALTER TABLE %s OWNER TO convoy_owner', o.r);\n"
+                 "  END LOOP;\n"
+                 "  FOR o IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.pronamespace "
+                 "= 'convoy'::regnamespace AND p.proname IN ('fence', 'audit_append_only') LOOP\n"
+                 "    EXECUTE format('ALTER FUNCTION %s OWNER TO convoy_owner', o.f);\n"
+                 "  END LOOP;\n"
+                 "END$$;\n"
+                 "SET LOCAL ROLE convoy_owner;\n");
+    /* everything but the first line (CREATE SCHEMA, done above as the administrator) */
+    sb_puts(&sb, strchr(schema_sql, '\n') + 1);
+    sb_puts(&sb, "RESET ROLE;\n");
+    sb_printf(&sb,
+              "GRANT USAGE, CREATE ON SCHEMA convoy TO %s;\n"
+              "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA convoy TO %s;\n"
+              /* the audit log: insert and read, never change or remove */
+              "REVOKE UPDATE, DELETE, TRUNCATE ON convoy.audit FROM %s, PUBLIC;\n"
+              "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA convoy TO %s;\n"
+              "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA convoy TO %s;\n"
+              "COMMIT;",
+              r, r, r, r, r);
+    ok = pg_exec(pg, sb.data) == PG_OK;
+    if (!ok) {
+        *err = xasprintf("convoy init: %s", pg_errmsg(pg));
+        pg_exec(pg, "ROLLBACK");
+    }
+    sb_free(&sb);
+    free(r);
     return ok;
 }

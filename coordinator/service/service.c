@@ -16,6 +16,7 @@
 #include "convoy/http.h"
 #include "convoy/log.h"
 #include "convoy/pg.h"
+#include "convoy/report.h"
 #include "convoy/throttle.h"
 #include "convoy/transport.h"
 #include "convoy/util.h"
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -318,6 +320,20 @@ driver_main(void *arg)
                  out.status ? out.status : "?", out.message ? ": " : "",
                  out.message ? out.message : "");
     }
+    if (out.result != RES_BUSY && out.result != RES_NOOP && out.result != RES_INVALID) {
+        /* the end-of-run report, in reports/ beside the cluster config */
+        char *dir = cluster_path(&sv->cl, "reports"), *md = NULL, *err = NULL;
+        pg_t *pg = pg_connect(primary->conninfo, &err);
+        mkdir(dir, 0755);
+        if (pg && report_write(pg, sv->pick_name, dir, &md, &err))
+            log_info("report: %s (and .json)", md);
+        else
+            log_warn("writing the report of %s: %s", sv->pick_name, err ? err : "?");
+        free(md);
+        free(err);
+        free(dir);
+        pg_close(&pg);
+    }
     engine_outcome_free(&out);
     migration_free(&m);
     pthread_mutex_lock(&sv->mu);
@@ -575,6 +591,22 @@ write_fleet_view(service_t *sv)
                  n->reported && !n->db_ok ? n->db_error : "", sec_tag(sv));
     }
     pthread_mutex_unlock(&sv->mu);
+    {
+        /* the worst lag of this run, for the report */
+        int64_t worst = -1;
+        for (size_t i = 0; i < n_rows; i++)
+            if (rows[i].lag[0] && strtoll(rows[i].lag, NULL, 10) > worst)
+                worst = strtoll(rows[i].lag, NULL, 10);
+        if (worst >= 0 && sv->migration[0]) {
+            char w[32];
+            const char *p[2] = {sv->migration, w};
+            snprintf(w, sizeof(w), "%lld", (long long)worst);
+            pg_run(sv->pg,
+                   "UPDATE convoy.migrations SET worst_lag_ms = greatest(coalesce(worst_lag_ms, "
+                   "0), $2::bigint) WHERE name = $1",
+                   2, p, NULL);
+        }
+    }
     for (size_t i = 0; i < n_rows && sv->pg; i++) {
         view_row_t *w = &rows[i];
         const char *p[9] = {sv->cl.name,

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 5
+#define STATE_SCHEMA_VERSION 6
 
 typedef struct {
     char *name;
@@ -32,6 +32,12 @@ typedef struct {
 
 /* Creates or upgrades the schema if needed (serialised by an advisory lock). */
 bool state_ensure_schema(pg_t *pg, char **err);
+/*
+ * As an administrator: creates (or upgrades) the convoy schema owned by the NOLOGIN role
+ * convoy_owner, and lets `runner` (the role convoy runs as) use it, insert into the audit
+ * log and read it, but never update, delete or truncate it, nor drop what enforces that.
+ */
+bool state_init_owner(pg_t *pg, const char *runner, char **err);
 /* True when convoy.migrations exists. */
 bool state_schema_exists(pg_t *pg);
 /* Loads a migration row; *found false when absent. False on a query error. */
