@@ -26,6 +26,8 @@ typedef struct {
     int64_t timeout_ms; /* gate wait --timeout; 0: forever */
     const char *action; /* gate wait|show */
     const char *role;   /* init --role */
+    const char *corpus; /* compat --corpus */
+    const char *app_version;
     char *cluster_db;   /* owned: the primary's conninfo from the cluster config */
     char *cluster_name; /* owned */
 } cli_opts_t;
@@ -43,6 +45,7 @@ int cmd_coordinator(const cli_opts_t *o);
 int cmd_keygen(const cli_opts_t *o);
 int cmd_verify(const cli_opts_t *o);
 int cmd_init(const cli_opts_t *o);
+int cmd_compat(const cli_opts_t *o);
 /* The end-of-run report: $CONVOY_REPORT_DIR (default ./convoy-reports)/NAME.report.md, .json. */
 void cli_write_report(const cli_opts_t *o, const char *name);
 int cmd_gate(const cli_opts_t *o);

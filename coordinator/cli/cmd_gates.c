@@ -1,6 +1,7 @@
 /* cmd_gates.c: `convoy verify` and `convoy gate wait|show`. */
 #include "cli.h"
 #include "convoy/cluster.h"
+#include "convoy/compat.h"
 #include "convoy/gates.h"
 #include "convoy/report.h"
 #include "convoy/state.h"
@@ -214,4 +215,47 @@ cli_write_report(const cli_opts_t *o, const char *name)
     free(err);
     free(dir);
     pg_close(&pg);
+}
+
+int
+cmd_compat(const cli_opts_t *o)
+{
+    compat_req_t req = {0};
+    json_t *rep = NULL, *e;
+    char *err = NULL, *actor;
+    bool ok = false;
+    size_t i;
+
+    if (o->corpus == NULL || o->app_version == NULL) {
+        fprintf(stderr, "convoy compat: give --corpus FILE and --app-version VERSION\n");
+        return EXIT_USAGE;
+    }
+    actor = cli_actor();
+    req.conninfo = o->db;
+    req.name = o->name;
+    req.version = o->app_version;
+    req.corpus = o->corpus;
+    req.actor = actor;
+    if (!engine_compat(&req, &ok, &rep, &err)) {
+        fprintf(stderr, "convoy compat: %s\n", err);
+        free(err);
+        free(actor);
+        return EXIT_ERROR;
+    }
+    if (o->json) {
+        cli_print_json(json_pack("{s:s, s:s, s:b, s:O}", "migration", o->name, "version",
+                                 o->app_version, "ok", ok, "findings", rep));
+    } else {
+        json_array_foreach(rep, i, e)
+            fprintf(stderr, "%s:%lld: %s: %s\n    %s\n", o->corpus,
+                    (long long)json_integer_value(json_object_get(e, "line")),
+                    json_string_value(json_object_get(e, "level")),
+                    json_string_value(json_object_get(e, "reason")),
+                    json_string_value(json_object_get(e, "sql")));
+        fprintf(stderr, "convoy: app %s against %s: %s\n", o->app_version, o->name,
+                ok ? "compatible" : "NOT compatible");
+    }
+    json_decref(rep);
+    free(actor);
+    return ok ? EXIT_OK : EXIT_ERROR;
 }

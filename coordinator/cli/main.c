@@ -34,6 +34,8 @@ enum {
     OPT_GATE = 1u << 12,
     OPT_TIMEOUT = 1u << 13,
     OPT_ROLE = 1u << 14,
+    OPT_CORPUS = 1u << 15,
+    OPT_APP_VERSION = 1u << 16,
 };
 /* What every command accepts. */
 #define OPT_ALWAYS (OPT_VERBOSE | OPT_HELP)
@@ -65,6 +67,8 @@ static const cli_option_t options[] = {
     {OPT_GATE, "gate", 'g', "GATE", "expand (default) or contract"},
     {OPT_TIMEOUT, "timeout", 't', "DURATION", "give up after this long (default: wait forever)"},
     {OPT_ROLE, "role", 'r', "ROLE", "the database role convoy will run as"},
+    {OPT_CORPUS, "corpus", 'Q', "FILE", "the app version's SQL statements, separated by ';'"},
+    {OPT_APP_VERSION, "app-version", 'A', "VERSION", "the app version the corpus belongs to"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -218,6 +222,17 @@ static const cli_command_t commands[] = {
      "the table an ACCESS EXCLUSIVE step needs, or a step has not been replayed. Two\n"
      "coordinators on one cluster: one drives, the other takes over when it dies.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, CODES_END}},
+    {"compat",
+     ARG_NAME,
+     OPT_DB | OPT_CLUSTER | OPT_JSON | OPT_CORPUS | OPT_APP_VERSION,
+     cmd_compat,
+     "check an app version's queries against the schema as it stands",
+     "Prepares every statement of --corpus FILE (never runs it) against the current schema in\n"
+     "a rolled-back transaction, and checks it with the real parser: an INSERT that omits a\n"
+     "NOT NULL column without a default fails; an INSERT without a column list and SELECT *\n"
+     "warn. The result is recorded for NAME and --app-version: a failure fails NAME's\n"
+     "expand gate, naming the statement. Exit 0 when nothing fails.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
     {"init",
      ARG_NONE,
      OPT_DB | OPT_CLUSTER | OPT_ROLE,
@@ -494,6 +509,12 @@ parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
             break;
         case OPT_ROLE:
             o->role = optarg;
+            break;
+        case OPT_CORPUS:
+            o->corpus = optarg;
+            break;
+        case OPT_APP_VERSION:
+            o->app_version = optarg;
             break;
         case OPT_GATE:
             if (strcmp(optarg, "expand") != 0 && strcmp(optarg, "contract") != 0)

@@ -23,7 +23,14 @@ expand_conditions(pg_t *pg, const char *name, json_t *reasons, bool *fatal)
                "(SELECT v.ok::text || ' ' || coalesce((SELECT e->>'node' || ': ' || (e->>'detail') "
                "FROM jsonb_array_elements(v.report) e WHERE NOT (e->>'ok')::boolean LIMIT 1), '') "
                "FROM convoy.verifications v WHERE v.migration = m.name ORDER BY v.id DESC LIMIT "
-               "1) FROM convoy.migrations m WHERE m.name = $1",
+               "1), "
+               /* the latest check of each app version: every one must pass */
+               "(SELECT string_agg(c.version || ': ' || (SELECT 'line ' || (e->>'line') || ' `' "
+               "|| (e->>'sql') || '`: ' || (e->>'reason') FROM jsonb_array_elements(c.report) e "
+               "WHERE e->>'level' = 'fail' LIMIT 1), '; ') FROM "
+               "(SELECT DISTINCT ON (version) * FROM convoy.compat WHERE migration = m.name ORDER "
+               "BY version, id DESC) c WHERE NOT c.ok) "
+               "FROM convoy.migrations m WHERE m.name = $1",
                1, p, &r) != PG_OK ||
         PQntuples(r) != 1) {
         json_array_append_new(reasons,
@@ -47,6 +54,11 @@ expand_conditions(pg_t *pg, const char *name, json_t *reasons, bool *fatal)
             json_array_append_new(reasons,
                                   json_sprintf("%ld of %s cache invalidations not confirmed yet",
                                                pending, PQgetvalue(r, 0, 4)));
+        if (!PQgetisnull(r, 0, 6)) {
+            json_array_append_new(reasons,
+                                  json_sprintf("compatibility failed for %s", PQgetvalue(r, 0, 6)));
+            *fatal = true;
+        }
         if (ver == NULL) {
             json_array_append_new(reasons, json_string("not verified yet (convoy verify)"));
         } else if (strncmp(ver, "false", 5) == 0) {

@@ -57,6 +57,10 @@ static const char schema_sql[] =
     "(gate IN ('expand', 'contract')), state text NOT NULL CHECK (state IN ('pending', 'open', "
     "'failed')), reasons jsonb NOT NULL DEFAULT '[]', updated_at timestamptz NOT NULL DEFAULT "
     "clock_timestamp(), PRIMARY KEY (migration, gate));\n"
+    /* app versions' query corpora checked against the schema (convoy compat, app agents) */
+    "CREATE TABLE IF NOT EXISTS convoy.compat (id bigserial PRIMARY KEY, migration text NOT "
+    "NULL, version text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), ok boolean "
+    "NOT NULL, report jsonb NOT NULL);\n"
     /* what the coordinator sees of each node, refreshed while it runs (for convoy status) */
     "CREATE TABLE IF NOT EXISTS convoy.fleet (cluster text NOT NULL, node text NOT NULL, role "
     "text NOT NULL, state text NOT NULL, lag_ms bigint, lag_bytes bigint, replay_lsn pg_lsn, "

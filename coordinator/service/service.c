@@ -140,9 +140,30 @@ exclusive_table(const step_t *s)
 }
 
 static gate_verdict_t
+decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay_ms);
+
+/*
+ * The engine's question. Near the lag limit a GO comes with a pacing delay: sleep it, then
+ * decide again, so a batch never starts on a lag measured before the pause (it may have
+ * crossed the limit meanwhile).
+ */
+static gate_verdict_t
 gate_ask(void *ud, gate_query_t *q, char *why, size_t why_len)
 {
     service_t *sv = ud;
+    int64_t delay = 0;
+    gate_verdict_t v = decide(sv, q, why, why_len, &delay);
+
+    if (v == GATE_GO && delay > 0) {
+        run_ctl_sleep(&sv->ctl, delay);
+        v = decide(sv, q, why, why_len, &delay);
+    }
+    return v;
+}
+
+static gate_verdict_t
+decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay_ms)
+{
     throttle_query_t tq = {0};
     throttle_limits_t lim = {0};
     throttle_out_t out;
@@ -204,8 +225,7 @@ gate_ask(void *ud, gate_query_t *q, char *why, size_t why_len)
         snprintf(why, why_len, "%s", out.why);
         return out.verdict;
     }
-    if (out.delay_ms > 0)
-        run_ctl_sleep(&sv->ctl, out.delay_ms);
+    *delay_ms = out.delay_ms;
     return GATE_GO;
 }
 

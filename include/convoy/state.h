@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 6
+#define STATE_SCHEMA_VERSION 7
 
 typedef struct {
     char *name;

@@ -4,7 +4,7 @@
 #
 #   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
 #
-# Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify
+# Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat
 # (default: all). Every case
 # asserts from the database's own records (checkpoint and step timestamps, the audit log),
 # not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
@@ -15,7 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
 shift
 CASES=("$@")
-((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify)
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat)
 
 command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
   echo "test_fleet: PostgreSQL server binaries not found: skipped"
@@ -471,6 +471,67 @@ CREATE INDEX CONCURRENTLY users_doubled_idx ON users (doubled);"
       ok "diverged replica: $(grep -o 'FAIL r2.*' <<<"$out" | head -1)" || fail "diverged replica: $out"; }
   q r2 "SELECT pg_wal_replay_resume()" >/dev/null
   q primary "UPDATE users SET doubled = val * 2 WHERE id = 5" >/dev/null
+}
+
+# ---- 11. the audit log is append-only for the role convoy runs as; the report -------------
+case_audit() {
+  local m=audited admin runner steps n stmt
+  admin="host=127.0.0.1 port=$PGPORT dbname=app user=postgres"
+  runner="host=127.0.0.1 port=$PGPORT dbname=app user=convoy_runner"
+  q primary "CREATE ROLE convoy_runner LOGIN" >/dev/null
+  q primary "CREATE TABLE ledger (id bigint PRIMARY KEY, amount int NOT NULL); ALTER TABLE ledger OWNER TO convoy_runner; INSERT INTO ledger SELECT g, g FROM generate_series(1, 20000) g" >/dev/null
+  "$CONVOY" init --db "$admin" --role convoy_runner >/dev/null 2>&1 || fail "convoy init"
+  printf -- '-- convoy:name %s\n-- convoy:backfill cents = amount * 100\nALTER TABLE ledger ADD COLUMN cents bigint;\n' "$m" >"$WORK/$m.sql"
+  CONVOY_REPORT_DIR="$WORK/reports" "$CONVOY" apply "$WORK/$m.sql" --db "$runner" >"$WORK/audit_apply.out" 2>&1 ||
+    { fail "apply as convoy_runner: $(tail -3 "$WORK/audit_apply.out")"; return; }
+  ok "applied as the non-superuser convoy_runner"
+  n=0
+  for stmt in "UPDATE convoy.audit SET detail = 'rewritten'" "DELETE FROM convoy.audit" \
+    "TRUNCATE convoy.audit" "DROP TRIGGER audit_append_only ON convoy.audit" \
+    "ALTER TABLE convoy.audit DISABLE TRIGGER ALL" "DROP TABLE convoy.audit" \
+    "ALTER TABLE convoy.audit OWNER TO convoy_runner" "DROP SCHEMA convoy CASCADE" \
+    "GRANT UPDATE ON convoy.audit TO convoy_runner"; do
+    if psql -X -q -d "$runner" -c "$stmt" >/dev/null 2>&1; then
+      fail "convoy_runner could: $stmt"
+    else
+      n=$((n + 1))
+    fi
+  done
+  ((n == 9)) && ok "convoy_runner cannot update, delete, truncate, disable, drop or re-own the audit log (9 of 9 refused)"
+  psql -X -q -d "$runner" -c "INSERT INTO convoy.audit (migration, actor, action, outcome) VALUES ('$m', 'test', 'note', 'ok')" >/dev/null 2>&1 &&
+    ok "convoy_runner can still append" || fail "convoy_runner cannot append"
+  steps="$("$CONVOY" audit $m --db "$runner" --json | jq '[.[] | select(.step != null and .duration_ms != null)] | length')"
+  n="$(q primary "SELECT n_steps FROM convoy.migrations WHERE name = '$m'")"
+  [[ "$steps" -ge "$n" ]] && ok "audit --json: $steps step rows with durations for $n steps" ||
+    fail "audit --json has $steps step rows with durations, the migration $n steps"
+  "$CONVOY" audit $m --db "$runner" --json | jq -e '[.[] | select(.action == "backfill")][0].rows == 20000' >/dev/null &&
+    ok "the backfill's audit row counts its 20000 rows" || fail "no row count on the backfill's audit row"
+  [[ -s "$WORK/reports/$m.report.md" ]] && jq -e '.steps | length > 0' "$WORK/reports/$m.report.json" >/dev/null &&
+    grep -q "## Verification" "$WORK/reports/$m.report.md" &&
+    ok "the report exists as Markdown and JSON" || fail "no report in $WORK/reports"
+}
+
+# ---- 12. compatibility: an old app's INSERT against a NOT NULL column without a default ----
+case_compat() {
+  local out code
+  q primary "CREATE TABLE members (id bigint PRIMARY KEY, name text); INSERT INTO members SELECT g, 'm' || g FROM generate_series(1, 1000) g" >/dev/null
+  printf -- '-- the old app, v1\nINSERT INTO members (id, name) VALUES ($1, $2);\nSELECT id, name FROM members WHERE id = $1;\n' >"$WORK/v1.sql"
+  mig compat_nodefault "-- convoy:backfill tier = 'basic'
+ALTER TABLE members ADD COLUMN tier text NOT NULL;"
+  finish compat_nodefault 60
+  "$CONVOY" compat compat_nodefault --cluster "$CONVOY_CLUSTER" --corpus "$WORK/v1.sql" --app-version v1 >"$WORK/c1.out" 2>&1
+  code=$?
+  [[ $code == 1 ]] && grep -q "v1.sql:2: fail: the INSERT omits members.tier" "$WORK/c1.out" &&
+    ok "NOT NULL without default: v1's INSERT fails at line 2" || fail "compat exit $code: $(cat "$WORK/c1.out")"
+  out="$("$CONVOY" gate show compat_nodefault --cluster "$CONVOY_CLUSTER" 2>&1)"
+  grep -q "failed" <<<"$out" && grep -q 'INSERT INTO members (id, name) VALUES ($1, $2)' <<<"$out" &&
+    ok "the expand gate failed, naming the statement" || fail "gate: $out"
+  mig compat_default "ALTER TABLE members ADD COLUMN region text NOT NULL DEFAULT 'eu';"
+  finish compat_default 60
+  "$CONVOY" compat compat_default --cluster "$CONVOY_CLUSTER" --corpus "$WORK/v1.sql" --app-version v1 >"$WORK/c2.out" 2>&1 &&
+    ok "the same column with a default: v1 is compatible" || fail "compat with default: $(cat "$WORK/c2.out")"
+  timeout 30 "$CONVOY" gate wait compat_default --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1 &&
+    ok "its expand gate opens" || fail "gate of compat_default: $("$CONVOY" gate show compat_default --cluster "$CONVOY_CLUSTER" 2>&1)"
 }
 
 for CASE in "${CASES[@]}"; do
