@@ -7,6 +7,10 @@
  * reconnect. Every tick samples the database once and sends that REPORT to every
  * coordinator. Database work is synchronous but bounded (connect_timeout, keepalives and
  * statement_timeout), so a hung database delays reports by seconds, never forever.
+ *
+ * role = cache: the tick also runs the outbox worker (outbox.c) before it samples, and the
+ * loop runs it again at once while it finds work (or when a purge's rate or Redis' backoff
+ * allows), so a backlog drains between heartbeats without ever holding the reports.
  */
 #include "agent.h"
 
@@ -15,6 +19,7 @@
 #include "convoy/transport.h"
 #include "convoy/util.h"
 #include "metrics.h"
+#include "outbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,6 +100,9 @@ typedef struct {
     wait_t *waits;
     size_t n_waits;
     bool stop;
+
+    outbox_t *outbox;   /* role = cache */
+    int64_t cache_next; /* run the worker again at this time (INT64_MAX: at the next tick) */
 } agent_t;
 
 /* ---- signals --------------------------------------------------------------------- */
@@ -131,6 +139,8 @@ signals_install(void)
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* hiredis writes without MSG_NOSIGNAL: a Redis that went away must be EPIPE, not death */
+    signal(SIGPIPE, SIG_IGN);
     return true;
 }
 
@@ -140,6 +150,7 @@ signals_restore(void)
     signal(SIGHUP, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
     for (int i = 0; i < 2; i++)
         if (sig_pipe[i] >= 0)
             close(sig_pipe[i]);
@@ -217,13 +228,19 @@ send_hello(agent_t *a, coord_t *c, int64_t now, const char *why)
     Convoy__Wire__Hello h = CONVOY__WIRE__HELLO__INIT;
     char *roles[1] = {(char *)agent_role_name(a->cfg.role)};
     char *caps[2] = {"wait_lsn", "readers"};
+    char *cache_caps[1] = {"cache"};
     wire_msg_t m;
 
     h.n_roles = 1;
     h.roles = roles;
     h.software = SOFTWARE;
-    h.n_capabilities = 2;
-    h.capabilities = caps;
+    if (a->cfg.role == AGENT_CACHE) {
+        h.n_capabilities = 1;
+        h.capabilities = cache_caps;
+    } else {
+        h.n_capabilities = 2;
+        h.capabilities = caps;
+    }
     wire_init(&m, CONVOY__WIRE__MSG_TYPE__HELLO, a->cfg.node, ++a->seq, NULL);
     m.hello = &h;
     c->last_hello = now;
@@ -586,7 +603,16 @@ on_command(agent_t *a, size_t ci, const wire_msg_t *m, int64_t now)
 {
     const char *kind = m->command->kind ? m->command->kind : "";
 
-    if (strcmp(kind, "readers") == 0) {
+    if (a->cfg.role == AGENT_CACHE &&
+        (strcmp(kind, "readers") == 0 || strcmp(kind, "wait_lsn") == 0)) {
+        Convoy__Wire__Result res = CONVOY__WIRE__RESULT__INIT;
+        res.id = m->command->id;
+        res.ok = false;
+        res.message = "a cache agent (role = cache) runs no wait_lsn or readers commands";
+        complain(&a->coords[ci], now, "%s %llu refused: this is a cache agent", kind,
+                 (unsigned long long)m->command->id);
+        send_result(a, &a->coords[ci], m->migration, &res);
+    } else if (strcmp(kind, "readers") == 0) {
         on_readers(a, ci, m, now);
     } else if (strcmp(kind, "wait_lsn") == 0) {
         on_wait_lsn(a, ci, m, now);
@@ -780,12 +806,28 @@ drain_monitor(agent_t *a, coord_t *c, int64_t now)
 
 /* ---- the tick -------------------------------------------------------------------- */
 
+/* role = cache: one batch of the outbox (outbox.c). */
+static void
+cache_work(agent_t *a, int64_t now, bool on_tick)
+{
+    int64_t next = INT64_MAX;
+    pg_status_t st;
+
+    if (a->outbox == NULL)
+        return;
+    st = outbox_run(a->outbox, a->pg, &a->ms.invalidations_table, now, on_tick, &next);
+    db_check(a, st, now_mono_ms());
+    a->cache_next = next;
+}
+
 static void
 tick(agent_t *a, int64_t now)
 {
     Convoy__Wire__Report rep;
     pg_status_t st;
 
+    cache_work(a, now, true);
+    now = now_mono_ms();
     metrics_report_init(&rep, a->cfg.role);
     if (a->pg == NULL) {
         metrics_report_fail(&rep, a->cfg.role,
@@ -802,6 +844,8 @@ tick(agent_t *a, int64_t now)
     }
     if (!rep.db_ok)
         a->pos_known = false;
+    if (a->outbox)
+        outbox_report(a->outbox, &rep);
     for (size_t i = 0; i < a->n_coords; i++) {
         coord_t *c = &a->coords[i];
         wire_msg_t m;
@@ -876,6 +920,33 @@ reload(agent_t *a, int64_t now)
         a->db_backoff = DB_BACKOFF_MIN_MS;
         db_connect(a);
     }
+    if (a->outbox && n.role == AGENT_CACHE && (changed & AGENT_KEYS_CACHE)) {
+        bool target = (changed & (AGENT_KEY_REDIS | AGENT_KEY_REDIS_PASSWORD_FILE)) != 0;
+        agent_config_t old = a->cfg;
+
+        /* the cache keys move into the running config; the old values go with n */
+        a->cfg.redis = n.redis;
+        a->cfg.redis_host = n.redis_host;
+        a->cfg.redis_port = n.redis_port;
+        a->cfg.redis_db = n.redis_db;
+        a->cfg.redis_password_file = n.redis_password_file;
+        a->cfg.redis_password = n.redis_password;
+        a->cfg.second_pass_ms = n.second_pass_ms;
+        a->cfg.purge_rate = n.purge_rate;
+        n.redis = old.redis;
+        n.redis_host = old.redis_host;
+        n.redis_password_file = old.redis_password_file;
+        n.redis_password = old.redis_password;
+        if (target)
+            log_info("reload: %s changed; reconnecting to Redis (%s)",
+                     (changed & AGENT_KEY_REDIS) && (changed & AGENT_KEY_REDIS_PASSWORD_FILE)
+                         ? "redis and redis_password_file"
+                     : (changed & AGENT_KEY_REDIS) ? "redis"
+                                                   : "redis_password_file",
+                     a->cfg.redis);
+        outbox_reconfigure(a->outbox, &a->cfg, target);
+        a->cache_next = now;
+    }
     agent_config_free(&n);
 }
 
@@ -947,6 +1018,7 @@ agent_free(agent_t *a)
     for (size_t i = 0; i < a->n_waits; i++)
         free(a->waits[i].migration);
     free(a->waits);
+    outbox_free(a->outbox);
     pg_close(&a->pg);
     free(a->db_status);
     if (a->zctx)
@@ -979,6 +1051,8 @@ next_wakeup(const agent_t *a)
             t = a->coords[i].redial_at;
     if (a->pg == NULL && a->db_retry_at < t)
         t = a->db_retry_at;
+    if (a->outbox && a->cache_next < t)
+        t = a->cache_next;
     return t;
 }
 
@@ -1035,6 +1109,14 @@ agent_run(agent_config_t *cfg)
              a.cfg.n_coordinators == 1 ? "" : "s", (long long)a.hb_ms,
              a.cfg.insecure ? "INSECURE (no CURVE)" : "CURVE, public key ",
              a.cfg.insecure ? "" : a.cfg.keys.public_z85);
+    if (a.cfg.role == AGENT_CACHE) {
+        log_info("cache: redis %s%s, second_pass %lld ms, purge_rate %lld SCAN/s; the outbox "
+                 "convoy.invalidations on the conninfo's database",
+                 a.cfg.redis, a.cfg.redis_password ? " (with a password)" : "",
+                 (long long)a.cfg.second_pass_ms, (long long)a.cfg.purge_rate);
+        a.outbox = outbox_new(&a.cfg);
+    }
+    a.cache_next = INT64_MAX;
     a.zctx = zmq_ctx_new();
     if (a.zctx == NULL || !open_coordinators(&a)) {
         if (a.zctx == NULL)
@@ -1096,9 +1178,14 @@ agent_run(agent_config_t *cfg)
             if (a.next_tick <= now) /* fell behind (a slow query): no burst to catch up */
                 a.next_tick = now + a.hb_ms;
         }
+        now = now_mono_ms();
+        if (a.outbox && now >= a.cache_next)
+            cache_work(&a, now, false);
         waits_expire(&a, now_mono_ms());
     }
     free(items);
+    outbox_free(a.outbox); /* its last progress line before "stopped" */
+    a.outbox = NULL;
     log_info("stopped");
     agent_free(&a);
     signals_restore();

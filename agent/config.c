@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef enum {
@@ -31,6 +32,10 @@ typedef enum {
     K_KEY_FILE,
     K_HEARTBEAT,
     K_INSECURE,
+    K_REDIS,
+    K_REDIS_PASSWORD_FILE,
+    K_SECOND_PASS,
+    K_PURGE_RATE,
     N_KEYS
 } key_id_t;
 
@@ -46,6 +51,10 @@ static const struct {
     {"key_file", AGENT_KEY_KEY_FILE},
     {"heartbeat", AGENT_KEY_HEARTBEAT},
     {"insecure", AGENT_KEY_INSECURE},
+    {"redis", AGENT_KEY_REDIS},
+    {"redis_password_file", AGENT_KEY_REDIS_PASSWORD_FILE},
+    {"second_pass", AGENT_KEY_SECOND_PASS},
+    {"purge_rate", AGENT_KEY_PURGE_RATE},
 };
 
 typedef struct {
@@ -196,7 +205,8 @@ handler(void *user, const char *section, const char *name, const char *value)
         else
             add_err(p, line,
                     "unknown key `%s`; the [agent] keys are node, role, conninfo, coordinators, "
-                    "coordinator_key, key_file, heartbeat and insecure",
+                    "coordinator_key, key_file, heartbeat, insecure and, for role = cache, "
+                    "redis, redis_password_file, second_pass and purge_rate",
                     name);
         return 1;
     }
@@ -347,12 +357,231 @@ looks_like_conninfo(const char *s)
            strncmp(s, "postgresql://", 13) == 0;
 }
 
+/* ---- role = cache ---------------------------------------------------------------- */
+
+static bool
+all_digits(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/*
+ * redis://HOST:PORT[/DB], strictly: HOST a name, an IPv4 address or [IPv6]; PORT 1 to
+ * 65535; DB digits. NULL when url is one (the parts in c), else what is wrong with it.
+ */
+static const char *
+redis_url_problem(const char *url, agent_config_t *c)
+{
+    const char *host, *colon, *end, *slash;
+    char num[16];
+    int64_t port, db = 0;
+    size_t hl;
+
+    if (strncmp(url, "rediss://", 9) == 0)
+        return "is a TLS URL (rediss://), which this agent does not support";
+    if (strncmp(url, "unix://", 7) == 0 || url[0] == '/')
+        return "is a Unix socket, which this agent does not support";
+    if (strncmp(url, "redis://", 8) != 0)
+        return "is not a redis:// URL";
+    host = url + 8;
+    if (strpbrk(host, "?#") != NULL)
+        return "has a query or fragment (`?`, `#`); the URL is only redis://HOST:PORT[/DB]";
+    for (const char *q = host; *q; q++)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+            return "has a space or a control character in it";
+    slash = strchr(host, '/');
+    end = slash ? slash : host + strlen(host);
+    if (host[0] == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (close == NULL || close == host + 1)
+            return "has a bad IPv6 address (write it as [ADDRESS])";
+        for (const char *q = host + 1; q < close; q++)
+            if (!isxdigit((unsigned char)*q) && *q != ':' && *q != '.')
+                return "has a bad IPv6 address (write it as [ADDRESS])";
+        if (close + 1 == end || close[1] != ':')
+            return "has no port (write redis://HOST:PORT)";
+        colon = close + 1;
+        hl = (size_t)(close - host - 1);
+        host++;
+    } else {
+        colon = memchr(host, ':', (size_t)(end - host));
+        if (colon == NULL)
+            return "has no port (write redis://HOST:PORT)";
+        hl = (size_t)(colon - host);
+        if (hl == 0)
+            return "has no host";
+        for (size_t i = 0; i < hl; i++)
+            if (!isalnum((unsigned char)host[i]) && host[i] != '.' && host[i] != '-' &&
+                host[i] != '_')
+                return "has a bad host";
+    }
+    if ((size_t)(end - colon - 1) >= sizeof(num) || !all_digits(colon + 1, end - colon - 1))
+        return "has a bad port (1 to 65535)";
+    memcpy(num, colon + 1, (size_t)(end - colon - 1));
+    num[end - colon - 1] = '\0';
+    if (!parse_int64(num, 1, 65535, &port))
+        return "has a bad port (1 to 65535)";
+    if (slash) {
+        size_t dl = strlen(slash + 1);
+        if (dl >= sizeof(num) || !all_digits(slash + 1, dl))
+            return "has a bad database number after its `/` (digits, e.g. /0)";
+        if (!parse_int64(slash + 1, 0, INT32_MAX, &db))
+            return "has a bad database number after its `/` (0 to 2147483647)";
+    }
+    c->redis_host = xstrndup(host, hl);
+    c->redis_port = (int)port;
+    c->redis_db = (int)db;
+    return NULL;
+}
+
+/* The password: the file's one line (a trailing newline is not part of it). */
+static void
+load_password(parse_t *p, int line, const char *kp, agent_config_t *c)
+{
+    struct stat st;
+    size_t len = 0, n;
+    char *text;
+
+    if (stat(kp, &st) != 0 || access(kp, R_OK) != 0) {
+        add_err(p, line,
+                "redis_password_file `%s` cannot be read (%s); fix the path (relative to the "
+                "config file's directory)",
+                kp, strerror(errno));
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        add_err(p, line, "redis_password_file `%s` is not a regular file; name the file", kp);
+        return;
+    }
+    if ((st.st_mode & 077) != 0) {
+        add_err(p, line,
+                "redis_password_file `%s` must not be readable by others (mode %o); run chmod "
+                "600 %s",
+                kp, (unsigned)(st.st_mode & 0777), kp);
+        return;
+    }
+    text = read_file(kp, &len);
+    if (text == NULL) {
+        add_err(p, line, "redis_password_file `%s` cannot be read (%s)", kp, strerror(errno));
+        return;
+    }
+    n = len;
+    if (n > 0 && text[n - 1] == '\n')
+        n--;
+    if (n > 0 && text[n - 1] == '\r')
+        n--;
+    if (n == 0)
+        add_err(p, line, "redis_password_file `%s` is empty; write the password in it", kp);
+    else if (memchr(text, '\n', n) != NULL || memchr(text, '\r', n) != NULL)
+        add_err(p, line,
+                "redis_password_file `%s` holds more than one line; write only the password "
+                "in it",
+                kp);
+    else if (memchr(text, '\0', n) != NULL)
+        add_err(p, line, "redis_password_file `%s` holds a NUL byte; write only the password", kp);
+    else if (n > AGENT_MAX_PASSWORD)
+        add_err(p, line, "redis_password_file `%s` holds more than %d bytes", kp,
+                AGENT_MAX_PASSWORD);
+    else
+        c->redis_password = xstrndup(text, n);
+    memset(text, 0, len);
+    free(text);
+}
+
+static void
+check_cache(parse_t *p, const char *path, int anchor, agent_config_t *c)
+{
+    static const key_id_t cache_keys[] = {K_REDIS, K_REDIS_PASSWORD_FILE, K_SECOND_PASS,
+                                          K_PURGE_RATE};
+    char **v = p->values;
+    int *ln = p->value_lines;
+
+    if (c->role != AGENT_CACHE) {
+        for (size_t i = 0; i < sizeof(cache_keys) / sizeof(cache_keys[0]); i++)
+            if (v[cache_keys[i]] != NULL)
+                add_err(p, ln[cache_keys[i]],
+                        "`%s` is only for role = cache (this agent's role is %s); remove it",
+                        key_specs[cache_keys[i]].name, agent_role_name(c->role));
+        return;
+    }
+
+    /* redis: not echoed when it holds a user or password */
+    if (v[K_REDIS] == NULL) {
+        add_err(p, anchor,
+                "missing `redis` in [agent] (role = cache); add `redis = redis://HOST:PORT` or "
+                "`redis://HOST:PORT/DB`, the Redis server the outbox invalidates");
+    } else if (v[K_REDIS][0] == '\0') {
+        add_err(p, ln[K_REDIS], "redis is empty; write `redis = redis://HOST:PORT`");
+    } else if (strchr(v[K_REDIS], '@') != NULL) {
+        add_err(p, ln[K_REDIS],
+                "redis has a user or password in it (not shown); write `redis = "
+                "redis://HOST:PORT[/DB]` and put the password in the file redis_password_file "
+                "names");
+    } else {
+        const char *why = redis_url_problem(v[K_REDIS], c);
+        if (why)
+            add_err(p, ln[K_REDIS],
+                    "redis = `%s` %s; write `redis = redis://HOST:PORT` or "
+                    "`redis://HOST:PORT/DB`",
+                    v[K_REDIS], why);
+        else
+            c->redis = xstrdup(v[K_REDIS]);
+    }
+
+    /* redis_password_file */
+    if (v[K_REDIS_PASSWORD_FILE] != NULL) {
+        if (v[K_REDIS_PASSWORD_FILE][0] == '\0') {
+            add_err(p, ln[K_REDIS_PASSWORD_FILE],
+                    "redis_password_file is empty; write `redis_password_file = PATH` (or "
+                    "remove it when Redis needs no password)");
+        } else {
+            char *kp = resolve_path(path, v[K_REDIS_PASSWORD_FILE]);
+            c->redis_password_file = xstrdup(v[K_REDIS_PASSWORD_FILE]);
+            load_password(p, ln[K_REDIS_PASSWORD_FILE], kp, c);
+            free(kp);
+        }
+    }
+
+    /* second_pass */
+    c->second_pass_ms = AGENT_SECOND_PASS_DEFAULT;
+    if (v[K_SECOND_PASS] != NULL) {
+        int64_t ms;
+        if (!parse_duration_ms(v[K_SECOND_PASS], &ms))
+            add_err(p, ln[K_SECOND_PASS],
+                    "second_pass = `%s` is not a duration; write e.g. `500ms` or `2s`",
+                    v[K_SECOND_PASS]);
+        else if (ms < AGENT_SECOND_PASS_MIN_MS || ms > AGENT_SECOND_PASS_MAX_MS)
+            add_err(p, ln[K_SECOND_PASS], "second_pass = `%s` is out of range; use 10ms to 1h",
+                    v[K_SECOND_PASS]);
+        else
+            c->second_pass_ms = ms;
+    }
+
+    /* purge_rate */
+    c->purge_rate = AGENT_PURGE_RATE_DEFAULT;
+    if (v[K_PURGE_RATE] != NULL) {
+        int64_t n;
+        if (!parse_int64(v[K_PURGE_RATE], 1, AGENT_PURGE_RATE_MAX, &n))
+            add_err(p, ln[K_PURGE_RATE],
+                    "purge_rate = `%s` is not a rate; write the most SCAN calls a second, 1 to "
+                    "%d (default %d)",
+                    v[K_PURGE_RATE], AGENT_PURGE_RATE_MAX, AGENT_PURGE_RATE_DEFAULT);
+        else
+            c->purge_rate = n;
+    }
+}
+
 static void
 check_values(parse_t *p, const char *path, int anchor, agent_config_t *c)
 {
     char **v = p->values;
     int *ln = p->value_lines;
-    bool insecure_known = true;
+    bool insecure_known = true, role_known = false;
 
     /* node */
     if (v[K_NODE] == NULL)
@@ -367,14 +596,23 @@ check_values(parse_t *p, const char *path, int anchor, agent_config_t *c)
         c->node = xstrdup(v[K_NODE]);
 
     /* role */
-    if (v[K_ROLE] == NULL)
-        add_err(p, anchor, "missing `role` in [agent]; add `role = replica` or `role = primary`");
-    else if (strcmp(v[K_ROLE], "replica") == 0)
+    if (v[K_ROLE] == NULL) {
+        add_err(p, anchor,
+                "missing `role` in [agent]; add `role = replica`, `role = primary` or `role = "
+                "cache`");
+    } else if (strcmp(v[K_ROLE], "replica") == 0) {
         c->role = AGENT_REPLICA;
-    else if (strcmp(v[K_ROLE], "primary") == 0)
+        role_known = true;
+    } else if (strcmp(v[K_ROLE], "primary") == 0) {
         c->role = AGENT_PRIMARY;
-    else
-        add_err(p, ln[K_ROLE], "role = `%s` is not a role; use `replica` or `primary`", v[K_ROLE]);
+        role_known = true;
+    } else if (strcmp(v[K_ROLE], "cache") == 0) {
+        c->role = AGENT_CACHE;
+        role_known = true;
+    } else {
+        add_err(p, ln[K_ROLE], "role = `%s` is not a role; use `replica`, `primary` or `cache`",
+                v[K_ROLE]);
+    }
 
     /* conninfo: checked for syntax without echoing it (it may hold a password) */
     if (v[K_CONNINFO] == NULL) {
@@ -522,6 +760,9 @@ check_values(parse_t *p, const char *path, int anchor, agent_config_t *c)
         free(kerr);
         free(kp);
     }
+
+    if (role_known)
+        check_cache(p, path, anchor, c);
 }
 
 static int
@@ -626,6 +867,13 @@ agent_config_free(agent_config_t *c)
     strv_free(c->coordinators, c->n_coordinators);
     free(c->coordinator_key);
     free(c->key_file);
+    free(c->redis);
+    free(c->redis_host);
+    free(c->redis_password_file);
+    if (c->redis_password) {
+        memset(c->redis_password, 0, strlen(c->redis_password));
+        free(c->redis_password);
+    }
     memset(c, 0, sizeof(*c));
 }
 
@@ -642,7 +890,14 @@ agent_config_errors_free(agent_config_errors_t *errs)
 const char *
 agent_role_name(agent_role_t role)
 {
-    return role == AGENT_PRIMARY ? "primary" : "replica";
+    switch (role) {
+    case AGENT_PRIMARY:
+        return "primary";
+    case AGENT_CACHE:
+        return "cache";
+    default:
+        return "replica";
+    }
 }
 
 static bool
@@ -690,6 +945,15 @@ agent_config_changed(const agent_config_t *a, const agent_config_t *b)
         bits |= AGENT_KEY_HEARTBEAT;
     if (a->insecure != b->insecure)
         bits |= AGENT_KEY_INSECURE;
+    if (!same_str(a->redis, b->redis))
+        bits |= AGENT_KEY_REDIS;
+    if (!same_str(a->redis_password_file, b->redis_password_file) ||
+        !same_str(a->redis_password, b->redis_password))
+        bits |= AGENT_KEY_REDIS_PASSWORD_FILE;
+    if (a->second_pass_ms != b->second_pass_ms)
+        bits |= AGENT_KEY_SECOND_PASS;
+    if (a->purge_rate != b->purge_rate)
+        bits |= AGENT_KEY_PURGE_RATE;
     return bits;
 }
 

@@ -4,6 +4,9 @@
  * agent_config_load reads and checks the whole file and reports every problem at once, each
  * as one "FILE:LINE: what is wrong; what to write instead" line, sorted by line. Relative
  * key file paths are resolved against the directory of the config file.
+ *
+ * role = cache adds redis (required), redis_password_file, second_pass and purge_rate; for
+ * the other roles those keys are errors.
  */
 #ifndef CONVOY_AGENT_CONFIG_H
 #define CONVOY_AGENT_CONFIG_H
@@ -14,14 +17,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_MAX_COORDINATORS  16
-#define AGENT_MAX_NODE          63 /* ZAP user ids are at most 63 bytes (zap_entry_t.name) */
-#define AGENT_HEARTBEAT_DEFAULT 100
-#define AGENT_HEARTBEAT_MIN_MS  10
-#define AGENT_HEARTBEAT_MAX_MS  60000
-#define AGENT_MAX_LINE          16384 /* longer lines are refused */
+#define AGENT_MAX_COORDINATORS    16
+#define AGENT_MAX_NODE            63 /* ZAP user ids are at most 63 bytes (zap_entry_t.name) */
+#define AGENT_HEARTBEAT_DEFAULT   100
+#define AGENT_HEARTBEAT_MIN_MS    10
+#define AGENT_HEARTBEAT_MAX_MS    60000
+#define AGENT_MAX_LINE            16384 /* longer lines are refused */
+#define AGENT_SECOND_PASS_DEFAULT 500   /* ms between a key row's first and second UNLINK */
+#define AGENT_SECOND_PASS_MIN_MS  10
+#define AGENT_SECOND_PASS_MAX_MS  3600000
+#define AGENT_PURGE_RATE_DEFAULT  50 /* SCAN calls a second, at most */
+#define AGENT_PURGE_RATE_MAX      10000
+#define AGENT_MAX_PASSWORD        4096
 
-typedef enum { AGENT_REPLICA, AGENT_PRIMARY } agent_role_t;
+typedef enum { AGENT_REPLICA, AGENT_PRIMARY, AGENT_CACHE } agent_role_t;
 
 typedef struct {
     char *path; /* the config file, as given */
@@ -36,6 +45,15 @@ typedef struct {
     curve_keys_t keys;                 /* loaded; zero when not given */
     int64_t heartbeat_ms;
     bool insecure;
+    /* role = cache only (NULL / zero otherwise) */
+    char *redis;               /* redis://HOST:PORT[/DB], as written */
+    char *redis_host;          /* HOST, without the brackets of an IPv6 address */
+    int redis_port;            /* 1 to 65535 */
+    int redis_db;              /* 0 when the URL names none */
+    char *redis_password_file; /* as written; NULL when not given */
+    char *redis_password;      /* the file's first line; NULL when none; never log it */
+    int64_t second_pass_ms;
+    int64_t purge_rate; /* SCAN calls a second, at most */
 } agent_config_t;
 
 typedef struct {
@@ -64,8 +82,15 @@ enum {
     AGENT_KEY_KEY_FILE = 1u << 5,
     AGENT_KEY_HEARTBEAT = 1u << 6,
     AGENT_KEY_INSECURE = 1u << 7,
+    AGENT_KEY_REDIS = 1u << 8,
+    AGENT_KEY_REDIS_PASSWORD_FILE = 1u << 9, /* the path or the password in it */
+    AGENT_KEY_SECOND_PASS = 1u << 10,
+    AGENT_KEY_PURGE_RATE = 1u << 11,
 };
-#define AGENT_KEYS_RELOADABLE (AGENT_KEY_CONNINFO | AGENT_KEY_HEARTBEAT)
+/* The cache keys take effect on reload only while the role stays cache. */
+#define AGENT_KEYS_CACHE                                                                           \
+    (AGENT_KEY_REDIS | AGENT_KEY_REDIS_PASSWORD_FILE | AGENT_KEY_SECOND_PASS | AGENT_KEY_PURGE_RATE)
+#define AGENT_KEYS_RELOADABLE (AGENT_KEY_CONNINFO | AGENT_KEY_HEARTBEAT | AGENT_KEYS_CACHE)
 
 /* The keys whose values differ (key files compare by the keys they hold, too). */
 unsigned agent_config_changed(const agent_config_t *a, const agent_config_t *b);

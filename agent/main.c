@@ -24,7 +24,8 @@ usage(FILE *out)
           "The per-node agent of a convoy fleet: it connects to every coordinator the config\n"
           "lists and reports, every heartbeat, what the coordinator cannot see from the\n"
           "primary (replay position, replica readers, conflicts); it answers wait_lsn and\n"
-          "readers commands. See docs/fleet.md.\n"
+          "readers commands. With role = cache it works the Redis invalidation outbox\n"
+          "(convoy.invalidations) instead. See docs/fleet.md.\n"
           "\n"
           "options:\n"
           "  -c, --config FILE      the agent config (INI, an [agent] section)\n"
@@ -34,14 +35,18 @@ usage(FILE *out)
           "  -V, --version          print the version, then exit\n"
           "  -h, --help             show this help, then exit\n"
           "\n"
-          "config keys ([agent]): node, role (replica | primary), conninfo, coordinators\n"
-          "(space-separated tcp://HOST:PORT), coordinator_key (a .pub file or the key),\n"
-          "key_file (this agent's .key), heartbeat (default 100ms), insecure (default false).\n"
-          "Relative key paths are relative to the config file's directory.\n"
+          "config keys ([agent]): node, role (replica | primary | cache), conninfo,\n"
+          "coordinators (space-separated tcp://HOST:PORT), coordinator_key (a .pub file or\n"
+          "the key), key_file (this agent's .key), heartbeat (default 100ms), insecure\n"
+          "(default false). role = cache (Redis invalidation; conninfo is the primary's):\n"
+          "redis (redis://HOST:PORT[/DB], required), redis_password_file (the password is\n"
+          "read from it), second_pass (default 500ms), purge_rate (SCAN calls a second,\n"
+          "default 50). Relative paths are relative to the config file's directory.\n"
           "\n"
           "signals:\n"
-          "  SIGHUP                 reload FILE: heartbeat and conninfo take effect; node,\n"
-          "                         role, coordinators, keys and insecure need a restart\n"
+          "  SIGHUP                 reload FILE: heartbeat, conninfo and the cache keys take\n"
+          "                         effect; node, role, coordinators, keys and insecure need\n"
+          "                         a restart\n"
           "  SIGTERM, SIGINT        stop\n"
           "\n"
           "exit status:\n"
@@ -114,10 +119,15 @@ main(int argc, char **argv)
         return EXIT_AGENT_CONFIG;
     }
     if (check) {
-        printf("%s: ok (node %s, role %s, %zu coordinator%s, heartbeat %lld ms, %s)\n", config,
+        printf("%s: ok (node %s, role %s, %zu coordinator%s, heartbeat %lld ms, %s", config,
                cfg.node, agent_role_name(cfg.role), cfg.n_coordinators,
                cfg.n_coordinators == 1 ? "" : "s", (long long)cfg.heartbeat_ms,
                cfg.insecure ? "INSECURE (no CURVE)" : "CURVE");
+        if (cfg.role == AGENT_CACHE)
+            printf(", redis %s%s, second_pass %lld ms, purge_rate %lld SCAN/s", cfg.redis,
+                   cfg.redis_password ? " with a password" : "", (long long)cfg.second_pass_ms,
+                   (long long)cfg.purge_rate);
+        printf(")\n");
         agent_config_free(&cfg);
         return EXIT_AGENT_OK;
     }

@@ -36,6 +36,8 @@ metrics_report_init(Convoy__Wire__Report *r, agent_role_t role)
     r->db_error = xstrdup("");
     r->heartbeat_seq = -1;
     r->wal_bytes_per_s = -1;
+    r->redis_ok = false;
+    r->redis_error = xstrdup("");
 }
 
 static void
@@ -54,6 +56,7 @@ metrics_report_clear(Convoy__Wire__Report *r)
 {
     free(r->role);
     free(r->db_error);
+    free(r->redis_error);
     free(r->conflicts);
     for (size_t i = 0; i < r->n_peers; i++)
         free_peer(r->peers[i]);
@@ -61,6 +64,7 @@ metrics_report_clear(Convoy__Wire__Report *r)
     convoy__wire__report__init(r);
     r->role = NULL;
     r->db_error = NULL;
+    r->redis_error = NULL;
 }
 
 char *
@@ -370,6 +374,79 @@ sample_primary(pg_t *pg, metrics_state_t *st, int64_t now_ms, Convoy__Wire__Repo
     return PG_OK;
 }
 
+/* ---- cache ----------------------------------------------------------------------- */
+
+/* The outbox lives on the primary; a statement naming a missing table fails at parse time,
+ * so two shapes again, like the replica's heartbeat. The count uses the partial index
+ * invalidations_pending. */
+#define CACHE_SQL(PENDING)                                                                         \
+    "SELECT pg_is_in_recovery() AS in_recovery,"                                                   \
+    " to_regclass('convoy.invalidations') IS NOT NULL AS invalidations_table,"                     \
+    " " PENDING " AS pending"
+
+static const char cache_sql_table[] =
+    CACHE_SQL("(SELECT count(*) FROM convoy.invalidations AS i WHERE i.confirmed_at IS NULL)");
+static const char cache_sql_plain[] = CACHE_SQL("NULL::bigint");
+
+static pg_status_t
+sample_cache(pg_t *pg, metrics_state_t *st, Convoy__Wire__Report *r)
+{
+    PGresult *res = NULL;
+    pg_status_t s = PG_OK;
+    bool with = false, exists = false, in_recovery = false;
+    uint64_t pending = 0;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        with = st->invalidations_table;
+        s = pg_run(pg, with ? cache_sql_table : cache_sql_plain, 0, NULL, &res);
+        if (s != PG_OK) {
+            if (with && attempt == 0 && strcmp(pg_sqlstate(pg), "42P01") == 0) {
+                st->invalidations_table = false;
+                continue;
+            }
+            st->invalidations_table = false;
+            metrics_report_fail(r, AGENT_CACHE, pg_errmsg(pg));
+            return s;
+        }
+        if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+            PQclear(res);
+            st->invalidations_table = false;
+            metrics_report_fail(r, AGENT_CACHE, "the report query returned an unexpected shape");
+            return PG_ERROR;
+        }
+        if (!col_bool(res, 0, 1, &exists)) {
+            s = bad_value(r, AGENT_CACHE, res, 1);
+            PQclear(res);
+            st->invalidations_table = false;
+            return s;
+        }
+        st->invalidations_table = exists;
+        if (exists == with || attempt == 1)
+            break;
+        PQclear(res); /* the table appeared: count its rows in this same report */
+        res = NULL;
+    }
+    if (!col_bool(res, 0, 0, &in_recovery) || !col_u64(res, 0, 2, &pending)) {
+        s = bad_value(r, AGENT_CACHE, res, col_bool(res, 0, 0, &in_recovery) ? 2 : 0);
+        PQclear(res);
+        st->invalidations_table = false;
+        return s;
+    }
+    PQclear(res);
+    if (in_recovery) {
+        metrics_report_fail(r, AGENT_CACHE,
+                            "role = cache, but the server is in recovery (a standby): conninfo "
+                            "must be the primary's, where the outbox convoy.invalidations lives");
+        r->in_recovery = true;
+        st->invalidations_table = false; /* no outbox work on a standby */
+        return PG_ERROR;
+    }
+    r->db_ok = true;
+    r->in_recovery = false;
+    r->cache_pending = with && exists ? pending : 0;
+    return PG_OK;
+}
+
 pg_status_t
 metrics_sample(
     pg_t *pg, agent_role_t role, metrics_state_t *st, int64_t now_ms, Convoy__Wire__Report *r)
@@ -378,6 +455,8 @@ metrics_sample(
         metrics_report_fail(r, role, "not connected to the database");
         return PG_CONN_LOST;
     }
+    if (role == AGENT_CACHE)
+        return sample_cache(pg, st, r);
     return role == AGENT_PRIMARY ? sample_primary(pg, st, now_ms, r) : sample_replica(pg, st, r);
 }
 
@@ -386,7 +465,7 @@ metrics_report_position(const Convoy__Wire__Report *r, agent_role_t role, uint64
 {
     uint64_t v = role == AGENT_PRIMARY ? r->current_lsn : r->replay_lsn;
 
-    if (!r->db_ok || v == 0)
+    if (!r->db_ok || v == 0 || role == AGENT_CACHE)
         return false;
     *lsn = v;
     return true;

@@ -17,15 +17,17 @@
 
 /* What one sample remembers for the next. Reset it on every new connection. */
 typedef struct {
-    bool heartbeat_table; /* the last sample saw convoy.heartbeat: read it in the same query */
-    bool have_prev;       /* primary: the previous current_lsn, for wal_bytes_per_s */
+    bool heartbeat_table;     /* the last sample saw convoy.heartbeat: read it in the same query */
+    bool invalidations_table; /* cache: the last sample saw convoy.invalidations */
+    bool have_prev;           /* primary: the previous current_lsn, for wal_bytes_per_s */
     uint64_t prev_lsn;
     int64_t prev_ms;
 } metrics_state_t;
 
 void metrics_state_reset(metrics_state_t *st);
 
-/* A report with the role, db_ok = false, heartbeat_seq = -1, wal_bytes_per_s = -1. */
+/* A report with the role, db_ok = false, heartbeat_seq = -1, wal_bytes_per_s = -1,
+ * redis_ok = false, redis_error = "". */
 void metrics_report_init(Convoy__Wire__Report *r, agent_role_t role);
 /* Frees what metrics_report_init and metrics_sample allocated; r is then empty. */
 void metrics_report_clear(Convoy__Wire__Report *r);
@@ -33,7 +35,8 @@ void metrics_report_clear(Convoy__Wire__Report *r);
 void metrics_report_fail(Convoy__Wire__Report *r, agent_role_t role, const char *err);
 
 /*
- * One sample in one round trip (two when convoy.heartbeat has just appeared or gone).
+ * One sample in one round trip (two when convoy.heartbeat has just appeared or gone; for
+ * role = cache, convoy.invalidations: its unconfirmed rows are cache_pending).
  * now_ms is the monotonic time of the sample (for wal_bytes_per_s). r must come from
  * metrics_report_init. Returns the status of the query; on anything but PG_OK (and when the
  * server does not fit the role) r is a failed report.

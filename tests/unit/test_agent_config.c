@@ -2,7 +2,7 @@
  * test_agent_config.c: the agent's INI config (agent/config.c). Each case is a file written
  * to a temp directory and the exact error lines agent_config_load must report for it (all
  * of them, sorted by line), or none; good configs are then checked field by field. Key files
- * are real ones, written with keys_generate_files.
+ * are real ones, written with keys_generate_files; Redis password files are written in setup.
  */
 #include "config.h"
 #include "convoy/transport.h"
@@ -67,6 +67,21 @@ write_config(const char *text)
     free(t);
 }
 
+/* DIR/name with text, mode mode */
+static void
+write_file(const char *name, const char *text, mode_t mode)
+{
+    char path[192];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -86,6 +101,11 @@ setup(void **state)
     assert_true(keys_generate_files(prefix, &open_keys, &err));
     snprintf(prefix, sizeof(prefix), "%s/keys/open.key", dir);
     assert_int_equal(chmod(prefix, 0644), 0);
+    write_file("keys/redis.pass", "s3cret pass\n", 0600);
+    write_file("keys/redis2.pass", "an0ther\r\n", 0600);
+    write_file("keys/redis-open.pass", "s3cret\n", 0644);
+    write_file("keys/redis-empty.pass", "\n", 0600);
+    write_file("keys/redis-two.pass", "one\ntwo\n", 0600);
     return 0;
 }
 
@@ -98,7 +118,12 @@ teardown(void **state)
                                         "keys/coordinator.key",
                                         "keys/coordinator.pub",
                                         "keys/open.key",
-                                        "keys/open.pub"};
+                                        "keys/open.pub",
+                                        "keys/redis.pass",
+                                        "keys/redis2.pass",
+                                        "keys/redis-open.pass",
+                                        "keys/redis-empty.pass",
+                                        "keys/redis-two.pass"};
     char path[192];
 
     (void)state;
@@ -130,8 +155,106 @@ typedef struct {
     "coordinators = tcp://127.0.0.1:7400\n"                                                        \
     "insecure = true\n"
 
+#define CACHE_BASE                                                                                 \
+    "[agent]\n"                                                                                    \
+    "node = cache-1\n"                                                                             \
+    "role = cache\n"                                                                               \
+    "conninfo = host=/tmp port=5432 dbname=app\n"                                                  \
+    "coordinators = tcp://127.0.0.1:7400\n"                                                        \
+    "insecure = true\n"
+
 static const config_case_t cases[] = {
     {"insecure minimal", INSECURE_BASE, {NULL}},
+    {"cache minimal", CACHE_BASE "redis = redis://127.0.0.1:6379\n", {NULL}},
+    {"cache, every key",
+     CACHE_BASE "redis = redis://cache-1.example.com:6380/15 ; db 15\n"
+                "redis_password_file = keys/redis.pass\n"
+                "second_pass = 2s\n"
+                "purge_rate = 10000\n",
+     {NULL}},
+    {"cache over CURVE, an IPv6 address, an absolute password path",
+     "[agent]\n"
+     "node = cache-1\n"
+     "role = cache\n"
+     "conninfo = dbname=app\n"
+     "coordinators = tcp://127.0.0.1:7400\n"
+     "coordinator_key = keys/coordinator.pub\n"
+     "key_file = keys/r1.key\n"
+     "redis = redis://[::1]:6379/0\n"
+     "redis_password_file = %D/keys/redis.pass\n"
+     "second_pass = 10ms\n"
+     "purge_rate = 1\n",
+     {NULL}},
+    {"cache without redis: anchored at the [agent] header",
+     "; the cache agent\n" CACHE_BASE "second_pass = 1s\n",
+     {"%F:2: missing `redis` in [agent] (role = cache); add `redis = redis://HOST:PORT` or "
+      "`redis://HOST:PORT/DB`, the Redis server the outbox invalidates",
+      NULL}},
+    {"the cache keys for another role",
+     INSECURE_BASE "redis = redis://127.0.0.1:6379\n"
+                   "redis_password_file = keys/redis.pass\n"
+                   "second_pass = 1s\n"
+                   "purge_rate = 5\n",
+     {"%F:7: `redis` is only for role = cache (this agent's role is replica); remove it",
+      "%F:8: `redis_password_file` is only for role = cache (this agent's role is replica); "
+      "remove it",
+      "%F:9: `second_pass` is only for role = cache (this agent's role is replica); remove it",
+      "%F:10: `purge_rate` is only for role = cache (this agent's role is replica); remove it",
+      NULL}},
+    {"a typo of a cache key",
+     CACHE_BASE "redis = redis://h:1\nsecond_passs = 1s\n",
+     {"%F:8: unknown key `second_passs`; did you mean `second_pass`?", NULL}},
+    {"cache: bad durations and rates",
+     CACHE_BASE "redis = redis://h:1\nsecond_pass = soon\npurge_rate = 0\n",
+     {"%F:8: second_pass = `soon` is not a duration; write e.g. `500ms` or `2s`",
+      "%F:9: purge_rate = `0` is not a rate; write the most SCAN calls a second, 1 to 10000 "
+      "(default 50)",
+      NULL}},
+    {"cache: out of range",
+     CACHE_BASE "redis = redis://h:1\nsecond_pass = 5ms\npurge_rate = 10001\n",
+     {"%F:8: second_pass = `5ms` is out of range; use 10ms to 1h",
+      "%F:9: purge_rate = `10001` is not a rate; write the most SCAN calls a second, 1 to 10000 "
+      "(default 50)",
+      NULL}},
+    {"cache: more bad values",
+     CACHE_BASE "redis = redis://h:1\nsecond_pass = 2h\npurge_rate = 1.5\n",
+     {"%F:8: second_pass = `2h` is out of range; use 10ms to 1h",
+      "%F:9: purge_rate = `1.5` is not a rate; write the most SCAN calls a second, 1 to 10000 "
+      "(default 50)",
+      NULL}},
+    {"cache: a password in the URL is not echoed",
+     CACHE_BASE "redis = redis://default:hunter2@127.0.0.1:6379\n",
+     {"%F:7: redis has a user or password in it (not shown); write `redis = "
+      "redis://HOST:PORT[/DB]` and put the password in the file redis_password_file names",
+      NULL}},
+    {"cache: password files that cannot be used (1)",
+     CACHE_BASE "redis = redis://h:1\nredis_password_file = keys/nosuch.pass\n",
+     {"%F:8: redis_password_file `%D/keys/nosuch.pass` cannot be read (No such file or "
+      "directory); fix the path (relative to the config file's directory)",
+      NULL}},
+    {"cache: password files that cannot be used (2)",
+     CACHE_BASE "redis = redis://h:1\nredis_password_file = keys/redis-open.pass\n",
+     {"%F:8: redis_password_file `%D/keys/redis-open.pass` must not be readable by others (mode "
+      "644); run chmod 600 %D/keys/redis-open.pass",
+      NULL}},
+    {"cache: password files that cannot be used (3)",
+     CACHE_BASE "redis = redis://h:1\nredis_password_file = keys/redis-empty.pass\n",
+     {"%F:8: redis_password_file `%D/keys/redis-empty.pass` is empty; write the password in it",
+      NULL}},
+    {"cache: password files that cannot be used (4)",
+     CACHE_BASE "redis = redis://h:1\nredis_password_file = keys/redis-two.pass\n",
+     {"%F:8: redis_password_file `%D/keys/redis-two.pass` holds more than one line; write only "
+      "the password in it",
+      NULL}},
+    {"cache: password files that cannot be used (5)",
+     CACHE_BASE "redis = redis://h:1\nredis_password_file = keys\n",
+     {"%F:8: redis_password_file `%D/keys` is not a regular file; name the file", NULL}},
+    {"cache: empty values",
+     CACHE_BASE "redis =\nredis_password_file =\n",
+     {"%F:7: redis is empty; write `redis = redis://HOST:PORT`",
+      "%F:8: redis_password_file is empty; write `redis_password_file = PATH` (or remove it when "
+      "Redis needs no password)",
+      NULL}},
     {"curve, the documented example",
      "[agent]\n"
      "node = r1                          ; this node's name, as the cluster config lists it\n"
@@ -165,7 +288,8 @@ static const config_case_t cases[] = {
      {"%F:1: no [agent] section; put `[agent]` on a line above the agent's keys",
       "%F:1: missing `node` in [agent]; add `node = NAME`, this node's name as the cluster "
       "config lists it",
-      "%F:1: missing `role` in [agent]; add `role = replica` or `role = primary`",
+      "%F:1: missing `role` in [agent]; add `role = replica`, `role = primary` or `role = "
+      "cache`",
       "%F:1: missing `conninfo` in [agent]; add `conninfo = host=HOST port=PORT dbname=DB`, the "
       "libpq connection string of this node's database",
       "%F:1: missing `coordinators` in [agent]; add `coordinators = tcp://HOST:PORT`, one or "
@@ -207,10 +331,11 @@ static const config_case_t cases[] = {
      "[agent\n",
      {"%F:2: unknown key `nodes`; did you mean `node`?",
       "%F:3: unknown key `colour`; the [agent] keys are node, role, conninfo, coordinators, "
-      "coordinator_key, key_file, heartbeat and insecure",
+      "coordinator_key, key_file, heartbeat, insecure and, for role = cache, redis, "
+      "redis_password_file, second_pass and purge_rate",
       "%F:5: `node` is set twice (first on line 4); keep one",
       "%F:6: cannot parse this line; write `key = value`, `[agent]` or a `;` comment",
-      "%F:7: role = `leader` is not a role; use `replica` or `primary`",
+      "%F:7: role = `leader` is not a role; use `replica`, `primary` or `cache`",
       "%F:8: heartbeat = `soon` is not a duration; write e.g. `100ms` or `1s`",
       "%F:9: insecure = `maybe` is not a boolean; write `true` or `false`",
       "%F:10: coordinators: `tcp://127.0.0.1` has no port; write `tcp://HOST:PORT` or "
@@ -396,6 +521,121 @@ test_fields_curve(void **state)
 }
 
 static void
+test_fields_cache(void **state)
+{
+    agent_config_t cfg;
+
+    (void)state;
+    load_ok(CACHE_BASE "redis = redis://127.0.0.1:6379\n", &cfg);
+    assert_int_equal(cfg.role, AGENT_CACHE);
+    assert_string_equal(agent_role_name(cfg.role), "cache");
+    assert_string_equal(cfg.redis, "redis://127.0.0.1:6379");
+    assert_string_equal(cfg.redis_host, "127.0.0.1");
+    assert_int_equal(cfg.redis_port, 6379);
+    assert_int_equal(cfg.redis_db, 0);
+    assert_null(cfg.redis_password_file);
+    assert_null(cfg.redis_password);
+    assert_int_equal(cfg.second_pass_ms, AGENT_SECOND_PASS_DEFAULT);
+    assert_int_equal(cfg.second_pass_ms, 500);
+    assert_int_equal(cfg.purge_rate, AGENT_PURGE_RATE_DEFAULT);
+    assert_int_equal(cfg.purge_rate, 50);
+    agent_config_free(&cfg);
+
+    load_ok(CACHE_BASE "redis = redis://[::1]:6380/7\n"
+                       "redis_password_file = keys/redis.pass\n"
+                       "second_pass = 1.5s\n"
+                       "purge_rate = 200\n",
+            &cfg);
+    assert_string_equal(cfg.redis, "redis://[::1]:6380/7");
+    assert_string_equal(cfg.redis_host, "::1");
+    assert_int_equal(cfg.redis_port, 6380);
+    assert_int_equal(cfg.redis_db, 7);
+    assert_string_equal(cfg.redis_password_file, "keys/redis.pass");
+    assert_string_equal(cfg.redis_password, "s3cret pass"); /* the line, without its newline */
+    assert_int_equal(cfg.second_pass_ms, 1500);
+    assert_int_equal(cfg.purge_rate, 200);
+    agent_config_free(&cfg);
+
+    load_ok(CACHE_BASE "redis = redis://cache-1.example.com:1/2147483647\n"
+                       "redis_password_file = keys/redis2.pass\n",
+            &cfg);
+    assert_string_equal(cfg.redis_host, "cache-1.example.com");
+    assert_int_equal(cfg.redis_port, 1);
+    assert_int_equal(cfg.redis_db, 2147483647);
+    assert_string_equal(cfg.redis_password, "an0ther"); /* CRLF stripped too */
+    agent_config_free(&cfg);
+
+    /* the other roles carry no cache values */
+    load_ok(INSECURE_BASE, &cfg);
+    assert_null(cfg.redis);
+    assert_null(cfg.redis_host);
+    assert_null(cfg.redis_password);
+    agent_config_free(&cfg);
+}
+
+/* Each bad URL alone (a key may be set once), with its exact error. */
+static void
+test_bad_redis_urls(void **state)
+{
+    static const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"127.0.0.1:6379", "is not a redis:// URL"},
+        {"http://127.0.0.1:6379", "is not a redis:// URL"},
+        {"REDIS://h:1", "is not a redis:// URL"},
+        {"rediss://h:6379", "is a TLS URL (rediss://), which this agent does not support"},
+        {"unix:///run/redis.sock", "is a Unix socket, which this agent does not support"},
+        {"redis://", "has no port (write redis://HOST:PORT)"},
+        {"redis://h", "has no port (write redis://HOST:PORT)"},
+        {"redis://h/0", "has no port (write redis://HOST:PORT)"},
+        {"redis://:6379", "has no host"},
+        {"redis://h!:6379", "has a bad host"},
+        {"redis://h:1:2", "has a bad port (1 to 65535)"},
+        {"redis://h:", "has a bad port (1 to 65535)"},
+        {"redis://h:0", "has a bad port (1 to 65535)"},
+        {"redis://h:65536", "has a bad port (1 to 65535)"},
+        {"redis://h:+1", "has a bad port (1 to 65535)"},
+        {"redis://h:12ab", "has a bad port (1 to 65535)"},
+        {"redis://h:99999999999999999999", "has a bad port (1 to 65535)"},
+        {"redis://h:1/", "has a bad database number after its `/` (digits, e.g. /0)"},
+        {"redis://h:1/x", "has a bad database number after its `/` (digits, e.g. /0)"},
+        {"redis://h:1/-1", "has a bad database number after its `/` (digits, e.g. /0)"},
+        {"redis://h:1/0/1", "has a bad database number after its `/` (digits, e.g. /0)"},
+        {"redis://h:1/2147483648", "has a bad database number after its `/` (0 to 2147483647)"},
+        {"redis://h:1/0?timeout=1",
+         "has a query or fragment (`?`, `#`); the URL is only redis://HOST:PORT[/DB]"},
+        {"redis://h:1#x",
+         "has a query or fragment (`?`, `#`); the URL is only redis://HOST:PORT[/DB]"},
+        {"redis://h x:1", "has a space or a control character in it"},
+        {"redis://[::1:6379", "has a bad IPv6 address (write it as [ADDRESS])"},
+        {"redis://[]:6379", "has a bad IPv6 address (write it as [ADDRESS])"},
+        {"redis://[::g]:6379", "has a bad IPv6 address (write it as [ADDRESS])"},
+        {"redis://[::1]", "has no port (write redis://HOST:PORT)"},
+        {"redis://[::1]6379", "has no port (write redis://HOST:PORT)"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        agent_config_errors_t errs;
+        agent_config_t cfg;
+        char *ini = xasprintf(CACHE_BASE "redis = %s\n", bad[i].url);
+        char *want = xasprintf("%s:7: redis = `%s` %s; write `redis = redis://HOST:PORT` or "
+                               "`redis://HOST:PORT/DB`",
+                               cfg_path, bad[i].url, bad[i].why);
+
+        write_config(ini);
+        assert_false(agent_config_load(cfg_path, &cfg, &errs));
+        if (errs.n != 1 || strcmp(errs.lines[0], want) != 0) {
+            print_error("url `%s`:\n  want: %s\n  got:  %s (%zu lines)\n", bad[i].url, want,
+                        errs.n ? errs.lines[0] : "(none)", errs.n);
+            fail();
+        }
+        agent_config_errors_free(&errs);
+        free(ini);
+        free(want);
+    }
+}
+
+static void
 test_long_lines(void **state)
 {
     agent_config_errors_t errs;
@@ -485,6 +725,28 @@ test_changed_bits(void **state)
     free(names);
     agent_config_free(&a);
     agent_config_free(&b);
+
+    /* the cache keys: each its own bit, all of them reloadable; the password compares by
+     * what the file holds */
+    load_ok(CACHE_BASE "redis = redis://h:1\nredis_password_file = keys/redis.pass\n", &a);
+    load_ok(CACHE_BASE "redis = redis://h:1\nredis_password_file = keys/redis.pass\n", &b);
+    assert_int_equal(agent_config_changed(&a, &b), 0);
+    write_file("keys/redis.pass", "rotated\n", 0600);
+    agent_config_free(&b);
+    load_ok(CACHE_BASE "redis = redis://h:1\nredis_password_file = keys/redis.pass\n", &b);
+    assert_int_equal(agent_config_changed(&a, &b), AGENT_KEY_REDIS_PASSWORD_FILE);
+    write_file("keys/redis.pass", "s3cret pass\n", 0600);
+    agent_config_free(&b);
+    load_ok(CACHE_BASE "redis = redis://h:1/1\nsecond_pass = 1s\npurge_rate = 9\n", &b);
+    bits = agent_config_changed(&a, &b);
+    assert_int_equal(bits, AGENT_KEY_REDIS | AGENT_KEY_REDIS_PASSWORD_FILE | AGENT_KEY_SECOND_PASS |
+                               AGENT_KEY_PURGE_RATE);
+    assert_int_equal(bits & ~AGENT_KEYS_RELOADABLE, 0);
+    names = agent_config_key_names(bits);
+    assert_string_equal(names, "redis, redis_password_file, second_pass, purge_rate");
+    free(names);
+    agent_config_free(&a);
+    agent_config_free(&b);
 }
 
 int
@@ -494,6 +756,7 @@ main(void)
         cmocka_unit_test(test_cases),           cmocka_unit_test(test_fields_insecure),
         cmocka_unit_test(test_fields_curve),    cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_unreadable_file), cmocka_unit_test(test_changed_bits),
+        cmocka_unit_test(test_fields_cache),    cmocka_unit_test(test_bad_redis_urls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
