@@ -80,6 +80,13 @@ check_added_column(report_t *r, pg_t *pg, const char *tbl, const action_t *a)
     p[0] = tbl;
     p[1] = a->column;
     p[2] = a->type_sql;
+    if (a->table_missing_ok) {
+        /* ALTER TABLE IF EXISTS on a table that is not there: skipped, as psql skips it */
+        char *exists = value(pg, "SELECT to_regclass($1)::text", 1, p, NULL);
+        free(exists);
+        if (exists == NULL)
+            return;
+    }
     if (pg_run(pg,
                "SELECT format_type(a.atttypid, a.atttypmod), a.attnotnull, "
                "a.atttypid = to_regtype($3) "
@@ -382,6 +389,12 @@ engine_verify(const verify_req_t *req, bool *passed, json_t **checks_out, char *
     }
     if (!state_load_plan(pg, req->name, &pl, &status, err))
         goto fail;
+    if (pl.search_path) {
+        /* the file's SET search_path names its tables, as it did for every step */
+        char *sp = xasprintf("SET search_path = %s", pl.search_path);
+        pg_exec(pg, sp);
+        free(sp);
+    }
     check(&r, "primary", "status", row.status == MIG_DONE, "migration %s is %s", req->name,
           mig_status_name(row.status));
     {

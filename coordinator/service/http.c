@@ -193,8 +193,8 @@ http_start(const char *bind, const char *token, const char *conninfo, char **err
     h->token = xstrdup(token);
     h->conninfo = xstrdup(conninfo);
     pthread_mutex_init(&h->mu, NULL);
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                            on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, h,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
     if (h->d == NULL) {

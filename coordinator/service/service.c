@@ -73,7 +73,9 @@ typedef struct {
     zap_t zap;
     zap_entry_t *allow;
     pg_t *pg;         /* the fleet loop's connection to the primary */
-    http_srv_t *http; /* the gate API; NULL when not configured */
+    http_srv_t *http; /* the gate API; NULL when not configured or not (yet) bound */
+    char *http_token;
+    int64_t http_retry_ms;
     int64_t pg_retry_ms;
     uint64_t seq;
     uint64_t next_cmd;
@@ -856,6 +858,31 @@ tick(service_t *sv)
 
 /* ---- setup and the loop ------------------------------------------------------------ */
 
+/*
+ * Serves the gate API. With two coordinators on one host the other may hold the port: then
+ * this one stands by and tries again every few seconds, so the API survives either dying.
+ */
+static bool
+http_try(service_t *sv, bool first)
+{
+    char *err = NULL;
+
+    sv->http = http_start(sv->cl.http, sv->http_token, cluster_primary(&sv->cl)->conninfo, &err);
+    if (sv->http) {
+        log_info("gate API on http://%s/v1/gates/NAME (bearer token required)", sv->cl.http);
+    } else if (err && strstr(err, "in use")) {
+        if (first)
+            log_warn("gate API: %s; another coordinator serves it, trying again every 2 s", err);
+        sv->http_retry_ms = now_mono_ms() + 2000;
+    } else {
+        fprintf(stderr, "convoy coordinator: %s\n", err ? err : "gate API failed");
+        free(err);
+        return false;
+    }
+    free(err);
+    return true;
+}
+
 static bool
 setup(service_t *sv, const service_opts_t *o)
 {
@@ -922,7 +949,7 @@ setup(service_t *sv, const service_opts_t *o)
                  sv->insecure ? " [INSECURE: no CURVE; --insecure]" : ", CURVE on");
     }
     if (sv->cl.http) {
-        char *path = cluster_path(&sv->cl, sv->cl.http_token_file), *err = NULL;
+        char *path = cluster_path(&sv->cl, sv->cl.http_token_file);
         char *token = read_file(path, NULL);
         size_t n = token ? strcspn(token, "\r\n") : 0;
         if (token == NULL || n < 16) {
@@ -933,16 +960,10 @@ setup(service_t *sv, const service_opts_t *o)
             return false;
         }
         token[n] = '\0';
-        sv->http = http_start(sv->cl.http, token, cluster_primary(&sv->cl)->conninfo, &err);
-        sodium_memzero(token, n);
-        free(token);
+        sv->http_token = token;
         free(path);
-        if (sv->http == NULL) {
-            fprintf(stderr, "convoy coordinator: %s\n", err);
-            free(err);
+        if (!http_try(sv, true))
             return false;
-        }
-        log_info("gate API on http://%s/v1/gates/NAME (bearer token required)", sv->cl.http);
     }
     pthread_mutex_init(&sv->mu, NULL);
     sv->gate.ask = gate_ask;
@@ -964,6 +985,9 @@ teardown(service_t *sv)
     if (sv->worker_running)
         pthread_join(sv->worker, NULL);
     http_stop(sv->http);
+    if (sv->http_token)
+        sodium_memzero(sv->http_token, strlen(sv->http_token));
+    free(sv->http_token);
     pg_close(&sv->pg);
     if (sv->router)
         zmq_close(sv->router);
@@ -1046,6 +1070,8 @@ service_run(const service_opts_t *o)
         }
         if (!sv.worker_running && now >= sv.next_pick_ms)
             pick_up(&sv);
+        if (sv.cl.http && sv.http == NULL && now >= sv.http_retry_ms && !http_try(&sv, false))
+            sv.http_retry_ms = now + 2000;
     }
     log_info("coordinator stopped%s", sec_tag(&sv));
     the_service = NULL;
