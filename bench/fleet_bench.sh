@@ -1,0 +1,677 @@
+#!/usr/bin/env bash
+# fleet_bench.sh: the fleet's benchmarks, each on a throwaway local cluster it starts
+# (deploy/local-cluster.sh in a temp dir under /tmp) and removes. See docs/benchmarks.md,
+# section "Fleet".
+#
+#   --case throttle    throttle reaction: how soon after a replica's lag crosses max_lag the
+#                      backfill stops committing batches (replay paused on r2, per trial)
+#   --case throughput  backfill throughput with 2 replicas under the 1 s lag limit, as a
+#                      ratio to one UPDATE of an identical table in the same run, and the
+#                      worst replica lag seen during each
+#   --case agents      the coordinator's CPU and memory with N simulated agents
+#                      (convoy-agentsim) reporting at 10 Hz
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LC="$ROOT/deploy/local-cluster.sh"
+PROG="bench/fleet_bench.sh"
+
+CASE=
+TRIALS=20
+ROWS=
+AGENTS=200
+SECONDS_RUN=30
+WORK_N=400
+BATCH_TARGET=
+BUILD="$ROOT/build"
+AGENTSIM=
+KEEP=0
+WARMUP_S=5
+REVERSE=0
+REPEAT=1
+REP=1
+
+usage() {
+    cat <<USAGE
+usage: $PROG --case throttle|throughput|agents [options]
+
+Each case brings up its own local cluster with deploy/local-cluster.sh in a new
+/tmp/cfb.XXXXXX directory (CONVOY_LOCAL_DIR), with copies of the build's convoy and
+convoy-agent in CONVOY_BIN, and removes it at the end (also on failure or Ctrl-C).
+
+  --case throttle [--trials N] [--rows N] [--work N]
+      A primary, replicas r1 and r2, their agents and the coordinator (max_lag 1 s,
+      heartbeat 100 ms, track_commit_timestamp on). A users table of N rows (default
+      3000000) and a migration submitted with 'convoy apply --cluster --detach':
+        -- convoy:batch-target 50ms
+        -- convoy:backfill score = val + (SELECT count(*) FROM generate_series(1, W + val % 2))
+        ALTER TABLE users ADD COLUMN score bigint;
+      (W = --work, default $WORK_N: about 25 us of CPU per row, so that the fill pass lasts
+      all the trials; batches are still steered to 50 ms.) Per trial (default 20): pause
+      WAL replay on r2 and take P (r2's clock_timestamp() in that same statement; one
+      host, one clock), wait 2.5 s, read the fill pass's last batch, resume replay, wait
+      until r2 has replayed everything and batches flow again. The lag crosses the 1 s
+      limit at about P + 1 s (+ up to one heartbeat interval); the reaction is the last
+      batch's commit time (pg_xact_commit_timestamp of its checkpoint row) - (P + 1 s).
+      Also printed: the same from max(updated_at) (the batch's transaction start, now()),
+      and the 'hold' audit row's time - P. Goal: p99 <= 300 ms.
+
+  --case throughput [--rows N] [--repeat K] [--batch-target MS] [--reverse]
+      The same fleet; two identical tables users_a and users_b of N rows (default
+      1000000). (a) ALTER TABLE users_b ADD COLUMN score bigint, then one
+      UPDATE users_b SET score = val * 2, timed by the server (clock_timestamp() before,
+      after its commit). (b) convoy's backfill of the same expression on users_a through
+      the coordinator (-- convoy:backfill score = val * 2 + ADD COLUMN score bigint; the
+      default batch target unless --batch-target), timed from the start of its first
+      backfill step to the end of its last (convoy.steps). Ratio = (a)'s time / (b)'s
+      time. Replica lag is sampled every 100 ms (pg_stat_replication.replay_lag and the
+      byte lag on the primary; convoy.fleet.lag_ms, which the coordinator writes every
+      500 ms): the worst seen during each, and how long each replica took to replay the
+      end of (a) and of (b). --repeat K (default 1): K repetitions on fresh tables,
+      alternating the order ((a) first, then (b) first, ...; --reverse starts with (b)),
+      and the median ratio.
+
+  --case agents [--agents N] [--seconds S]
+      PostgreSQL only (local-cluster.sh up --no-fleet), a coordinator of its own
+      (convoy coordinator --config FILE) whose config lists N simulated agents
+      (default 200; convoy-agentsim --keygen: each its own CURVE key pair, inline
+      agent_key) and no migration, then convoy-agentsim for S seconds (default 30):
+      a HELLO and a REPORT every 100 ms per agent. Measured after a ${WARMUP_S} s warm-up
+      until 1 s before the simulator stops: the coordinator's CPU (utime + stime from
+      /proc/PID/stat, % of one core), VmRSS and VmHWM; also its CPU with no agents (5 s)
+      before the simulator starts. Checks that the coordinator logged "agent simNNN is
+      connected" for every agent. Goal: under 10% of one core.
+
+options:
+  --build DIR       the build directory with coordinator/convoy and agent/convoy-agent
+                    (default $ROOT/build)
+  --agentsim PATH   convoy-agentsim (default: build-bench/bench/convoy-agentsim, else
+                    DIR/bench/convoy-agentsim)
+  --keep            keep the cluster and the temp directory (path printed at the end)
+  -h, --help        this help
+
+Load generators (the simulator, the lag sampler) run under nice -n 5. Run as root or as
+a user that may run initdb (see deploy/local-cluster.sh). Needs PostgreSQL 15 and awk.
+USAGE
+}
+
+die() {
+    printf 'fleet_bench: error: %s\n' "$*" >&2
+    exit 1
+}
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+while (($#)); do
+    case $1 in
+    --case) (($# >= 2)) || die "--case needs a value"; CASE=$2; shift 2 ;;
+    --trials) (($# >= 2)) || die "--trials needs a value"; TRIALS=$2; shift 2 ;;
+    --rows) (($# >= 2)) || die "--rows needs a value"; ROWS=$2; shift 2 ;;
+    --work) (($# >= 2)) || die "--work needs a value"; WORK_N=$2; shift 2 ;;
+    --batch-target) (($# >= 2)) || die "--batch-target needs a value"; BATCH_TARGET=$2; shift 2 ;;
+    --agents) (($# >= 2)) || die "--agents needs a value"; AGENTS=$2; shift 2 ;;
+    --seconds) (($# >= 2)) || die "--seconds needs a value"; SECONDS_RUN=$2; shift 2 ;;
+    --build) (($# >= 2)) || die "--build needs a value"; BUILD=$2; shift 2 ;;
+    --agentsim) (($# >= 2)) || die "--agentsim needs a value"; AGENTSIM=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --reverse) REVERSE=1; shift ;;
+    --repeat) (($# >= 2)) || die "--repeat needs a value"; REPEAT=$2; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument '$1'" ;;
+    esac
+done
+
+case $CASE in
+throttle) ROWS=${ROWS:-3000000} ;;
+throughput) ROWS=${ROWS:-1000000} ;;
+agents) ;;
+"") usage >&2; die "--case is required" ;;
+*) die "--case must be throttle, throughput or agents, not '$CASE'" ;;
+esac
+if [[ -n $ROWS ]] && { ! is_uint "$ROWS" || ((ROWS < 1000)); }; then die "--rows must be a whole number >= 1000"; fi
+{ is_uint "$REPEAT" && ((REPEAT >= 1 && REPEAT <= 20)); } || die "--repeat must be 1..20"
+{ is_uint "$TRIALS" && ((TRIALS >= 1 && TRIALS <= 200)); } || die "--trials must be 1..200"
+{ is_uint "$WORK_N" && ((WORK_N <= 100000)); } || die "--work must be 0..100000"
+{ is_uint "$AGENTS" && ((AGENTS >= 1 && AGENTS <= 5000)); } || die "--agents must be 1..5000"
+{ is_uint "$SECONDS_RUN" && ((SECONDS_RUN >= WARMUP_S + 5 && SECONDS_RUN <= 600)); } ||
+    die "--seconds must be $((WARMUP_S + 5))..600"
+if [[ -n $BATCH_TARGET ]] && { ! is_uint "$BATCH_TARGET" || ((BATCH_TARGET < 10 || BATCH_TARGET > 60000)); }; then
+    die "--batch-target must be 10..60000 (milliseconds)"
+fi
+BUILD="$(cd "$BUILD" 2>/dev/null && pwd)" || die "--build: no such directory"
+for b in coordinator/convoy agent/convoy-agent; do
+    [[ -x $BUILD/$b ]] || die "$BUILD/$b not found (build it, or pass --build)"
+done
+if [[ $CASE == agents ]]; then
+    if [[ -z $AGENTSIM ]]; then
+        for c in "$ROOT/build-bench/bench/convoy-agentsim" "$BUILD/bench/convoy-agentsim"; do
+            [[ -x $c ]] && AGENTSIM=$c && break
+        done
+    fi
+    [[ -n $AGENTSIM && -x $AGENTSIM ]] ||
+        die "convoy-agentsim not found; build it: cmake -S $ROOT -B $ROOT/build-bench && cmake --build $ROOT/build-bench --target convoy-agentsim (or pass --agentsim)"
+fi
+command -v psql >/dev/null || die "psql not found"
+[[ -x "$(pg_config --bindir 2>/dev/null)/initdb" || -x /usr/lib/postgresql/15/bin/initdb ]] ||
+    die "PostgreSQL server binaries not found (run: bash deploy/install-deps.sh)"
+
+# Inherited PG* variables must not redirect our psql calls.
+for v in $(compgen -e); do
+    [[ $v == PG* ]] && unset "$v"
+done
+
+# ------------------------------------------------------------------------ the temp dir
+WORK="$(mktemp -d /tmp/cfb.XXXXXX)"
+chmod 755 "$WORK"
+export CONVOY_LOCAL_DIR="$WORK/c"
+export CONVOY_BIN="$WORK/bin"
+export CONVOY_LOCAL_COORDINATORS=1
+mkdir -p "$CONVOY_BIN"
+# copies, not symlinks: a rebuild during the run cannot mix two builds
+cp "$BUILD/coordinator/convoy" "$CONVOY_BIN/convoy"
+cp "$BUILD/agent/convoy-agent" "$CONVOY_BIN/convoy-agent"
+CONVOY="$CONVOY_BIN/convoy"
+BG_PIDS=() # every background process we start, stopped by pid
+CLUSTER_UP=0
+
+cleanup() {
+    local rc=$? p
+    set +e
+    trap - EXIT INT TERM
+    for p in "${BG_PIDS[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p" 2>/dev/null
+            for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$p" 2>/dev/null
+        fi
+        wait "$p" 2>/dev/null
+    done
+    if ((CLUSTER_UP)) && [[ -n ${PGPORT:-} && -n ${R2:-} ]]; then
+        # a paused replay would make the replica's shutdown wait
+        psql -X -q -d "$R2" -c "SELECT pg_wal_replay_resume()" >/dev/null 2>&1
+    fi
+    if ((KEEP)); then
+        log "kept: $WORK (stop and remove it with: CONVOY_LOCAL_DIR=$CONVOY_LOCAL_DIR bash $LC down --purge; rm -rf $WORK)"
+    else
+        if [[ -d $CONVOY_LOCAL_DIR ]]; then bash "$LC" down --purge >"$WORK/down.log" 2>&1 || cat "$WORK/down.log" >&2; fi
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+psql_p() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+q() { psql_p -c "$1"; }         # the primary
+q_r2() { psql_p -d "$R2" -c "$1"; }
+
+# wait_for SECONDS CMD...: until CMD succeeds; false on timeout
+wait_for() {
+    local limit="$1" t0=$SECONDS
+    shift
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS - t0 >= limit)) && return 1
+        sleep 0.05
+    done
+}
+
+# pctl P FILE: the P-th percentile (nearest rank) of the numbers in FILE, one a line
+pctl() {
+    sort -g "$2" | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit }
+        r = int(p / 100 * NR); if (r < p / 100 * NR) r++; if (r < 1) r = 1; printf "%.0f", v[r] }'
+}
+
+machine_info() {
+    echo "machine:    $(nproc) vCPUs (nproc), $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
+    echo "postgresql: $(psql_p -c 'SELECT version()' 2>/dev/null || echo '?')"
+    echo "convoy:     $BUILD/coordinator/convoy (copied; sha256 $(sha256sum "$CONVOY" | cut -c1-12)), convoy-agent sha256 $(sha256sum "$CONVOY_BIN/convoy-agent" | cut -c1-12)"
+    echo "repo:       $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "date:       $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "load avg:   at start $LOAD_START; now $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# cluster_up [--no-fleet]: local-cluster.sh up, then its env
+cluster_up() {
+    if ! bash "$LC" up "$@" >>"$WORK/up.log" 2>&1; then
+        cat "$WORK/up.log" >&2
+        die "deploy/local-cluster.sh up $* failed"
+    fi
+    CLUSTER_UP=1
+    eval "$(bash "$LC" env)"
+    read -r _ R2 <<<"$CONVOY_REPLICAS"
+}
+
+# replicas_caught_up: both replicas have replayed the primary's current WAL position
+replicas_caught_up() {
+    local lsn
+    lsn="$(q "SELECT pg_current_wal_lsn()")"
+    wait_for 120 bash -c "[[ \$(psql -X -At -c \"SELECT count(*) FROM pg_stat_replication WHERE replay_lsn >= '$lsn'\") == 2 ]]"
+}
+
+# users TABLE ROWS: the test table, vacuumed, analyzed, autovacuum off, replicated
+make_users() {
+    local t="$1" n="$2"
+    q "CREATE TABLE $t (id bigint PRIMARY KEY, email text NOT NULL, val int NOT NULL)" >/dev/null
+    q "INSERT INTO $t SELECT g, 'u' || g || '@example.com', g % 1000 FROM generate_series(1, $n) g" >/dev/null
+    q "ALTER TABLE $t SET (autovacuum_enabled = false)" >/dev/null
+    q "VACUUM ANALYZE $t" >/dev/null
+}
+
+submit() {
+    "$CONVOY" apply --cluster "$CONVOY_CLUSTER" --detach -q "$1" >"$WORK/submit.log" 2>&1 ||
+        { cat "$WORK/submit.log" >&2; die "convoy apply --cluster --detach $1 failed"; }
+}
+
+status_of() { q "SELECT status FROM convoy.migrations WHERE name = '$1'"; }
+
+# ============================================================================ throttle
+case_throttle() {
+    local m=fleet_throttle fill expr i p last_cp last_up hold r_lsn resume_at flow_at t_end
+    local tbl="$WORK/trials.txt" reac="$WORK/reaction.txt" reac_u="$WORK/reaction_upd.txt" holds="$WORK/hold.txt" reac_x="$WORK/reaction_x.txt" hb_x
+    local done_trials=0 stop_note="" lag_before rows_before rows_after
+
+    log "bringing up the fleet in $CONVOY_LOCAL_DIR (PostgreSQL first, for track_commit_timestamp)"
+    cluster_up --no-fleet
+    q "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
+    bash "$LC" down >>"$WORK/up.log" 2>&1 || die "local-cluster.sh down failed"
+    cluster_up
+    [[ "$(q 'SHOW track_commit_timestamp')" == on ]] || die "track_commit_timestamp is not on"
+    log "primary port $PGPORT; creating users ($ROWS rows)"
+    make_users users "$ROWS"
+    replicas_caught_up || die "the replicas did not catch up with the table load"
+
+    expr="val + (SELECT count(*) FROM generate_series(1, $WORK_N + val % 2))"
+    printf -- '-- convoy:name %s\n-- convoy:batch-target 50ms\n-- convoy:backfill score = %s\nALTER TABLE users ADD COLUMN score bigint;\n' \
+        "$m" "$expr" >"$WORK/$m.sql"
+    submit "$WORK/$m.sql"
+    wait_for 60 bash -c "[[ \$(psql -X -At -c \"SELECT coalesce(sum(rows_done), 0) > 0 FROM convoy.backfill WHERE migration = '$m'\") == t ]]" ||
+        die "the backfill never started: $(status_of "$m") $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
+    fill="$(q "SELECT min(n) FROM convoy.steps WHERE migration = '$m' AND kind = 'backfill'")"
+    sleep 2 # batches settle at the target size
+    rows_before="$(q "SELECT rows_done FROM convoy.backfill WHERE migration = '$m' AND step = $fill")"
+    log "backfill running (fill pass = step $fill, $rows_before rows done); $TRIALS trials"
+
+    : >"$tbl"
+    : >"$reac"
+    : >"$reac_u"
+    : >"$holds"
+    : >"$reac_x"
+    for i in $(seq 1 "$TRIALS"); do
+        if [[ "$(q "SELECT status FROM convoy.steps WHERE migration = '$m' AND n = $fill")" == "done" ]]; then
+            stop_note="the fill pass finished after $done_trials trials (use more --rows or --work)"
+            break
+        fi
+        lag_before="$(q "SELECT coalesce(lag_ms::text, '?') FROM convoy.fleet WHERE node = 'r2'")"
+        # P: r2's clock right after the pause request returned (same host as the primary)
+        p="$(q_r2 "SELECT pg_wal_replay_pause(); SELECT extract(epoch FROM clock_timestamp())" | tail -1)"
+        sleep 2.5
+        read -r last_cp last_up t_end < <(q "SELECT extract(epoch FROM pg_xact_commit_timestamp(b.xmin)), extract(epoch FROM b.updated_at), s.status FROM convoy.backfill b JOIN convoy.steps s ON s.migration = b.migration AND s.n = b.step WHERE b.migration = '$m' AND b.step = $fill" | tr '|' ' ')
+        hold="$(q "SELECT coalesce(extract(epoch FROM min(at))::text, '') FROM convoy.audit WHERE migration = '$m' AND action = 'hold' AND detail LIKE '%replica r2 lag%' AND at >= to_timestamp($p)")"
+        # the newest heartbeat row r2 replayed before its replay stopped: the next one, written
+        # one interval later, is the oldest it lacks, and its age crosses 1 s at X
+        hb_x="$(q_r2 "SELECT extract(epoch FROM written_at) + 0.1 + 1.0 FROM convoy.heartbeat")"
+        q_r2 "SELECT pg_wal_replay_resume()" >/dev/null
+        resume_at="$(q "SELECT extract(epoch FROM clock_timestamp())")"
+        r_lsn="$(q "SELECT pg_current_wal_lsn()")"
+        wait_for 60 bash -c "[[ \$(psql -X -At -c \"SELECT count(*) FROM pg_stat_replication WHERE application_name = 'r2' AND replay_lsn >= '$r_lsn'\") == 1 ]]" ||
+            die "trial $i: r2 did not catch up within 60 s of the resume"
+        if [[ $t_end == "done" ]]; then
+            stop_note="the fill pass finished during trial $i (not counted; use more --rows or --work)"
+            break
+        fi
+        wait_for 60 bash -c "[[ \$(psql -X -At -c \"SELECT max(updated_at) > to_timestamp($resume_at) FROM convoy.backfill WHERE migration = '$m'\") == t ]]" ||
+            die "trial $i: no batch within 60 s of the resume: $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
+        flow_at="$(q "SELECT extract(epoch FROM min(at)) FROM convoy.audit WHERE migration = '$m' AND action = 'release' AND at >= to_timestamp($resume_at)")"
+        done_trials=$i
+        awk -v i="$i" -v p="$p" -v c="$last_cp" -v u="$last_up" -v h="$hold" -v r="$resume_at" -v f="$flow_at" -v lb="$lag_before" -v x="$hb_x" \
+            'BEGIN { printf "%d %s %.0f %.0f %.0f %.0f %.0f %s %s\n", i, lb, (c - p) * 1000, (c - p - 1) * 1000, (u - p - 1) * 1000,
+                     (x - p) * 1000, (c - x) * 1000,
+                     h == "" ? "none" : sprintf("%.0f", (h - p) * 1000), f == "" ? "?" : sprintf("%.0f", (f - r) * 1000) }' >>"$tbl"
+        awk -v x="$hb_x" -v c="$last_cp" 'BEGIN { printf "%.0f\n", (c - x) * 1000 }' >>"$reac_x"
+        awk -v p="$p" -v c="$last_cp" 'BEGIN { printf "%.0f\n", (c - p - 1) * 1000 }' >>"$reac"
+        awk -v p="$p" -v u="$last_up" 'BEGIN { printf "%.0f\n", (u - p - 1) * 1000 }' >>"$reac_u"
+        [[ -n $hold ]] && awk -v p="$p" -v h="$hold" 'BEGIN { printf "%.0f\n", (h - p) * 1000 }' >>"$holds"
+        log "trial $i: last batch committed $(tail -1 "$reac") ms after P + 1 s; estimated crossing X at P + $(tail -1 "$tbl" | awk '{print $6}') ms; hold row at P + $(tail -1 "$tbl" | awk '{print $8}') ms"
+        sleep 0.5 # the lag back to normal before the next pause
+    done
+    rows_after="$(q "SELECT rows_done FROM convoy.backfill WHERE migration = '$m' AND step = $fill")"
+    ((done_trials > 0)) || die "no trial completed: $stop_note"
+
+    local n p50 p99 max u50 u99 h50 hmin hmax nh rate
+    n="$(wc -l <"$reac")"
+    p50="$(pctl 50 "$reac")"
+    p99="$(pctl 99 "$reac")"
+    max="$(pctl 100 "$reac")"
+    u50="$(pctl 50 "$reac_u")"
+    u99="$(pctl 99 "$reac_u")"
+    nh="$(wc -l <"$holds")"
+    h50="$(pctl 50 "$holds")"
+    hmin="$(pctl 0 "$holds")"
+    hmax="$(pctl 100 "$holds")"
+    rate="$(q "SELECT round(rows_done / greatest(extract(epoch FROM updated_at - started_at), 0.001)) FROM convoy.backfill WHERE migration = '$m' AND step = $fill")"
+
+    echo
+    echo "=== fleet_bench --case throttle: throttle reaction ==="
+    echo "command:    $PROG --case throttle --trials $TRIALS --rows $ROWS --work $WORK_N"
+    machine_info
+    echo "cluster:    primary + replicas r1, r2 (streaming), an agent each, 1 coordinator; heartbeat 100 ms, max_lag 1 s"
+    echo "migration:  $(tr '\n' ' ' <"$WORK/$m.sql")"
+    echo "            fill pass = step $fill; $rows_before..$rows_after rows done during the trials; fill pass average $rate rows/s (holds included)"
+    echo
+    echo "per trial (ms; P = r2's clock_timestamp() right after pg_wal_replay_pause() returned):"
+    echo "  lag_before  r2's lag in convoy.fleet before the pause"
+    echo "  commit-P    the fill pass's last batch commit (pg_xact_commit_timestamp of its checkpoint row) - P"
+    echo "  reaction    commit - (P + 1 s)   [the goal: p99 <= 300]"
+    echo "  upd-react   max(updated_at) - (P + 1 s): the same batch's transaction start (now())"
+    echo "  X-P         X = the estimated crossing: written_at of the newest heartbeat row r2 had replayed"
+    echo "              (read on r2 while paused) + 100 ms (the next one, the oldest r2 lacks) + 1 s"
+    echo "  commit-X    the last batch's commit - X"
+    echo "  hold-P      the first 'hold' audit row for r2's lag - P (convoy audits a hold only when the"
+    echo "              next ask, one heartbeat later, still holds: about 100 ms after the first HOLD verdict)"
+    echo "  resume->go  the 'release' audit row - the resume"
+    printf '  %5s %10s %9s %9s %9s %6s %9s %7s %10s\n' trial lag_before commit-P reaction upd-react X-P commit-X hold-P resume-go
+    awk '{ printf "  %5s %10s %9s %9s %9s %6s %9s %7s %10s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$tbl"
+    echo
+    echo "reaction (commit - (P + 1 s)), $n trials: p50 $p50 ms, p99 $p99 ms (nearest rank; max $max ms); from updated_at: p50 $u50 ms, p99 $u99 ms"
+    echo "last batch commit - X (the estimated crossing): p50 $(pctl 50 "$reac_x") ms, p99 $(pctl 99 "$reac_x") ms (min $(pctl 0 "$reac_x"), max $(pctl 100 "$reac_x"))"
+    echo "hold row - P: $nh of $n trials audited a hold for r2's lag; p50 $h50 ms (min $hmin, max $hmax)"
+    [[ -n $stop_note ]] && echo "note: $stop_note"
+    if ((p99 <= 300)); then
+        echo "SUMMARY throttle: p99 reaction $p99 ms <= 300 ms (met); p50 $p50 ms; hold row at P + $h50 ms (p50); $n trials"
+    else
+        echo "SUMMARY throttle: p99 reaction $p99 ms > 300 ms (NOT met); p50 $p50 ms; hold row at P + $h50 ms (p50); $n trials"
+    fi
+}
+
+# ========================================================================== throughput
+# lag_sampler FILE [fleet]: one psql session, \watch every 100 ms: epoch|source|lag_ms|bytes
+lag_sampler() {
+    local out="$1" sql
+    sql="SELECT extract(epoch FROM clock_timestamp()), 'pg:' || application_name,
+                coalesce(round(extract(epoch FROM replay_lag) * 1000)::text, ''),
+                pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint
+           FROM pg_stat_replication"
+    if [[ ${2:-} == fleet ]]; then
+        sql+=" UNION ALL SELECT extract(epoch FROM clock_timestamp()), 'fleet:' || node,
+                coalesce(lag_ms::text, ''), lag_bytes FROM convoy.fleet WHERE role = 'replica'"
+    fi
+    printf '%s \\watch 0.1\n' "$sql" | nice -n 5 psql -X -q -At -F'|' -P pager=off >"$out" 2>"$out.err" &
+    SAMPLER_PID=$!
+    BG_PIDS+=("$SAMPLER_PID")
+}
+stop_sampler() {
+    kill -INT "$SAMPLER_PID" 2>/dev/null || true
+    kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+}
+# worst_lag FILE FROM TO PREFIX: "max_ms max_bytes samples-per-replica" of the rows of
+# PREFIX* in [FROM, TO]
+worst_lag() {
+    awk -F'|' -v a="$2" -v b="$3" -v pre="$4" '$1 >= a && $1 <= b && index($2, pre) == 1 {
+            n++; src[$2] = 1; if ($3 != "" && $3 + 0 > ms) ms = $3 + 0; if ($4 + 0 > by) by = $4 + 0 }
+        END { k = 0; for (s in src) k++; printf "%d %d %d\n", ms, by, k ? n / k : 0 }' "$1"
+}
+ckpts() { q "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
+# replay_done_after LSN T0: seconds from T0 until both replicas had replayed LSN (polled)
+replay_done_after() {
+    local lsn="$1" t0="$2"
+    wait_for 300 bash -c "[[ \$(psql -X -At -c \"SELECT count(*) FROM pg_stat_replication WHERE replay_lsn >= '$lsn'\") == 2 ]]" || { echo "timeout"; return; }
+    q "SELECT round(extract(epoch FROM clock_timestamp() - to_timestamp($t0))::numeric * 1000)"
+}
+
+# (a) one UPDATE of users_b, timed by the server: clock_timestamp() before it and after its commit
+phase_a() {
+    local out
+    log "(a) UPDATE users_b SET score = val * 2"
+    q "ALTER TABLE users_b ADD COLUMN score bigint" >/dev/null
+    LOAD_A="$(cut -d' ' -f1 /proc/loadavg)"
+    lag_sampler "$WORK/lag_a$REP.txt"
+    sleep 0.5
+    ckpt_a="$(ckpts)"
+    out="$(psql_p -F' ' -c "SELECT extract(epoch FROM clock_timestamp())" -c "UPDATE users_b SET score = val * 2" \
+        -c "SELECT extract(epoch FROM clock_timestamp()), pg_current_wal_lsn()")"
+    a0="$(head -1 <<<"$out")"
+    read -r a1 a_lsn < <(tail -1 <<<"$out")
+    a_catch="$(replay_done_after "$a_lsn" "$a1")"
+    ckpt_a="$(($(ckpts) - ckpt_a))"
+    sleep 0.3
+    stop_sampler
+    a_ms="$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')"
+    [[ "$(q "SELECT count(*) FROM users_b WHERE score IS DISTINCT FROM val * 2")" == 0 ]] || die "(a) left rows unfilled"
+    size_a="$(q "SELECT pg_size_pretty(pg_total_relation_size('users_b'))")"
+    q "VACUUM ANALYZE users_b" >/dev/null
+    q "CHECKPOINT" >/dev/null
+    replicas_caught_up || die "the replicas did not catch up after (a)"
+}
+
+# (b) convoy's backfill of the same expression on users_a, through the coordinator
+phase_b() {
+    local bt_line=""
+    log "(b) convoy's backfill of users_a through the coordinator"
+    [[ -n $BATCH_TARGET ]] && bt_line="-- convoy:batch-target ${BATCH_TARGET}ms"$'\n'
+    printf -- '-- convoy:name %s\n%s-- convoy:backfill score = val * 2\nALTER TABLE users_a ADD COLUMN score bigint;\n' \
+        "$m" "$bt_line" >"$WORK/$m.sql"
+    LOAD_B="$(cut -d' ' -f1 /proc/loadavg)"
+    ckpt_b="$(ckpts)"
+    submit "$WORK/$m.sql"
+    lag_sampler "$WORK/lag_b$REP.txt" fleet
+    wait_for 600 bash -c "[[ \$(psql -X -At -c \"SELECT status FROM convoy.migrations WHERE name = '$m'\") =~ ^(done|failed|paused|aborted)$ ]]" ||
+        die "convoy's migration did not end within 600 s: $(status_of "$m")"
+    [[ "$(status_of "$m")" == "done" ]] || die "convoy's migration ended $(status_of "$m"): $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
+    read -r b0 b1 fill_ms < <(q "SELECT extract(epoch FROM min(started_at)), extract(epoch FROM max(finished_at)),
+            (SELECT duration_ms FROM convoy.steps WHERE migration = '$m' AND kind = 'backfill' ORDER BY n LIMIT 1)
+            FROM convoy.steps WHERE migration = '$m' AND kind = 'backfill'" | tr '|' ' ')
+    b_lsn="$(q "SELECT pg_current_wal_lsn()")"
+    b_catch="$(replay_done_after "$b_lsn" "$b1")"
+    ckpt_b="$(($(ckpts) - ckpt_b))"
+    sleep 0.3
+    stop_sampler
+    b_ms="$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')"
+    [[ "$(q "SELECT count(*) FROM users_a WHERE score IS DISTINCT FROM val * 2")" == 0 ]] || die "(b) left rows unfilled"
+    q "VACUUM ANALYZE users_a" >/dev/null
+    q "CHECKPOINT" >/dev/null
+    replicas_caught_up || die "the replicas did not catch up after (b)"
+}
+
+# one repetition: fresh tables, (a) and (b) in ORDER; appends its row to $WORK/reps.txt and
+# prints its details
+throughput_rep() {
+    local a0 a1 a_ms a_lsn a_catch b0 b1 b_ms b_lsn b_catch fill_ms ratio la lb lf holds steps
+    local rows_upd ckpt_a ckpt_b size_a m="fleet_throughput_$REP" order="$1" end_a end_b between
+
+    q "SET client_min_messages = warning; DROP TABLE IF EXISTS users_a, users_b" >/dev/null
+    log "rep $REP: creating users_a and users_b ($ROWS rows each)"
+    make_users users_a "$ROWS"
+    make_users users_b "$ROWS"
+    q "CHECKPOINT" >/dev/null
+    replicas_caught_up || die "the replicas did not catch up with the table load"
+    if [[ $order == ba ]]; then
+        phase_b
+        phase_a
+    else
+        phase_a
+        phase_b
+    fi
+    steps="$(q "SELECT string_agg(n || ' ' || kind || ' ' || coalesce(duration_ms, 0) || ' ms', '; ' ORDER BY n) FROM convoy.steps WHERE migration = '$m'")"
+    # the window's time outside its steps: after each step convoy waits until every replica
+    # has replayed it (their reports come every heartbeat)
+    between="$(q "SELECT $b_ms - sum(duration_ms) FROM convoy.steps WHERE migration = '$m' AND n BETWEEN
+            (SELECT min(n) FROM convoy.steps WHERE migration = '$m' AND kind = 'backfill') AND
+            (SELECT max(n) FROM convoy.steps WHERE migration = '$m' AND kind = 'backfill')")"
+    rows_upd="$(q "SELECT sum(rows_updated) || ' rows written in ' || sum(batches) || ' batches (' || string_agg('step ' || step || ': ' || batches || ' batches, last size ' || coalesce(batch_size, 0), ', ' ORDER BY step) || ')' FROM convoy.backfill WHERE migration = '$m'")"
+    # every hold of the migration, by kind (its figures replaced by N), from the release rows
+    holds="$(q "SELECT coalesce(string_agg(k || ': ' || n || ' x, ' || ms || ' ms', '; '), 'none') FROM (
+            SELECT regexp_replace(regexp_replace(detail, '^held: (holding: )?', ''), '[0-9][0-9./A-F]*', 'N', 'g') AS k,
+                   count(*) AS n, sum(duration_ms) AS ms
+              FROM convoy.audit WHERE migration = '$m' AND action = 'release' GROUP BY 1 ORDER BY 3 DESC) h")"
+    # the worst lag from the start of each until both replicas had replayed its end
+    end_a="$(awk -v a="$a1" -v c="${a_catch/timeout/0}" 'BEGIN { print a + c / 1000 }')"
+    end_b="$(awk -v a="$b1" -v c="${b_catch/timeout/0}" 'BEGIN { print a + c / 1000 }')"
+    la="$(worst_lag "$WORK/lag_a$REP.txt" "$a0" "$end_a" pg:)"
+    lb="$(worst_lag "$WORK/lag_b$REP.txt" "$b0" "$end_b" pg:)"
+    lf="$(worst_lag "$WORK/lag_b$REP.txt" "$b0" "$end_b" fleet:)"
+    ratio="$(awk -v a="$a_ms" -v b="$b_ms" 'BEGIN { printf "%.3f", a / b }')"
+    # rep order load_a load_b a_ms b_ms ratio fill_ms lag_a replay_a lag_b fleet_b replay_b
+    echo "$REP ${order:0:1},${order:1:1} $LOAD_A $LOAD_B $a_ms $b_ms $ratio $fill_ms ${la%% *} $a_catch ${lb%% *} ${lf%% *} $b_catch" >>"$WORK/reps.txt"
+    {
+        echo "rep $REP (order $( [[ $order == ba ]] && echo "(b) then (a)" || echo "(a) then (b)")):"
+        echo "  (a) $a_ms ms ($(awk -v n="$ROWS" -v t="$a_ms" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s), load avg (1 min) at its start $LOAD_A; table $size_a after it;"
+        echo "      both replicas replayed its commit $a_catch ms after it; worst lag from its start until then: replay_lag ${la%% *} ms, $(cut -d' ' -f2 <<<"$la") bytes ($(cut -d' ' -f3 <<<"$la") samples per replica); checkpoints started: $ckpt_a"
+        echo "  (b) $b_ms ms ($(awk -v n="$ROWS" -v t="$b_ms" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s; the fill pass alone $fill_ms ms), load avg (1 min) at its start $LOAD_B; checkpoints started: $ckpt_b"
+        echo "      steps: $steps"
+        echo "      the window outside its steps' duration_ms: $between ms (between steps: each step's replay on every replica)"
+        echo "      $rows_upd"
+        echo "      holds (audit log release rows): $holds"
+        echo "      both replicas replayed its end $b_catch ms after its last backfill step; worst lag from its start until then: replay_lag ${lb%% *} ms, $(cut -d' ' -f2 <<<"$lb") bytes ($(cut -d' ' -f3 <<<"$lb") samples per replica); convoy.fleet lag_ms ${lf%% *} ms ($(cut -d' ' -f3 <<<"$lf") samples per replica)"
+        echo "  ratio (a)/(b) $ratio"
+    } >>"$WORK/reps_detail.txt"
+}
+
+case_throughput() {
+    local order=ab other=ba r med min max
+    ((REVERSE)) && order=ba other=ab
+
+    log "bringing up the fleet in $CONVOY_LOCAL_DIR"
+    cluster_up
+    log "primary port $PGPORT"
+    : >"$WORK/reps.txt"
+    : >"$WORK/reps_detail.txt"
+    for r in $(seq 1 "$REPEAT"); do
+        REP=$r
+        # repetitions alternate the order, so that neither phase always runs second
+        if ((r % 2)); then throughput_rep "$order"; else throughput_rep "$other"; fi
+    done
+    awk '{ print $7 }' "$WORK/reps.txt" >"$WORK/ratios.txt"
+    med="$(sort -g "$WORK/ratios.txt" | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+    min="$(sort -g "$WORK/ratios.txt" | head -1)"
+    max="$(sort -g "$WORK/ratios.txt" | tail -1)"
+
+    echo
+    echo "=== fleet_bench --case throughput: backfill throughput with 2 replicas, max_lag 1 s ==="
+    echo "command:    $PROG --case throughput --rows $ROWS --repeat $REPEAT${BATCH_TARGET:+ --batch-target $BATCH_TARGET}$( ((REVERSE)) && echo ' --reverse')"
+    machine_info
+    echo "cluster:    primary + replicas r1, r2 (streaming, hot_standby_feedback off), an agent each, 1 coordinator; heartbeat 100 ms, max_lag 1 s"
+    echo "tables:     users_a, users_b (id bigint PRIMARY KEY, email text, val int), $ROWS rows each, created afresh for each repetition; autovacuum off"
+    echo "(a)         ALTER TABLE users_b ADD COLUMN score bigint; then timed by the server: UPDATE users_b SET score = val * 2;"
+    echo "(b)         convoy apply --cluster --detach of: $(tr '\n' ' ' <"$WORK/fleet_throughput_1.sql")"
+    echo "            timed from the first backfill step's started_at to the last one's finished_at (convoy.steps)"
+    echo
+    cat "$WORK/reps_detail.txt"
+    echo
+    echo "ms; lag = the worst replay_lag (pg_stat_replication) / convoy.fleet lag_ms from the start until both replicas replayed the end; replay = ms from the end until both replicas had replayed it"
+    printf '  %3s %5s %11s %7s %7s %6s %8s %10s %9s %10s %10s %9s\n' rep order "load (a/b)" "(a)" "(b)" ratio "fill" "lag (a)" "replay(a)" "lag (b)" "fleet (b)" "replay(b)"
+    awk '{ printf "  %3s %5s %11s %7s %7s %6.2f %8s %10s %9s %10s %10s %9s\n", $1, $2, $3 "/" $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }' "$WORK/reps.txt"
+    echo
+    echo "SUMMARY throughput: ratio (a)/(b) median $med over $REPEAT repetition(s) (min $min, max $max) for $ROWS rows; worst replica lag: (a) replay_lag $(awk '$9 > m { m = $9 } END { print m + 0 }' "$WORK/reps.txt") ms, (b) replay_lag $(awk '$11 > m { m = $11 } END { print m + 0 }' "$WORK/reps.txt") ms, convoy.fleet $(awk '$12 > m { m = $12 } END { print m + 0 }' "$WORK/reps.txt") ms"
+}
+
+# ============================================================================== agents
+port_in_use() {
+    local hex
+    hex="$(printf '%04X' "$1")"
+    awk -v p="$hex" 'FNR > 1 { n = split($2, a, ":"); if (a[n] == p) found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12000))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    die "no free TCP port"
+}
+# cpu_ticks PID: utime + stime (all threads), in clock ticks
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+mono() { awk '{ print $1 }' /proc/uptime; }
+
+case_agents() {
+    local cfg="$WORK/agents.ini" keys="$WORK/keys" port conninfo coord_pid sim_pid hz
+    local t0 c0 t1 c1 i0 ic0 i1 ic1 s0 s1 cpu idle_cpu sim_cpu rss hwm rss0 heard back summary
+
+    log "bringing up PostgreSQL in $CONVOY_LOCAL_DIR (--no-fleet)"
+    cluster_up --no-fleet
+    mkdir -m 0700 "$keys"
+    "$CONVOY" keygen --out "$keys/coordinator" >/dev/null 2>&1 || die "convoy keygen failed"
+    "$CONVOY" keygen --out "$keys/primary" >/dev/null 2>&1 || die "convoy keygen failed"
+    "$AGENTSIM" --keygen "$AGENTS" --out "$keys/sim.keys" || die "convoy-agentsim --keygen failed"
+    port="$(free_port)"
+    conninfo="$(sed -n 's/^conninfo = //p' "$CONVOY_CLUSTER" | head -1)" # the primary's
+    {
+        echo "; $PROG --case agents: $AGENTS simulated agents (convoy-agentsim), no agent for the primary"
+        echo "[cluster]"
+        echo "name = bench"
+        echo "bind = tcp://127.0.0.1:$port"
+        echo "key_file = $keys/coordinator.key"
+        echo "heartbeat = 100ms"
+        echo "max_lag = 1s"
+        echo
+        echo "[node primary]"
+        echo "role = primary"
+        echo "conninfo = $conninfo"
+        echo "agent_key = $keys/primary.pub"
+        awk -v ci="$conninfo" '{ printf "\n[node %s]\nrole = replica\nconninfo = %s\nagent_key = %s\n", $1, ci, $2 }' "$keys/sim.keys"
+    } >"$cfg"
+
+    "$CONVOY" coordinator --config "$cfg" >"$WORK/coordinator.log" 2>&1 &
+    coord_pid=$!
+    BG_PIDS+=("$coord_pid")
+    wait_for 10 grep -q "listening on" "$WORK/coordinator.log" ||
+        { cat "$WORK/coordinator.log" >&2; die "the coordinator did not start"; }
+    hz="$(getconf CLK_TCK)"
+    sleep 1
+    # the coordinator alone: no agent, no migration
+    i0="$(mono)"
+    ic0="$(cpu_ticks "$coord_pid")"
+    sleep 5
+    i1="$(mono)"
+    ic1="$(cpu_ticks "$coord_pid")"
+    rss0="$(status_kb "$coord_pid" VmRSS)"
+    idle_cpu="$(awk -v c="$((ic1 - ic0))" -v hz="$hz" -v a="$i0" -v b="$i1" 'BEGIN { printf "%.2f", c / hz / (b - a) * 100 }')"
+
+    log "coordinator pid $coord_pid on tcp://127.0.0.1:$port; $AGENTS simulated agents for $SECONDS_RUN s"
+    nice -n 5 "$AGENTSIM" --keys "$keys/sim.keys" --endpoint "tcp://127.0.0.1:$port" \
+        --server-key "$keys/coordinator.pub" --seconds "$SECONDS_RUN" >"$WORK/agentsim.out" 2>"$WORK/agentsim.err" &
+    sim_pid=$!
+    BG_PIDS+=("$sim_pid")
+    sleep "$WARMUP_S"
+    t0="$(mono)"
+    c0="$(cpu_ticks "$coord_pid")"
+    s0="$(cpu_ticks "$sim_pid")"
+    sleep "$((SECONDS_RUN - WARMUP_S - 1))"
+    t1="$(mono)"
+    c1="$(cpu_ticks "$coord_pid")"
+    s1="$(cpu_ticks "$sim_pid")"
+    rss="$(status_kb "$coord_pid" VmRSS)"
+    hwm="$(status_kb "$coord_pid" VmHWM)"
+    kill -0 "$coord_pid" 2>/dev/null || die "the coordinator died"
+    wait "$sim_pid" || log "convoy-agentsim exited with status $? (see below)"
+    summary="$(tail -1 "$WORK/agentsim.out")"
+    cpu="$(awk -v c="$((c1 - c0))" -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", c / hz / (b - a) * 100 }')"
+    sim_cpu="$(awk -v c="$((s1 - s0))" -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", c / hz / (b - a) * 100 }')"
+    heard="$(grep -oE 'agent sim[0-9]+ is connected' "$WORK/coordinator.log" | sort -u | wc -l)"
+    back="$(grep -cE 'agent sim[0-9]+ is back' "$WORK/coordinator.log" || true)"
+
+    echo
+    echo "=== fleet_bench --case agents: the coordinator with $AGENTS simulated agents ==="
+    echo "command:    $PROG --case agents --agents $AGENTS --seconds $SECONDS_RUN"
+    machine_info
+    echo "setup:      PostgreSQL primary (local-cluster.sh up --no-fleet; its idle replicas run too), no migration;"
+    echo "            convoy coordinator --config with $AGENTS [node simNNN] (inline CURVE keys) + [node primary] (no agent);"
+    echo "            nice -n 5 convoy-agentsim: $AGENTS DEALERs in one thread, CURVE, HELLO + a replica REPORT every 100 ms each"
+    echo "simulator:  $summary"
+    echo "            its own CPU in the window: $sim_cpu% of one core"
+    echo "coordinator log: 'agent simNNN is connected' for $heard of $AGENTS agents; 'is back' (an agent silent > 3 heartbeats) $back times; $(grep -c 'rejected a connection' "$WORK/coordinator.log" || true) rejected connections"
+    echo
+    echo "coordinator, no agents (5 s):          CPU $idle_cpu% of one core, VmRSS $rss0 kB"
+    echo "coordinator, $AGENTS agents ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after a ${WARMUP_S} s warm-up): CPU $cpu% of one core ($((c1 - c0)) ticks at $hz Hz), VmRSS $rss kB, VmHWM $hwm kB"
+    echo
+    local verdict="met"
+    awk -v c="$cpu" 'BEGIN { exit !(c < 10) }' || verdict="NOT met"
+    ((heard == AGENTS)) || verdict="$verdict; only $heard of $AGENTS agents heard"
+    echo "SUMMARY agents: coordinator CPU $cpu% of one core with $AGENTS agents at 10 Hz (goal < 10%: $verdict); VmRSS $rss kB, VmHWM $hwm kB; heard $heard/$AGENTS"
+}
+
+"case_$CASE"
