@@ -114,6 +114,18 @@ throttle_decide(const node_view_t *v,
     o->verdict = GATE_GO;
     if (fleet_unmeasurable(v, n, lim, o))
         return;
+    if (q->point != GATE_AFTER_STEP) {
+        /* the application's health: a rise holds; one that lasts the grace period pauses */
+        for (size_t i = 0; i < n; i++) {
+            if (!v[i].app || v[i].error_rate < 0 || v[i].error_rate <= lim->error_rate_limit)
+                continue;
+            say(o, q->held_ms > lim->health_grace_ms ? GATE_PAUSE : GATE_HOLD,
+                "app node %s error rate %.1f/s > %.1f/s%s", v[i].name, v[i].error_rate,
+                lim->error_rate_limit,
+                q->held_ms > lim->health_grace_ms ? " for longer than health_grace" : "");
+            return;
+        }
+    }
     if (q->point == GATE_AFTER_STEP) {
         for (size_t i = 0; i < n; i++) {
             if (!v[i].replica || v[i].replay_lsn >= q->lsn)

@@ -100,13 +100,21 @@ on_cluster_key(reader_t *r, const char *key, const char *v)
         duration(r, key, v, &c->replay_timeout_ms);
     else if (!strcmp(key, "reader_hold"))
         duration(r, key, v, &c->reader_hold_ms);
-    else if (!strcmp(key, "insecure")) {
+    else if (!strcmp(key, "health_grace"))
+        duration(r, key, v, &c->health_grace_ms);
+    else if (!strcmp(key, "error_rate_limit")) {
+        char *end = NULL;
+        c->error_rate_limit = strtod(v, &end);
+        if (end == v || *end != '\0' || c->error_rate_limit < 0)
+            err_at(r, r->line, "error_rate_limit = %s: errors per second, e.g. 5 or 0.5", v);
+    } else if (!strcmp(key, "insecure")) {
         if (!parse_bool(v, &c->insecure))
             err_at(r, r->line, "insecure = %s: write true or false", v);
     } else
         err_at(r, r->line,
                "unknown key `%s` in [cluster] (known: name, bind, key_file, heartbeat, max_lag, "
-               "replay_timeout, reader_hold, pause_file, http, http_token_file, insecure)",
+               "replay_timeout, reader_hold, error_rate_limit, health_grace, pause_file, http, "
+               "http_token_file, insecure)",
                key);
     return 1;
 }
@@ -117,15 +125,17 @@ on_node_key(reader_t *r, const char *key, const char *v)
     cluster_node_t *n = r->cur;
 
     if (!strcmp(key, "role")) {
-        n->replica = n->cache = false;
+        n->replica = n->cache = n->app = false;
         if (!strcmp(v, "primary"))
             n->primary = true;
         else if (!strcmp(v, "replica"))
             n->replica = true;
         else if (!strcmp(v, "cache"))
             n->cache = true;
+        else if (!strcmp(v, "app"))
+            n->app = true;
         else
-            err_at(r, r->line, "role = %s: write primary, replica or cache", v);
+            err_at(r, r->line, "role = %s: write primary, replica, cache or app", v);
         n->role_given = true;
     } else if (!strcmp(key, "conninfo")) {
         set_str(&n->conninfo, v);
@@ -192,6 +202,8 @@ cluster_load(const char *path, cluster_t *c, char **errors)
     c->max_lag_ms = 1000;
     c->replay_timeout_ms = 60000;
     c->reader_hold_ms = 30000;
+    c->error_rate_limit = 1.0;
+    c->health_grace_ms = 30000;
     r.c = c;
     sb_init(&r.errors);
     r.f = fopen(path, "r");
@@ -221,7 +233,7 @@ cluster_load(const char *path, cluster_t *c, char **errors)
     for (size_t i = 0; i < c->n_nodes; i++) {
         cluster_node_t *n = &c->nodes[i];
         if (!n->role_given)
-            err_at(&r, n->line, "[node %s] needs role (primary, replica or cache)", n->name);
+            err_at(&r, n->line, "[node %s] needs role (primary, replica, cache or app)", n->name);
         if (n->primary)
             primaries++;
         if (n->conninfo == NULL)

@@ -41,6 +41,9 @@ typedef struct {
     char name[64];
     bool replica;
     bool cache;
+    bool app;
+    double error_rate;
+    char app_version[65];
     bool redis_ok;
     char redis_error[200];
     char identity[256];
@@ -196,6 +199,8 @@ decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay
         v->name = n->name;
         v->replica = n->replica;
         v->cache = n->cache;
+        v->app = n->app;
+        v->error_rate = n->error_rate;
         v->redis_ok = n->redis_ok;
         v->redis_error = n->redis_error;
         v->silent_ms = n->last_seen_ms < 0 ? -1 : now - n->last_seen_ms;
@@ -214,6 +219,8 @@ decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay
     lim.max_lag_ms = sv->max_lag_ms;
     lim.replay_timeout_ms = sv->cl.replay_timeout_ms;
     lim.reader_hold_ms = sv->cl.reader_hold_ms;
+    lim.error_rate_limit = sv->cl.error_rate_limit;
+    lim.health_grace_ms = sv->cl.health_grace_ms;
     lim.flag_file =
         sv->cl.pause_file && access(sv->cl.pause_file, F_OK) == 0 ? sv->cl.pause_file : NULL;
     throttle_decide(views, sv->n_nodes, &lim, &tq, &out);
@@ -715,6 +722,11 @@ on_report(node_t *n, const Convoy__Wire__Report *r)
         n->replay_lsn = r->replay_lsn;
         n->hb_seq = r->heartbeat_seq;
     }
+    if (n->app) {
+        n->error_rate = r->app_error_rate;
+        snprintf(n->app_version, sizeof(n->app_version), "%s",
+                 r->app_version ? r->app_version : "");
+    }
     if (n->cache) {
         n->redis_ok = r->redis_ok;
         snprintf(n->redis_error, sizeof(n->redis_error), "%s",
@@ -907,6 +919,8 @@ setup(service_t *sv, const service_opts_t *o)
         snprintf(sv->nodes[i].name, sizeof(sv->nodes[i].name), "%s", sv->cl.nodes[i].name);
         sv->nodes[i].replica = sv->cl.nodes[i].replica;
         sv->nodes[i].cache = sv->cl.nodes[i].cache;
+        sv->nodes[i].app = sv->cl.nodes[i].app;
+        sv->nodes[i].error_rate = -1;
         sv->nodes[i].last_seen_ms = -1;
         sv->nodes[i].hb_seq = -1;
         memcpy(sv->allow[i].key, sv->cl.nodes[i].key, sizeof(sv->allow[i].key));

@@ -16,6 +16,7 @@ typedef struct {
     bool replica; /* a streaming replica (role = replica) */
     bool cache;   /* role = cache: works the Redis invalidation outbox */
     bool primary;
+    bool app; /* role = app: an application node reporting its version and error rate */
     bool role_given;
     char *conninfo;
     char key[41]; /* the agent's CURVE public key ("" when insecure and not given) */
@@ -32,9 +33,11 @@ typedef struct {
     int64_t max_lag_ms;
     int64_t replay_timeout_ms;
     int64_t reader_hold_ms;
-    char *pause_file;      /* NULL: none */
-    char *http;            /* the gate API's HOST:PORT; NULL: off */
-    char *http_token_file; /* its bearer token (required with http) */
+    double error_rate_limit; /* app errors per second above which the migration holds */
+    int64_t health_grace_ms; /* held that long for app health: paused for an operator */
+    char *pause_file;        /* NULL: none */
+    char *http;              /* the gate API's HOST:PORT; NULL: off */
+    char *http_token_file;   /* its bearer token (required with http) */
     bool insecure;
     cluster_node_t *nodes;
     size_t n_nodes;

@@ -35,7 +35,9 @@ int64_t hb_ring_lag_ms(const hb_ring_t *r, int64_t seen, int64_t now_ms);
 typedef struct {
     const char *name;
     bool replica;
-    bool cache; /* a cache agent: it must reach Redis */
+    bool cache;        /* a cache agent: it must reach Redis */
+    bool app;          /* an app node: its error rate is the application's health */
+    double error_rate; /* errors per second; < 0: the app exposes none */
     bool redis_ok;
     const char *redis_error;
     int64_t silent_ms; /* since its last frame; -1: never heard */
@@ -57,7 +59,9 @@ typedef struct {
     int64_t max_lag_ms;
     int64_t replay_timeout_ms;
     int64_t reader_hold_ms;
-    const char *flag_file; /* non-NULL: it exists, hold */
+    double error_rate_limit; /* app errors per second */
+    int64_t health_grace_ms; /* an app-health hold this long pauses for an operator */
+    const char *flag_file;   /* non-NULL: it exists, hold */
 } throttle_limits_t;
 
 typedef struct {

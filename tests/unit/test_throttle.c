@@ -161,7 +161,7 @@ set_case_specials(const tcase_t *c, node_view_t *v)
 static void
 run_case(const tcase_t *c, node_view_t *v)
 {
-    throttle_limits_t lim = {100, 1000, 60000, 30000, c->flag};
+    throttle_limits_t lim = {100, 1000, 60000, 30000, 5.0, 30000, c->flag};
     throttle_query_t q = {c->point, c->exclusive, "public.users", c->lsn, 4, c->held_ms};
     throttle_out_t out;
 
@@ -277,6 +277,45 @@ test_cache_agent(void **state)
     run_case(&c, v);
 }
 
+/* The application's health: a rise over the limit holds, a long one pauses; none: no hold. */
+static void
+test_app_health(void **state)
+{
+    node_view_t v[3];
+    tcase_t c = {"health",
+                 {PRIMARY, R("r1", 0), R("r2", 0)},
+                 GATE_BEFORE_BATCH,
+                 false,
+                 0,
+                 0,
+                 NULL,
+                 GATE_GO,
+                 NULL,
+                 false};
+    (void)state;
+    set_case_specials(&c, v);
+    v[0].app = true; /* node 0 plays the app node here */
+    v[0].error_rate = -1;
+    run_case(&c, v); /* no error source: nothing to judge */
+    v[0].error_rate = 4.9;
+    run_case(&c, v);
+    v[0].error_rate = 12.0;
+    c.want = GATE_HOLD;
+    c.why = "app node p error rate 12.0/s > 5.0/s";
+    run_case(&c, v);
+    c.point = GATE_BEFORE_STEP;
+    run_case(&c, v);
+    c.held_ms = 30001;
+    c.want = GATE_PAUSE;
+    c.why = "for longer than health_grace";
+    run_case(&c, v);
+    c.point = GATE_AFTER_STEP; /* a step that ran is waited for, not judged */
+    c.lsn = 1000;
+    c.want = GATE_GO;
+    c.why = NULL;
+    run_case(&c, v);
+}
+
 /* Replica readers hold an ACCESS EXCLUSIVE step, bounded by reader_hold. */
 static void
 test_readers(void **state)
@@ -323,7 +362,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_lag),    cmocka_unit_test(test_table),
         cmocka_unit_test(test_fail_closed), cmocka_unit_test(test_readers),
-        cmocka_unit_test(test_cache_agent),
+        cmocka_unit_test(test_cache_agent), cmocka_unit_test(test_app_health),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
