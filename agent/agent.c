@@ -11,6 +11,10 @@
  * role = cache: the tick also runs the outbox worker (outbox.c) before it samples, and the
  * loop runs it again at once while it finds work (or when a purge's rate or Redis' backoff
  * allows), so a backlog drains between heartbeats without ever holding the reports.
+ *
+ * role = app: the tick reads the app's error counter file (health.c) once and reports the
+ * error rate over about the last second with app_version. conninfo is optional there: without
+ * it no database is used and db_ok is true.
  */
 #include "agent.h"
 
@@ -18,6 +22,7 @@
 #include "convoy/pg.h"
 #include "convoy/transport.h"
 #include "convoy/util.h"
+#include "health.h"
 #include "metrics.h"
 #include "outbox.h"
 
@@ -103,6 +108,11 @@ typedef struct {
 
     outbox_t *outbox;   /* role = cache */
     int64_t cache_next; /* run the worker again at this time (INT64_MAX: at the next tick) */
+
+    rate_t rate;              /* role = app: the error counter's samples */
+    char *counter_status;     /* "" while the counter reads, else the last error logged; NULL:
+                               * not read yet (the first read is logged either way) */
+    int64_t counter_down_log; /* monotonic ms of the last "went down" line */
 } agent_t;
 
 /* ---- signals --------------------------------------------------------------------- */
@@ -229,6 +239,7 @@ send_hello(agent_t *a, coord_t *c, int64_t now, const char *why)
     char *roles[1] = {(char *)agent_role_name(a->cfg.role)};
     char *caps[2] = {"wait_lsn", "readers"};
     char *cache_caps[1] = {"cache"};
+    char *app_caps[1] = {"app"};
     wire_msg_t m;
 
     h.n_roles = 1;
@@ -237,6 +248,9 @@ send_hello(agent_t *a, coord_t *c, int64_t now, const char *why)
     if (a->cfg.role == AGENT_CACHE) {
         h.n_capabilities = 1;
         h.capabilities = cache_caps;
+    } else if (a->cfg.role == AGENT_APP) {
+        h.n_capabilities = 1;
+        h.capabilities = app_caps;
     } else {
         h.n_capabilities = 2;
         h.capabilities = caps;
@@ -603,15 +617,19 @@ on_command(agent_t *a, size_t ci, const wire_msg_t *m, int64_t now)
 {
     const char *kind = m->command->kind ? m->command->kind : "";
 
-    if (a->cfg.role == AGENT_CACHE &&
+    if ((a->cfg.role == AGENT_CACHE || a->cfg.role == AGENT_APP) &&
         (strcmp(kind, "readers") == 0 || strcmp(kind, "wait_lsn") == 0)) {
         Convoy__Wire__Result res = CONVOY__WIRE__RESULT__INIT;
+        const char *role = agent_role_name(a->cfg.role);
+        char *msg = xasprintf("a%s %s agent (role = %s) runs no wait_lsn or readers commands",
+                              a->cfg.role == AGENT_APP ? "n" : "", role, role);
         res.id = m->command->id;
         res.ok = false;
-        res.message = "a cache agent (role = cache) runs no wait_lsn or readers commands";
-        complain(&a->coords[ci], now, "%s %llu refused: this is a cache agent", kind,
-                 (unsigned long long)m->command->id);
+        res.message = msg;
+        complain(&a->coords[ci], now, "%s %llu refused: this is a%s %s agent", kind,
+                 (unsigned long long)m->command->id, a->cfg.role == AGENT_APP ? "n" : "", role);
         send_result(a, &a->coords[ci], m->migration, &res);
+        free(msg);
     } else if (strcmp(kind, "readers") == 0) {
         on_readers(a, ci, m, now);
     } else if (strcmp(kind, "wait_lsn") == 0) {
@@ -820,6 +838,58 @@ cache_work(agent_t *a, int64_t now, bool on_tick)
     a->cache_next = next;
 }
 
+/* role = app: logs a change of the counter file's state once ("" is readable). */
+static void
+counter_note(agent_t *a, const char *status, uint64_t count)
+{
+    if (a->counter_status != NULL && strcmp(a->counter_status, status) == 0)
+        return;
+    if (status[0] == '\0')
+        log_info("app: error counter %s reads %llu%s", a->cfg.error_counter_path,
+                 (unsigned long long)count,
+                 a->counter_status == NULL ? ""
+                                           : " again; app_error_rate is known from the next "
+                                             "report");
+    else
+        log_warn("app: error counter: %s (app_error_rate = -1 until it reads again)", status);
+    free(a->counter_status);
+    a->counter_status = xstrdup(status);
+}
+
+/* role = app: app_version, and the error rate from one read of the counter file. */
+static void
+app_report(agent_t *a, Convoy__Wire__Report *rep)
+{
+    char why[512];
+    uint64_t count = 0;
+    int64_t now;
+
+    free(rep->app_version);
+    rep->app_version = xstrdup(a->cfg.app_version);
+    rep->app_error_rate = RATE_UNKNOWN;
+    if (a->cfg.error_counter_path == NULL)
+        return;
+    now = now_mono_ms(); /* the time of the read itself */
+    if (!health_read_counter(a->cfg.error_counter_path, &count, why, sizeof(why))) {
+        counter_note(a, why, 0);
+        rate_reset(&a->rate); /* a count across a gap could span a restart: start over */
+        return;
+    }
+    counter_note(a, "", count);
+    if (rate_push(&a->rate, now, count) == RATE_RESET) {
+        if (now - a->counter_down_log >= 1000) {
+            log_info("app: the error count went down to %llu (the app restarted?); the rate "
+                     "starts over (unknown in this report)",
+                     (unsigned long long)count);
+            a->counter_down_log = now;
+        } else {
+            log_debug("app: the error count went down again, to %llu", (unsigned long long)count);
+        }
+    }
+    rep->app_error_rate = rate_value(&a->rate, now, rate_window_ms(a->hb_ms));
+    log_debug("app: error count %llu, rate %.3f/s", (unsigned long long)count, rep->app_error_rate);
+}
+
 static void
 tick(agent_t *a, int64_t now)
 {
@@ -829,7 +899,9 @@ tick(agent_t *a, int64_t now)
     cache_work(a, now, true);
     now = now_mono_ms();
     metrics_report_init(&rep, a->cfg.role);
-    if (a->pg == NULL) {
+    if (a->cfg.conninfo == NULL) {
+        rep.db_ok = true; /* role = app without a database: nothing to fail */
+    } else if (a->pg == NULL) {
         metrics_report_fail(&rep, a->cfg.role,
                             a->db_status[0] ? a->db_status : "not connected to the database");
     } else {
@@ -846,6 +918,8 @@ tick(agent_t *a, int64_t now)
         a->pos_known = false;
     if (a->outbox)
         outbox_report(a->outbox, &rep);
+    if (a->cfg.role == AGENT_APP)
+        app_report(a, &rep);
     for (size_t i = 0; i < a->n_coords; i++) {
         coord_t *c = &a->coords[i];
         wire_msg_t m;
@@ -910,15 +984,51 @@ reload(agent_t *a, int64_t now)
         a->cfg.heartbeat_ms = n.heartbeat_ms;
         set_heartbeat(a, n.heartbeat_ms, now);
     }
-    if (changed & AGENT_KEY_CONNINFO) {
+    if ((changed & AGENT_KEY_CONNINFO) && n.conninfo == NULL && a->cfg.role != AGENT_APP) {
+        /* only an app agent may go without; the role change needs a restart */
+        log_warn("reload: conninfo removed, but role %s needs it; keeping the running value",
+                 agent_role_name(a->cfg.role));
+    } else if (changed & AGENT_KEY_CONNINFO) {
         char *old = a->cfg.conninfo;
         a->cfg.conninfo = n.conninfo;
         n.conninfo = old;
-        log_info("reload: conninfo changed; reconnecting to the database");
         pg_close(&a->pg);
         a->pos_known = false;
         a->db_backoff = DB_BACKOFF_MIN_MS;
-        db_connect(a);
+        a->db_retry_at = 0;
+        if (a->cfg.conninfo == NULL) {
+            log_info("reload: conninfo removed; no database from now on (db_ok = true)");
+            free(a->db_status);
+            a->db_status = xstrdup("");
+        } else {
+            log_info("reload: conninfo %s; %s the database", old ? "changed" : "given",
+                     old ? "reconnecting to" : "connecting to");
+            db_connect(a);
+        }
+    }
+    if (a->cfg.role == AGENT_APP && n.role == AGENT_APP && (changed & AGENT_KEYS_APP)) {
+        char *t;
+
+        if (changed & AGENT_KEY_APP_VERSION) {
+            log_info("reload: app_version %s (was %s)", n.app_version, a->cfg.app_version);
+            t = a->cfg.app_version;
+            a->cfg.app_version = n.app_version;
+            n.app_version = t;
+        }
+        if (changed & AGENT_KEY_ERROR_COUNTER_FILE) {
+            log_info("reload: error_counter_file %s (was %s); the rate starts over",
+                     n.error_counter_path ? n.error_counter_path : "none",
+                     a->cfg.error_counter_path ? a->cfg.error_counter_path : "none");
+            t = a->cfg.error_counter_file;
+            a->cfg.error_counter_file = n.error_counter_file;
+            n.error_counter_file = t;
+            t = a->cfg.error_counter_path;
+            a->cfg.error_counter_path = n.error_counter_path;
+            n.error_counter_path = t;
+            rate_reset(&a->rate);
+            free(a->counter_status);
+            a->counter_status = NULL; /* the new file's first read is logged */
+        }
     }
     if (a->outbox && n.role == AGENT_CACHE && (changed & AGENT_KEYS_CACHE)) {
         bool target = (changed & (AGENT_KEY_REDIS | AGENT_KEY_REDIS_PASSWORD_FILE)) != 0;
@@ -1021,6 +1131,7 @@ agent_free(agent_t *a)
     outbox_free(a->outbox);
     pg_close(&a->pg);
     free(a->db_status);
+    free(a->counter_status);
     if (a->zctx)
         zmq_ctx_term(a->zctx);
     agent_config_free(&a->cfg);
@@ -1049,7 +1160,7 @@ next_wakeup(const agent_t *a)
     for (size_t i = 0; i < a->n_coords; i++)
         if (a->coords[i].redial_at != 0 && a->coords[i].redial_at < t)
             t = a->coords[i].redial_at;
-    if (a->pg == NULL && a->db_retry_at < t)
+    if (a->pg == NULL && a->cfg.conninfo != NULL && a->db_retry_at < t)
         t = a->db_retry_at;
     if (a->outbox && a->cache_next < t)
         t = a->cache_next;
@@ -1116,6 +1227,18 @@ agent_run(agent_config_t *cfg)
                  (long long)a.cfg.second_pass_ms, (long long)a.cfg.purge_rate);
         a.outbox = outbox_new(&a.cfg);
     }
+    if (a.cfg.role == AGENT_APP) {
+        if (a.cfg.error_counter_path)
+            log_info("app: version %s, error counter %s; %s", a.cfg.app_version,
+                     a.cfg.error_counter_path,
+                     a.cfg.conninfo ? "the conninfo's database for db_ok"
+                                    : "no database (db_ok = true)");
+        else
+            log_info("app: version %s, no error_counter_file (app_error_rate = -1); %s",
+                     a.cfg.app_version,
+                     a.cfg.conninfo ? "the conninfo's database for db_ok"
+                                    : "no database (db_ok = true)");
+    }
     a.cache_next = INT64_MAX;
     a.zctx = zmq_ctx_new();
     if (a.zctx == NULL || !open_coordinators(&a)) {
@@ -1125,7 +1248,8 @@ agent_run(agent_config_t *cfg)
         signals_restore();
         return 1;
     }
-    db_connect(&a);
+    if (a.cfg.conninfo != NULL)
+        db_connect(&a);
     {
         int64_t now = now_mono_ms();
         for (size_t i = 0; i < a.n_coords; i++)
@@ -1169,7 +1293,7 @@ agent_run(agent_config_t *cfg)
         now = now_mono_ms();
         for (size_t i = 0; i < a.n_coords; i++)
             redial(&a.coords[i], now);
-        if (a.pg == NULL && now >= a.db_retry_at)
+        if (a.pg == NULL && a.cfg.conninfo != NULL && now >= a.db_retry_at)
             db_connect(&a);
         now = now_mono_ms();
         if (now >= a.next_tick) {

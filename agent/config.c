@@ -36,6 +36,8 @@ typedef enum {
     K_REDIS_PASSWORD_FILE,
     K_SECOND_PASS,
     K_PURGE_RATE,
+    K_APP_VERSION,
+    K_ERROR_COUNTER_FILE,
     N_KEYS
 } key_id_t;
 
@@ -55,6 +57,8 @@ static const struct {
     {"redis_password_file", AGENT_KEY_REDIS_PASSWORD_FILE},
     {"second_pass", AGENT_KEY_SECOND_PASS},
     {"purge_rate", AGENT_KEY_PURGE_RATE},
+    {"app_version", AGENT_KEY_APP_VERSION},
+    {"error_counter_file", AGENT_KEY_ERROR_COUNTER_FILE},
 };
 
 typedef struct {
@@ -205,8 +209,9 @@ handler(void *user, const char *section, const char *name, const char *value)
         else
             add_err(p, line,
                     "unknown key `%s`; the [agent] keys are node, role, conninfo, coordinators, "
-                    "coordinator_key, key_file, heartbeat, insecure and, for role = cache, "
-                    "redis, redis_password_file, second_pass and purge_rate",
+                    "coordinator_key, key_file, heartbeat, insecure; for role = cache, redis, "
+                    "redis_password_file, second_pass and purge_rate; for role = app, "
+                    "app_version and error_counter_file",
                     name);
         return 1;
     }
@@ -295,16 +300,28 @@ parse_bool(const char *s, bool *out)
 }
 
 static bool
-node_ok(const char *s)
+name_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
 
-    if (n == 0 || n > AGENT_MAX_NODE)
+    if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
             return false;
     return true;
+}
+
+static bool
+version_ok(const char *s)
+{
+    return name_ok(s, AGENT_MAX_APP_VERSION);
+}
+
+static bool
+node_ok(const char *s)
+{
+    return name_ok(s, AGENT_MAX_NODE);
 }
 
 /* NULL when ep is an endpoint a DEALER can connect to, else what is wrong with it. */
@@ -576,6 +593,53 @@ check_cache(parse_t *p, const char *path, int anchor, agent_config_t *c)
     }
 }
 
+/* ---- role = app ------------------------------------------------------------------ */
+
+static void
+check_app(parse_t *p, const char *path, int anchor, agent_config_t *c)
+{
+    static const key_id_t app_keys[] = {K_APP_VERSION, K_ERROR_COUNTER_FILE};
+    char **v = p->values;
+    int *ln = p->value_lines;
+
+    if (c->role != AGENT_APP) {
+        for (size_t i = 0; i < sizeof(app_keys) / sizeof(app_keys[0]); i++)
+            if (v[app_keys[i]] != NULL)
+                add_err(p, ln[app_keys[i]],
+                        "`%s` is only for role = app (this agent's role is %s); remove it",
+                        key_specs[app_keys[i]].name, agent_role_name(c->role));
+        return;
+    }
+
+    /* app_version */
+    if (v[K_APP_VERSION] == NULL)
+        add_err(p, anchor,
+                "missing `app_version` in [agent] (role = app); add `app_version = VERSION`, the "
+                "version of the app running on this node (e.g. `2.14.0`)");
+    else if (v[K_APP_VERSION][0] == '\0')
+        add_err(p, ln[K_APP_VERSION], "app_version is empty; write e.g. `app_version = 2.14.0`");
+    else if (!version_ok(v[K_APP_VERSION]))
+        add_err(p, ln[K_APP_VERSION],
+                "app_version = `%s` is not a version; use 1 to %d letters, digits, `.`, `_` or "
+                "`-`",
+                v[K_APP_VERSION], AGENT_MAX_APP_VERSION);
+    else
+        c->app_version = xstrdup(v[K_APP_VERSION]);
+
+    /* error_counter_file: written by the app, so it need not exist yet (a missing file is an
+     * unknown rate at run time, not a config error) */
+    if (v[K_ERROR_COUNTER_FILE] != NULL) {
+        if (v[K_ERROR_COUNTER_FILE][0] == '\0') {
+            add_err(p, ln[K_ERROR_COUNTER_FILE],
+                    "error_counter_file is empty; write `error_counter_file = PATH` (or remove it "
+                    "when the app keeps no error count)");
+        } else {
+            c->error_counter_file = xstrdup(v[K_ERROR_COUNTER_FILE]);
+            c->error_counter_path = resolve_path(path, v[K_ERROR_COUNTER_FILE]);
+        }
+    }
+}
+
 static void
 check_values(parse_t *p, const char *path, int anchor, agent_config_t *c)
 {
@@ -598,8 +662,8 @@ check_values(parse_t *p, const char *path, int anchor, agent_config_t *c)
     /* role */
     if (v[K_ROLE] == NULL) {
         add_err(p, anchor,
-                "missing `role` in [agent]; add `role = replica`, `role = primary` or `role = "
-                "cache`");
+                "missing `role` in [agent]; add `role = replica`, `role = primary`, `role = "
+                "cache` or `role = app`");
     } else if (strcmp(v[K_ROLE], "replica") == 0) {
         c->role = AGENT_REPLICA;
         role_known = true;
@@ -609,16 +673,21 @@ check_values(parse_t *p, const char *path, int anchor, agent_config_t *c)
     } else if (strcmp(v[K_ROLE], "cache") == 0) {
         c->role = AGENT_CACHE;
         role_known = true;
+    } else if (strcmp(v[K_ROLE], "app") == 0) {
+        c->role = AGENT_APP;
+        role_known = true;
     } else {
-        add_err(p, ln[K_ROLE], "role = `%s` is not a role; use `replica`, `primary` or `cache`",
-                v[K_ROLE]);
+        add_err(p, ln[K_ROLE],
+                "role = `%s` is not a role; use `replica`, `primary`, `cache` or `app`", v[K_ROLE]);
     }
 
-    /* conninfo: checked for syntax without echoing it (it may hold a password) */
+    /* conninfo: checked for syntax without echoing it (it may hold a password); optional for
+     * role = app (an app agent without one uses no database) */
     if (v[K_CONNINFO] == NULL) {
-        add_err(p, anchor,
-                "missing `conninfo` in [agent]; add `conninfo = host=HOST port=PORT "
-                "dbname=DB`, the libpq connection string of this node's database");
+        if (!role_known || c->role != AGENT_APP)
+            add_err(p, anchor,
+                    "missing `conninfo` in [agent]; add `conninfo = host=HOST port=PORT "
+                    "dbname=DB`, the libpq connection string of this node's database");
     } else if (v[K_CONNINFO][0] == '\0') {
         add_err(p, ln[K_CONNINFO],
                 "conninfo is empty; write `conninfo = host=HOST port=PORT dbname=DB`");
@@ -761,8 +830,10 @@ check_values(parse_t *p, const char *path, int anchor, agent_config_t *c)
         free(kp);
     }
 
-    if (role_known)
+    if (role_known) {
         check_cache(p, path, anchor, c);
+        check_app(p, path, anchor, c);
+    }
 }
 
 static int
@@ -870,6 +941,9 @@ agent_config_free(agent_config_t *c)
     free(c->redis);
     free(c->redis_host);
     free(c->redis_password_file);
+    free(c->app_version);
+    free(c->error_counter_file);
+    free(c->error_counter_path);
     if (c->redis_password) {
         memset(c->redis_password, 0, strlen(c->redis_password));
         free(c->redis_password);
@@ -895,6 +969,8 @@ agent_role_name(agent_role_t role)
         return "primary";
     case AGENT_CACHE:
         return "cache";
+    case AGENT_APP:
+        return "app";
     default:
         return "replica";
     }
@@ -954,6 +1030,10 @@ agent_config_changed(const agent_config_t *a, const agent_config_t *b)
         bits |= AGENT_KEY_SECOND_PASS;
     if (a->purge_rate != b->purge_rate)
         bits |= AGENT_KEY_PURGE_RATE;
+    if (!same_str(a->app_version, b->app_version))
+        bits |= AGENT_KEY_APP_VERSION;
+    if (!same_str(a->error_counter_path, b->error_counter_path))
+        bits |= AGENT_KEY_ERROR_COUNTER_FILE;
     return bits;
 }
 

@@ -7,6 +7,9 @@
  *
  * role = cache adds redis (required), redis_password_file, second_pass and purge_rate; for
  * the other roles those keys are errors.
+ *
+ * role = app adds app_version (required) and error_counter_file, and makes conninfo optional
+ * (without it the agent uses no database); for the other roles those keys are errors.
  */
 #ifndef CONVOY_AGENT_CONFIG_H
 #define CONVOY_AGENT_CONFIG_H
@@ -29,14 +32,15 @@
 #define AGENT_PURGE_RATE_DEFAULT  50 /* SCAN calls a second, at most */
 #define AGENT_PURGE_RATE_MAX      10000
 #define AGENT_MAX_PASSWORD        4096
+#define AGENT_MAX_APP_VERSION     64 /* the coordinator keeps 64 bytes of it */
 
-typedef enum { AGENT_REPLICA, AGENT_PRIMARY, AGENT_CACHE } agent_role_t;
+typedef enum { AGENT_REPLICA, AGENT_PRIMARY, AGENT_CACHE, AGENT_APP } agent_role_t;
 
 typedef struct {
     char *path; /* the config file, as given */
     char *node;
     agent_role_t role;
-    char *conninfo; /* may hold a password: never log it */
+    char *conninfo; /* may hold a password: never log it; NULL only for role = app */
     char **coordinators;
     size_t n_coordinators;
     char *coordinator_key;             /* as written ("" when not given) */
@@ -54,6 +58,10 @@ typedef struct {
     char *redis_password;      /* the file's first line; NULL when none; never log it */
     int64_t second_pass_ms;
     int64_t purge_rate; /* SCAN calls a second, at most */
+    /* role = app only (NULL otherwise) */
+    char *app_version;        /* 1 to 64 of [A-Za-z0-9._-] */
+    char *error_counter_file; /* as written; NULL when not given */
+    char *error_counter_path; /* resolved against the config file's directory; NULL likewise */
 } agent_config_t;
 
 typedef struct {
@@ -86,11 +94,16 @@ enum {
     AGENT_KEY_REDIS_PASSWORD_FILE = 1u << 9, /* the path or the password in it */
     AGENT_KEY_SECOND_PASS = 1u << 10,
     AGENT_KEY_PURGE_RATE = 1u << 11,
+    AGENT_KEY_APP_VERSION = 1u << 12,
+    AGENT_KEY_ERROR_COUNTER_FILE = 1u << 13,
 };
 /* The cache keys take effect on reload only while the role stays cache. */
 #define AGENT_KEYS_CACHE                                                                           \
     (AGENT_KEY_REDIS | AGENT_KEY_REDIS_PASSWORD_FILE | AGENT_KEY_SECOND_PASS | AGENT_KEY_PURGE_RATE)
-#define AGENT_KEYS_RELOADABLE (AGENT_KEY_CONNINFO | AGENT_KEY_HEARTBEAT | AGENT_KEYS_CACHE)
+/* The app keys likewise, while the role stays app. */
+#define AGENT_KEYS_APP (AGENT_KEY_APP_VERSION | AGENT_KEY_ERROR_COUNTER_FILE)
+#define AGENT_KEYS_RELOADABLE                                                                      \
+    (AGENT_KEY_CONNINFO | AGENT_KEY_HEARTBEAT | AGENT_KEYS_CACHE | AGENT_KEYS_APP)
 
 /* The keys whose values differ (key files compare by the keys they hold, too). */
 unsigned agent_config_changed(const agent_config_t *a, const agent_config_t *b);

@@ -25,7 +25,8 @@ usage(FILE *out)
           "lists and reports, every heartbeat, what the coordinator cannot see from the\n"
           "primary (replay position, replica readers, conflicts); it answers wait_lsn and\n"
           "readers commands. With role = cache it works the Redis invalidation outbox\n"
-          "(convoy.invalidations) instead. See docs/fleet.md.\n"
+          "(convoy.invalidations) instead; with role = app it reports the app's version and\n"
+          "error rate. See docs/fleet.md.\n"
           "\n"
           "options:\n"
           "  -c, --config FILE      the agent config (INI, an [agent] section)\n"
@@ -35,18 +36,20 @@ usage(FILE *out)
           "  -V, --version          print the version, then exit\n"
           "  -h, --help             show this help, then exit\n"
           "\n"
-          "config keys ([agent]): node, role (replica | primary | cache), conninfo,\n"
+          "config keys ([agent]): node, role (replica | primary | cache | app), conninfo,\n"
           "coordinators (space-separated tcp://HOST:PORT), coordinator_key (a .pub file or\n"
           "the key), key_file (this agent's .key), heartbeat (default 100ms), insecure\n"
           "(default false). role = cache (Redis invalidation; conninfo is the primary's):\n"
           "redis (redis://HOST:PORT[/DB], required), redis_password_file (the password is\n"
           "read from it), second_pass (default 500ms), purge_rate (SCAN calls a second,\n"
-          "default 50). Relative paths are relative to the config file's directory.\n"
+          "default 50). role = app (conninfo optional): app_version (required),\n"
+          "error_counter_file (a file holding the app's total error count, one integer).\n"
+          "Relative paths are relative to the config file's directory.\n"
           "\n"
           "signals:\n"
-          "  SIGHUP                 reload FILE: heartbeat, conninfo and the cache keys take\n"
-          "                         effect; node, role, coordinators, keys and insecure need\n"
-          "                         a restart\n"
+          "  SIGHUP                 reload FILE: heartbeat, conninfo, the cache keys and the\n"
+          "                         app keys take effect; node, role, coordinators, keys and\n"
+          "                         insecure need a restart\n"
           "  SIGTERM, SIGINT        stop\n"
           "\n"
           "exit status:\n"
@@ -127,6 +130,10 @@ main(int argc, char **argv)
             printf(", redis %s%s, second_pass %lld ms, purge_rate %lld SCAN/s", cfg.redis,
                    cfg.redis_password ? " with a password" : "", (long long)cfg.second_pass_ms,
                    (long long)cfg.purge_rate);
+        if (cfg.role == AGENT_APP)
+            printf(", app_version %s, error counter %s, %s", cfg.app_version,
+                   cfg.error_counter_path ? cfg.error_counter_path : "none",
+                   cfg.conninfo ? "a database" : "no database");
         printf(")\n");
         agent_config_free(&cfg);
         return EXIT_AGENT_OK;

@@ -38,6 +38,8 @@ metrics_report_init(Convoy__Wire__Report *r, agent_role_t role)
     r->wal_bytes_per_s = -1;
     r->redis_ok = false;
     r->redis_error = xstrdup("");
+    r->app_version = xstrdup("");
+    r->app_error_rate = role == AGENT_APP ? -1 : 0;
 }
 
 static void
@@ -57,6 +59,7 @@ metrics_report_clear(Convoy__Wire__Report *r)
     free(r->role);
     free(r->db_error);
     free(r->redis_error);
+    free(r->app_version);
     free(r->conflicts);
     for (size_t i = 0; i < r->n_peers; i++)
         free_peer(r->peers[i]);
@@ -65,6 +68,7 @@ metrics_report_clear(Convoy__Wire__Report *r)
     r->role = NULL;
     r->db_error = NULL;
     r->redis_error = NULL;
+    r->app_version = NULL;
 }
 
 char *
@@ -447,6 +451,29 @@ sample_cache(pg_t *pg, metrics_state_t *st, Convoy__Wire__Report *r)
     return PG_OK;
 }
 
+/* ---- app ------------------------------------------------------------------------- */
+
+/* An app agent's database (when it has one) only answers: db_ok is all it reports. */
+static pg_status_t
+sample_app(pg_t *pg, Convoy__Wire__Report *r)
+{
+    PGresult *res = NULL;
+    pg_status_t s = pg_run(pg, "SELECT 1", 0, NULL, &res);
+
+    if (s != PG_OK) {
+        metrics_report_fail(r, AGENT_APP, pg_errmsg(pg));
+        return s;
+    }
+    if (PQntuples(res) != 1 || PQnfields(res) != 1) {
+        PQclear(res);
+        metrics_report_fail(r, AGENT_APP, "the report query returned an unexpected shape");
+        return PG_ERROR;
+    }
+    PQclear(res);
+    r->db_ok = true;
+    return PG_OK;
+}
+
 pg_status_t
 metrics_sample(
     pg_t *pg, agent_role_t role, metrics_state_t *st, int64_t now_ms, Convoy__Wire__Report *r)
@@ -457,6 +484,8 @@ metrics_sample(
     }
     if (role == AGENT_CACHE)
         return sample_cache(pg, st, r);
+    if (role == AGENT_APP)
+        return sample_app(pg, r);
     return role == AGENT_PRIMARY ? sample_primary(pg, st, now_ms, r) : sample_replica(pg, st, r);
 }
 
@@ -465,7 +494,7 @@ metrics_report_position(const Convoy__Wire__Report *r, agent_role_t role, uint64
 {
     uint64_t v = role == AGENT_PRIMARY ? r->current_lsn : r->replay_lsn;
 
-    if (!r->db_ok || v == 0 || role == AGENT_CACHE)
+    if (!r->db_ok || v == 0 || role == AGENT_CACHE || role == AGENT_APP)
         return false;
     *lsn = v;
     return true;

@@ -27,7 +27,8 @@ typedef struct {
 void metrics_state_reset(metrics_state_t *st);
 
 /* A report with the role, db_ok = false, heartbeat_seq = -1, wal_bytes_per_s = -1,
- * redis_ok = false, redis_error = "". */
+ * redis_ok = false, redis_error = "", app_version = "" and, for role = app,
+ * app_error_rate = -1. */
 void metrics_report_init(Convoy__Wire__Report *r, agent_role_t role);
 /* Frees what metrics_report_init and metrics_sample allocated; r is then empty. */
 void metrics_report_clear(Convoy__Wire__Report *r);
@@ -36,7 +37,8 @@ void metrics_report_fail(Convoy__Wire__Report *r, agent_role_t role, const char 
 
 /*
  * One sample in one round trip (two when convoy.heartbeat has just appeared or gone; for
- * role = cache, convoy.invalidations: its unconfirmed rows are cache_pending).
+ * role = cache, convoy.invalidations: its unconfirmed rows are cache_pending; for role = app,
+ * only `SELECT 1`: db_ok).
  * now_ms is the monotonic time of the sample (for wal_bytes_per_s). r must come from
  * metrics_report_init. Returns the status of the query; on anything but PG_OK (and when the
  * server does not fit the role) r is a failed report.

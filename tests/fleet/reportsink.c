@@ -8,7 +8,7 @@
  *
  *   hello node=cache-1 roles=cache capabilities=cache
  *   report node=cache-1 seq=17 role=cache db_ok=1 redis_ok=1 cache_pending=0
- *     cache_confirmed=4 db_error= redis_error=        (one line)
+ *     cache_confirmed=4 app_version= app_error_rate=0.000 db_error= redis_error=   (one line)
  *
  * Runs until SIGTERM or SIGINT.
  */
@@ -123,6 +123,9 @@ main(int argc, char **argv)
                           r->db_ok ? 1 : 0, r->redis_ok ? 1 : 0,
                           (unsigned long long)r->cache_pending,
                           (unsigned long long)r->cache_confirmed);
+                sb_puts(&sb, " app_version=");
+                put_token(&sb, r->app_version);
+                sb_printf(&sb, " app_error_rate=%.3f", r->app_error_rate);
                 sb_puts(&sb, " db_error=");
                 put_token(&sb, r->db_error);
                 sb_puts(&sb, " redis_error=");

@@ -3,6 +3,7 @@
  * to a temp directory and the exact error lines agent_config_load must report for it (all
  * of them, sorted by line), or none; good configs are then checked field by field. Key files
  * are real ones, written with keys_generate_files; Redis password files are written in setup.
+ * role = app's error_counter_file need not exist (the app writes it): it is never opened here.
  */
 #include "config.h"
 #include "convoy/transport.h"
@@ -163,6 +164,13 @@ typedef struct {
     "coordinators = tcp://127.0.0.1:7400\n"                                                        \
     "insecure = true\n"
 
+#define APP_BASE                                                                                   \
+    "[agent]\n"                                                                                    \
+    "node = web1\n"                                                                                \
+    "role = app\n"                                                                                 \
+    "coordinators = tcp://127.0.0.1:7400\n"                                                        \
+    "insecure = true\n"
+
 static const config_case_t cases[] = {
     {"insecure minimal", INSECURE_BASE, {NULL}},
     {"cache minimal", CACHE_BASE "redis = redis://127.0.0.1:6379\n", {NULL}},
@@ -255,6 +263,78 @@ static const config_case_t cases[] = {
       "%F:8: redis_password_file is empty; write `redis_password_file = PATH` (or remove it when "
       "Redis needs no password)",
       NULL}},
+    {"app minimal: no conninfo, no error counter", APP_BASE "app_version = 2.14.0\n", {NULL}},
+    {"app, every key",
+     APP_BASE "app_version = v2024.06.1-rc_3 ; the release\n"
+              "error_counter_file = run/errors.count\n"
+              "conninfo = host=/tmp port=5432 dbname=app\n"
+              "heartbeat = 250ms\n",
+     {NULL}},
+    {"app over CURVE with an absolute counter path",
+     "[agent]\n"
+     "node = web1\n"
+     "role = app\n"
+     "coordinators = tcp://127.0.0.1:7400 tcp://127.0.0.1:7401\n"
+     "coordinator_key = keys/coordinator.pub\n"
+     "key_file = keys/r1.key\n"
+     "app_version = 1\n"
+     "error_counter_file = /var/run/web/errors\n",
+     {NULL}},
+    {"app without app_version: anchored at the [agent] header",
+     "; the web app\n" APP_BASE "error_counter_file = errors\n",
+     {"%F:2: missing `app_version` in [agent] (role = app); add `app_version = VERSION`, the "
+      "version of the app running on this node (e.g. `2.14.0`)",
+      NULL}},
+    {"app: empty values",
+     APP_BASE "app_version =\nerror_counter_file =\n",
+     {"%F:6: app_version is empty; write e.g. `app_version = 2.14.0`",
+      "%F:7: error_counter_file is empty; write `error_counter_file = PATH` (or remove it when "
+      "the app keeps no error count)",
+      NULL}},
+    {"app: a version with a space, conninfo still checked when given",
+     APP_BASE "app_version = 2.14 beta\nconninfo = host='oops\n",
+     {"%F:6: app_version = `2.14 beta` is not a version; use 1 to 64 letters, digits, `.`, `_` "
+      "or `-`",
+      "%F:7: conninfo is not a valid libpq connection string or URI (not shown: it may hold a "
+      "password); check its `key=value` pairs and quoting",
+      NULL}},
+    {"the app keys for another role",
+     INSECURE_BASE "app_version = 2.14.0\n"
+                   "error_counter_file = errors\n",
+     {"%F:7: `app_version` is only for role = app (this agent's role is replica); remove it",
+      "%F:8: `error_counter_file` is only for role = app (this agent's role is replica); "
+      "remove it",
+      NULL}},
+    {"the app keys for a cache agent",
+     CACHE_BASE "redis = redis://h:1\napp_version = 1\n",
+     {"%F:8: `app_version` is only for role = app (this agent's role is cache); remove it", NULL}},
+    {"the cache keys for an app agent",
+     APP_BASE "app_version = 1\nredis = redis://h:1\nsecond_pass = 1s\n",
+     {"%F:7: `redis` is only for role = cache (this agent's role is app); remove it",
+      "%F:8: `second_pass` is only for role = cache (this agent's role is app); remove it", NULL}},
+    {"a typo of an app key, and an app key twice",
+     APP_BASE "app_versoin = 1\napp_version = 1\napp_version = 2\n",
+     {"%F:6: unknown key `app_versoin`; did you mean `app_version`?",
+      "%F:8: `app_version` is set twice (first on line 7); keep one", NULL}},
+    {"conninfo is optional only for role = app",
+     "[agent]\n"
+     "node = r1\n"
+     "role = replica\n"
+     "coordinators = tcp://127.0.0.1:7400\n"
+     "insecure = true\n",
+     {"%F:1: missing `conninfo` in [agent]; add `conninfo = host=HOST port=PORT dbname=DB`, the "
+      "libpq connection string of this node's database",
+      NULL}},
+    {"an unknown role still needs conninfo (it cannot tell)",
+     "[agent]\n"
+     "node = r1\n"
+     "role = application\n"
+     "coordinators = tcp://127.0.0.1:7400\n"
+     "insecure = true\n",
+     {"%F:1: missing `conninfo` in [agent]; add `conninfo = host=HOST port=PORT dbname=DB`, the "
+      "libpq connection string of this node's database",
+      "%F:3: role = `application` is not a role; use `replica`, `primary`, `cache` or `app`",
+      NULL}},
     {"curve, the documented example",
      "[agent]\n"
      "node = r1                          ; this node's name, as the cluster config lists it\n"
@@ -288,8 +368,8 @@ static const config_case_t cases[] = {
      {"%F:1: no [agent] section; put `[agent]` on a line above the agent's keys",
       "%F:1: missing `node` in [agent]; add `node = NAME`, this node's name as the cluster "
       "config lists it",
-      "%F:1: missing `role` in [agent]; add `role = replica`, `role = primary` or `role = "
-      "cache`",
+      "%F:1: missing `role` in [agent]; add `role = replica`, `role = primary`, `role = "
+      "cache` or `role = app`",
       "%F:1: missing `conninfo` in [agent]; add `conninfo = host=HOST port=PORT dbname=DB`, the "
       "libpq connection string of this node's database",
       "%F:1: missing `coordinators` in [agent]; add `coordinators = tcp://HOST:PORT`, one or "
@@ -331,11 +411,12 @@ static const config_case_t cases[] = {
      "[agent\n",
      {"%F:2: unknown key `nodes`; did you mean `node`?",
       "%F:3: unknown key `colour`; the [agent] keys are node, role, conninfo, coordinators, "
-      "coordinator_key, key_file, heartbeat, insecure and, for role = cache, redis, "
-      "redis_password_file, second_pass and purge_rate",
+      "coordinator_key, key_file, heartbeat, insecure; for role = cache, redis, "
+      "redis_password_file, second_pass and purge_rate; for role = app, app_version and "
+      "error_counter_file",
       "%F:5: `node` is set twice (first on line 4); keep one",
       "%F:6: cannot parse this line; write `key = value`, `[agent]` or a `;` comment",
-      "%F:7: role = `leader` is not a role; use `replica`, `primary` or `cache`",
+      "%F:7: role = `leader` is not a role; use `replica`, `primary`, `cache` or `app`",
       "%F:8: heartbeat = `soon` is not a duration; write e.g. `100ms` or `1s`",
       "%F:9: insecure = `maybe` is not a boolean; write `true` or `false`",
       "%F:10: coordinators: `tcp://127.0.0.1` has no port; write `tcp://HOST:PORT` or "
@@ -573,6 +654,101 @@ test_fields_cache(void **state)
     agent_config_free(&cfg);
 }
 
+static void
+test_fields_app(void **state)
+{
+    agent_config_t cfg;
+    char *want;
+
+    (void)state;
+    load_ok(APP_BASE "app_version = 2.14.0\n", &cfg);
+    assert_int_equal(cfg.role, AGENT_APP);
+    assert_string_equal(agent_role_name(cfg.role), "app");
+    assert_null(cfg.conninfo); /* no database */
+    assert_string_equal(cfg.app_version, "2.14.0");
+    assert_null(cfg.error_counter_file);
+    assert_null(cfg.error_counter_path);
+    assert_null(cfg.redis);
+    agent_config_free(&cfg);
+
+    load_ok(APP_BASE "app_version = v2024.06.1-rc_3 ; the release\n"
+                     "error_counter_file = run/errors.count\n"
+                     "conninfo = dbname=app\n",
+            &cfg);
+    assert_string_equal(cfg.app_version, "v2024.06.1-rc_3");
+    assert_string_equal(cfg.conninfo, "dbname=app");
+    assert_string_equal(cfg.error_counter_file, "run/errors.count");
+    want = xasprintf("%s/run/errors.count", dir); /* relative to the config file's directory */
+    assert_string_equal(cfg.error_counter_path, want);
+    free(want);
+    agent_config_free(&cfg);
+
+    load_ok(APP_BASE "app_version = 1\nerror_counter_file = /var/run/web/errors\n", &cfg);
+    assert_string_equal(cfg.error_counter_file, "/var/run/web/errors");
+    assert_string_equal(cfg.error_counter_path, "/var/run/web/errors");
+    agent_config_free(&cfg);
+
+    /* the other roles carry no app values */
+    load_ok(INSECURE_BASE, &cfg);
+    assert_null(cfg.app_version);
+    assert_null(cfg.error_counter_file);
+    assert_null(cfg.error_counter_path);
+    agent_config_free(&cfg);
+}
+
+/* app_version: 1 to 64 of [A-Za-z0-9._-], each value alone with its exact error. */
+static void
+test_app_versions(void **state)
+{
+    static const char *const good[] = {
+        "1",
+        "2.14.0",
+        "v2_0-rc.1",
+        "A-Z.a-z_0-9",
+        "deadbeefcafe",
+        "1234567890123456789012345678901234567890123456789012345678901234", /* 64 */
+    };
+    static const char *const bad[] = {
+        "12345678901234567890123456789012345678901234567890123456789012345", /* 65 */
+        "2.14 0",
+        "v1/2",
+        "v1+build",
+        "1,2",
+        "r\xc3\xa9sum\xc3\xa9",
+        "\"1.0\"",
+        "a=b",
+        "~1",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        agent_config_t cfg;
+        char *ini = xasprintf(APP_BASE "app_version = %s\n", good[i]);
+        load_ok(ini, &cfg);
+        assert_string_equal(cfg.app_version, good[i]);
+        agent_config_free(&cfg);
+        free(ini);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        agent_config_errors_t errs;
+        agent_config_t cfg;
+        char *ini = xasprintf(APP_BASE "app_version = %s\n", bad[i]);
+        char *want = xasprintf("%s:6: app_version = `%s` is not a version; use 1 to 64 letters, "
+                               "digits, `.`, `_` or `-`",
+                               cfg_path, bad[i]);
+
+        write_config(ini);
+        assert_false(agent_config_load(cfg_path, &cfg, &errs));
+        if (errs.n != 1 || strcmp(errs.lines[0], want) != 0) {
+            print_error("version `%s`:\n  want: %s\n  got:  %s (%zu lines)\n", bad[i], want,
+                        errs.n ? errs.lines[0] : "(none)", errs.n);
+            fail();
+        }
+        agent_config_errors_free(&errs);
+        free(ini);
+        free(want);
+    }
+}
+
 /* Each bad URL alone (a key may be set once), with its exact error. */
 static void
 test_bad_redis_urls(void **state)
@@ -747,6 +923,30 @@ test_changed_bits(void **state)
     free(names);
     agent_config_free(&a);
     agent_config_free(&b);
+
+    /* the app keys: each its own bit, reloadable; a conninfo given or removed is conninfo */
+    load_ok(APP_BASE "app_version = 1.0\nerror_counter_file = errors\n", &a);
+    load_ok(APP_BASE "app_version = 1.0\nerror_counter_file = errors ; the same\n", &b);
+    assert_int_equal(agent_config_changed(&a, &b), 0);
+    agent_config_free(&b);
+    load_ok(APP_BASE "app_version = 1.1\nerror_counter_file = %D/errors\n", &b);
+    assert_int_equal(agent_config_changed(&a, &b), AGENT_KEY_APP_VERSION); /* the same file */
+    agent_config_free(&b);
+    load_ok(APP_BASE "app_version = 1.1\nerror_counter_file = errors2\nconninfo = dbname=app\n",
+            &b);
+    bits = agent_config_changed(&a, &b);
+    assert_int_equal(bits,
+                     AGENT_KEY_APP_VERSION | AGENT_KEY_ERROR_COUNTER_FILE | AGENT_KEY_CONNINFO);
+    assert_int_equal(bits & ~AGENT_KEYS_RELOADABLE, 0);
+    assert_int_equal(AGENT_KEYS_APP, AGENT_KEY_APP_VERSION | AGENT_KEY_ERROR_COUNTER_FILE);
+    names = agent_config_key_names(bits);
+    assert_string_equal(names, "conninfo, app_version, error_counter_file");
+    free(names);
+    agent_config_free(&b);
+    load_ok(APP_BASE "app_version = 1.0\n", &b);
+    assert_int_equal(agent_config_changed(&a, &b), AGENT_KEY_ERROR_COUNTER_FILE);
+    agent_config_free(&a);
+    agent_config_free(&b);
 }
 
 int
@@ -757,6 +957,7 @@ main(void)
         cmocka_unit_test(test_fields_curve),    cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_unreadable_file), cmocka_unit_test(test_changed_bits),
         cmocka_unit_test(test_fields_cache),    cmocka_unit_test(test_bad_redis_urls),
+        cmocka_unit_test(test_fields_app),      cmocka_unit_test(test_app_versions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

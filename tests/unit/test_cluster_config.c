@@ -52,7 +52,7 @@ static const ccase_t cases[] = {
      "[cluster]\nheartbeat = soon\nmax_lag = -1s\ncolour = blue\n[node a]\nrole = leader\n"
      "[node b]\nconninfo = y\nagent_key = nope\n[nodes]\nx = 1\n",
      {":2: heartbeat = soon: not a duration", ":3: max_lag = -1s: not a duration",
-      ":4: unknown key `colour` in [cluster]", ":6: role = leader: write primary, replica or cache",
+      ":4: unknown key `colour` in [cluster]", ":6: role = leader: write primary, replica, cache or app",
       ":9: agent_key: `/tmp/nope` is neither", NULL},
      12},
 };
