@@ -547,12 +547,19 @@ find_fleet_bins() {
   fi
 }
 
-node_role() { case "$1" in primary | cache) echo "$1" ;; *) echo replica ;; esac; }
+node_role() { case "$1" in primary | cache) echo "$1" ;; app*) echo app ;; *) echo replica ;; esac; }
 # the cache agent works the outbox on the primary
-node_conninfo() { printf 'host=%s port=%s dbname=app user=postgres' "$SOCK" "${PORT[${1/cache/primary}]}"; }
+node_conninfo() {
+  local n="$1"
+  [[ "$n" == cache || "$n" == app* ]] && n=primary
+  printf 'host=%s port=%s dbname=app user=postgres' "$SOCK" "${PORT[$n]}"
+}
 with_cache_agent() {
   [[ "${CONVOY_LOCAL_CACHE:-1}" != 0 ]] && "$AGENT" --help 2>&1 | grep -q "cache" &&
     [[ " ${AGENTS[*]} " != *" cache "* ]] && AGENTS+=(cache)
+  # an application node (role = app) whose error counter is $DIR/app1.errors
+  [[ "${CONVOY_LOCAL_APP:-1}" != 0 ]] && "$AGENT" --help 2>&1 | grep -q "app_version" &&
+    [[ " ${AGENTS[*]} " != *" app1 "* ]] && AGENTS+=(app1)
   return 0
 }
 ensure_token() {
@@ -633,6 +640,7 @@ coordinator_key = $DIR/keys/coordinator.pub
 key_file = $DIR/keys/$n.key
 heartbeat = 100ms
 $([[ "$n" == cache ]] && printf 'redis = redis://127.0.0.1:%s' "${PORT[redis]}")
+$([[ "$n" == app* ]] && printf 'app_version = v1\nerror_counter_file = %s/%s.errors' "$DIR" "$n")
 INI
   done
 }
@@ -855,7 +863,7 @@ cmd_down() {
   lock_dir
   stop_managed coordinator "$(coordinator_pattern)"
   [[ -f "$DIR/pids/coordinator2.pid" ]] && stop_managed coordinator2 "$(coordinator2_pattern)"
-  for n in "${AGENTS[@]}" cache; do
+  for n in "${AGENTS[@]}" cache app1; do
     [[ -f "$DIR/pids/agent-$n.pid" ]] && stop_managed "agent-$n" "$(agent_pattern "$n")"
   done
   for n in "${NODES[@]}"; do [[ -f "$(pg_data "$n")/PG_VERSION" ]] && have_pg=1; done
@@ -925,6 +933,7 @@ cmd_status() {
   fi
   printf '%-15s %-5s %-6s %-8s %s\n' coordinator "$state" "${PORT[coordinator]}" "${pid:--}" "$detail"
   [[ -f "$DIR/agents/cache.ini" ]] && AGENTS+=(cache)
+  [[ -f "$DIR/agents/app1.ini" ]] && AGENTS+=(app1)
   for n in "${AGENTS[@]}"; do
     pid="$(managed_pid "agent-$n" "$(agent_pattern "$n")")"
     if [[ -n "$pid" ]]; then state=up detail="log $DIR/logs/agent-$n.log"; else

@@ -5,7 +5,7 @@
 #   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
 #
 # Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat
-# cache
+# cache health
 # (default: all). Every case
 # asserts from the database's own records (checkpoint and step timestamps, the audit log),
 # not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
@@ -16,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
 shift
 CASES=("$@")
-((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache)
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache health)
 
 command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
   echo "test_fleet: PostgreSQL server binaries not found: skipped"
@@ -588,6 +588,48 @@ ALTER TABLE profiles ADD COLUMN score int;"
   [[ "$ver" -ge 8 ]] && ok "the namespace key was incremented (7 -> $ver)" || fail "profiles:version is $ver"
   timeout 60 "$CONVOY" gate wait $m --cluster "$CONVOY_CLUSTER" >/dev/null 2>&1 &&
     ok "the gate opened once every invalidation was confirmed" || fail "gate: $("$CONVOY" gate show $m --cluster "$CONVOY_CLUSTER" 2>&1)"
+}
+
+# ---- 14. application health: an app's error rate jumps during the backfill ---------------
+case_health() {
+  local m=health_hold f t last bumper
+  f="$CONVOY_LOCAL_DIR/app1.errors"
+  [[ -f "$CONVOY_LOCAL_DIR/agents/app1.ini" ]] || { fail "no app agent in the local cluster"; return; }
+  echo 100 >"$f.tmp" && mv "$f.tmp" "$f"
+  sleep 1.5
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill weight = val % 13
+ALTER TABLE events ADD COLUMN weight int;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  # the synthetic app starts failing: 50 errors/s (its counter rewritten atomically)
+  t="$(q primary "SELECT extract(epoch FROM clock_timestamp())")"
+  (
+    n=100
+    while [[ ! -f "$WORK/health.stop" ]]; do
+      n=$((n + 5))
+      echo "$n" >"$f.tmp" && mv "$f.tmp" "$f"
+      sleep 0.1
+    done
+  ) &
+  bumper=$!
+  sleep 2
+  last="$(q primary "SELECT extract(epoch FROM max(updated_at)) FROM convoy.backfill WHERE migration = '$m'")"
+  if is_status $m done; then
+    log "note [$CASE]: the backfill finished before the error rate rose"
+  else
+    # two heartbeat intervals (the rate needs two samples) and the batch in flight
+    awk -v l="$last" -v p="$t" 'BEGIN { exit !(l <= p + 0.4) }' &&
+      ok "held $(awk -v l="$last" -v p="$t" 'BEGIN { printf "%.0f", (l - p) * 1000 }') ms after the error rate rose" ||
+      fail "a batch committed $(awk -v l="$last" -v p="$t" 'BEGIN { printf "%.0f", (l - p) * 1000 }') ms after the error rate rose"
+    q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'" | grep -q "app node app1 error rate" &&
+      ok "reason: $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")" ||
+      fail "hold reason: $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
+  fi
+  touch "$WORK/health.stop"
+  wait "$bumper"
+  finish $m 120
+  q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'release' AND detail LIKE '%error rate%'" | grep -qv '^0$' &&
+    ok "the rate recovered and the backfill went on by itself" || fail "no release after the error rate recovered"
 }
 
 for CASE in "${CASES[@]}"; do
