@@ -10,6 +10,9 @@
 #                      worst replica lag seen during each
 #   --case agents      the coordinator's CPU and memory with N simulated agents
 #                      (convoy-agentsim) reporting at 10 Hz
+#   --case invalidation  Redis invalidation during a backfill (the cache agent, outbox
+#                      convoy.invalidations) against a pipelined UNLINK from redis-cli --pipe,
+#                      and the backfill's throughput with and without -- convoy:cache key
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +36,7 @@ REP=1
 
 usage() {
     cat <<USAGE
-usage: $PROG --case throttle|throughput|agents [options]
+usage: $PROG --case throttle|throughput|agents|invalidation [options]
 
 Each case brings up its own local cluster with deploy/local-cluster.sh in a new
 /tmp/cfb.XXXXXX directory (CONVOY_LOCAL_DIR), with copies of the build's convoy and
@@ -82,6 +85,27 @@ convoy-agent in CONVOY_BIN, and removes it at the end (also on failure or Ctrl-C
       before the simulator starts. Checks that the coordinator logged "agent simNNN is
       connected" for every agent. Goal: under 10% of one core.
 
+  --case invalidation [--rows N] [--repeat K] [--reverse]
+      The same fleet, whose cache agent (role = cache, second_pass 500 ms) works the
+      outbox. Per repetition, two identical tables profiles and profiles_b
+      (id bigint PRIMARY KEY, val int) of N rows (default 200000), and in Redis the keys
+      user:1..user:N (SET to a short value by one EVAL):
+      (1) baseline: redis-cli --pipe fed with UNLINK commands of 1000 keys each (RESP
+          written by awk beforehand), timed from its start to its exit; keys/s.
+      (2) the keys SET again, then through the coordinator (convoy apply --cluster --detach):
+            -- convoy:cache key user:{id}
+            -- convoy:backfill score = val * 3
+            ALTER TABLE profiles ADD COLUMN score int;
+          (default batch target). From convoy.invalidations: keys removed (sum of removed)
+          / (last first_at - first created_at), the first pass; also / (last confirmed_at
+          - first created_at), which includes the 500 ms second pass. Ratio to (1); goal
+          >= 0.8. Every user:i must be gone at the end (EVAL counting EXISTS), else the
+          run fails.
+      (3) the same backfill of profiles_b without the cache directive. Throughput on/off
+          from the fill pass (the first backfill step's started_at..finished_at in
+          convoy.steps). The order of (2) and (3) alternates per repetition (--reverse:
+          (3) first); the medians over the repetitions.
+
 options:
   --build DIR       the build directory with coordinator/convoy and agent/convoy-agent
                     (default $ROOT/build)
@@ -125,8 +149,9 @@ case $CASE in
 throttle) ROWS=${ROWS:-3000000} ;;
 throughput) ROWS=${ROWS:-1000000} ;;
 agents) ;;
+invalidation) ROWS=${ROWS:-200000} ;;
 "") usage >&2; die "--case is required" ;;
-*) die "--case must be throttle, throughput or agents, not '$CASE'" ;;
+*) die "--case must be throttle, throughput, agents or invalidation, not '$CASE'" ;;
 esac
 if [[ -n $ROWS ]] && { ! is_uint "$ROWS" || ((ROWS < 1000)); }; then die "--rows must be a whole number >= 1000"; fi
 { is_uint "$REPEAT" && ((REPEAT >= 1 && REPEAT <= 20)); } || die "--repeat must be 1..20"
@@ -152,6 +177,10 @@ if [[ $CASE == agents ]]; then
         die "convoy-agentsim not found; build it: cmake -S $ROOT -B $ROOT/build-bench && cmake --build $ROOT/build-bench --target convoy-agentsim (or pass --agentsim)"
 fi
 command -v psql >/dev/null || die "psql not found"
+if [[ $CASE == invalidation ]]; then
+    command -v redis-cli >/dev/null || die "redis-cli not found (run: bash deploy/install-deps.sh)"
+    ((ROWS <= 5000000)) || die "--rows must be <= 5000000 for --case invalidation"
+fi
 [[ -x "$(pg_config --bindir 2>/dev/null)/initdb" || -x /usr/lib/postgresql/15/bin/initdb ]] ||
     die "PostgreSQL server binaries not found (run: bash deploy/install-deps.sh)"
 
@@ -672,6 +701,219 @@ case_agents() {
     awk -v c="$cpu" 'BEGIN { exit !(c < 10) }' || verdict="NOT met"
     ((heard == AGENTS)) || verdict="$verdict; only $heard of $AGENTS agents heard"
     echo "SUMMARY agents: coordinator CPU $cpu% of one core with $AGENTS agents at 10 Hz (goal < 10%: $verdict); VmRSS $rss kB, VmHWM $hwm kB; heard $heard/$AGENTS"
+}
+
+# ======================================================================== invalidation
+rc() { redis-cli -p "$RPORT" "$@"; }
+# keys_left: how many of user:1..user:N still exist (one EVAL, EXISTS per key)
+keys_left() { rc EVAL "local n = 0 for i = 1, $ROWS do if redis.call('EXISTS', 'user:' .. i) == 1 then n = n + 1 end end return n" 0; }
+# set_keys: FLUSHALL, then user:1..user:N SET to a short value (one EVAL)
+set_keys() {
+    rc FLUSHALL >/dev/null
+    rc EVAL "for i = 1, $ROWS do redis.call('SET', 'user:' .. i, 'cached') end return 1" 0 >/dev/null
+    [[ "$(rc DBSIZE)" == "$ROWS" ]] || die "Redis holds $(rc DBSIZE) keys, not $ROWS"
+}
+# unlink_stats: "calls usec" of UNLINK since the last CONFIG RESETSTAT (INFO commandstats)
+unlink_stats() {
+    rc INFO commandstats | tr -d '\r' | awk -F'[:=,]' '$1 == "cmdstat_unlink" { c = $3; u = $5 } END { printf "%d %d\n", c, u }'
+}
+inv_tables() {
+    local t
+    q "SET client_min_messages = warning; DROP TABLE IF EXISTS profiles, profiles_b" >/dev/null
+    for t in profiles profiles_b; do
+        q "CREATE TABLE $t (id bigint PRIMARY KEY, val int)" >/dev/null
+        q "INSERT INTO $t SELECT g, g % 97 FROM generate_series(1, $ROWS) g" >/dev/null
+        q "ALTER TABLE $t SET (autovacuum_enabled = false)" >/dev/null
+        q "VACUUM ANALYZE $t" >/dev/null
+    done
+    q "CHECKPOINT" >/dev/null
+    replicas_caught_up || die "the replicas did not catch up with the table load"
+}
+
+# (1) the baseline: redis-cli --pipe of the UNLINK commands, timed from its start to its exit
+inv_baseline() {
+    local t0 t1 out
+    set_keys
+    rc CONFIG RESETSTAT >/dev/null
+    LOAD_BASE="$(cut -d' ' -f1 /proc/loadavg)"
+    t0=$EPOCHREALTIME
+    out="$(redis-cli -p "$RPORT" --pipe <"$WORK/unlink.resp" 2>&1)" || { echo "$out" >&2; die "redis-cli --pipe failed"; }
+    t1=$EPOCHREALTIME
+    read -r BASE_CALLS BASE_USEC < <(unlink_stats)
+    BASE_REPLY="$(grep -E '^errors: ' <<<"$out" | tail -1)"
+    [[ $BASE_REPLY == "errors: 0, replies: $(((ROWS + 999) / 1000))" ]] || die "redis-cli --pipe: '$BASE_REPLY' (expected errors: 0, replies: $(((ROWS + 999) / 1000)))"
+    BASE_LEFT="$(keys_left)"
+    [[ $BASE_LEFT == 0 ]] || die "the baseline left $BASE_LEFT keys"
+    BASE_MS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
+    BASE_RATE="$(awk -v n="$ROWS" -v t="$BASE_MS" 'BEGIN { printf "%.0f", n / (t / 1000) }')"
+    log "(1) baseline: $ROWS keys UNLINKed in $BASE_MS ms ($BASE_RATE keys/s)"
+}
+
+# inv_migrate NAME TABLE CACHE(0|1): the backfill through the coordinator, until done
+inv_migrate() {
+    local m="$1" t="$2" cache_line=""
+    ((${3})) && cache_line="-- convoy:cache key user:{id}"$'\n'
+    printf -- '-- convoy:name %s\n%s-- convoy:backfill score = val * 3\nALTER TABLE %s ADD COLUMN score int;\n' \
+        "$m" "$cache_line" "$t" >"$WORK/$m.sql"
+    submit "$WORK/$m.sql"
+    wait_for 150 bash -c "[[ \$(psql -X -At -c \"SELECT status FROM convoy.migrations WHERE name = '$m'\") =~ ^(done|failed|paused|aborted)$ ]]" ||
+        die "$m did not end within 150 s: $(status_of "$m") $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
+    [[ "$(status_of "$m")" == "done" ]] || die "$m ended $(status_of "$m"): $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
+    [[ "$(q "SELECT count(*) FROM $t WHERE score IS DISTINCT FROM val * 3")" == 0 ]] || die "$m left rows unfilled"
+}
+# fill_of M: "duration_ms rows batches last_batch_size backfill_window_ms" of M's fill pass
+# (its first backfill step; the window runs from the first backfill step's start to the
+# last one's end)
+fill_of() {
+    q "SELECT s.duration_ms, b.rows_updated, b.batches, coalesce(b.batch_size, 0),
+              (SELECT round(extract(epoch FROM max(finished_at) - min(started_at)) * 1000)
+                 FROM convoy.steps WHERE migration = s.migration AND kind = 'backfill')
+         FROM convoy.steps s JOIN convoy.backfill b ON b.migration = s.migration AND b.step = s.n
+        WHERE s.migration = '$1' AND s.kind = 'backfill' ORDER BY s.n LIMIT 1" | tr '|' ' '
+}
+
+# (2) convoy's backfill of profiles with -- convoy:cache key user:{id}
+inv_on() {
+    local m="inv_on_$REP"
+    set_keys
+    rc CONFIG RESETSTAT >/dev/null
+    LOAD_ON="$(cut -d' ' -f1 /proc/loadavg)"
+    log "(2) convoy's backfill of profiles with -- convoy:cache key user:{id} ($m)"
+    inv_migrate "$m" profiles 1
+    wait_for 60 bash -c "[[ \$(psql -X -At -c \"SELECT count(*) FROM convoy.invalidations WHERE migration = '$m' AND confirmed_at IS NULL\") == 0 ]]" ||
+        die "$m: $(q "SELECT count(*) FROM convoy.invalidations WHERE migration = '$m' AND confirmed_at IS NULL") invalidations still unconfirmed 60 s after the migration was done"
+    read -r ON_CALLS ON_USEC < <(unlink_stats)
+    ON_LEFT="$(keys_left)"
+    # rows keys removed first_ms confirmed_ms lag_p50 lag_max tail_ms attempts
+    read -r INV_ROWS INV_KEYS INV_REMOVED INV_FIRST_MS INV_CONF_MS INV_LAG50 INV_LAGMAX INV_TAIL INV_ATTEMPTS < <(q "
+        SELECT count(*), sum(cardinality(keys)), sum(removed),
+               round(extract(epoch FROM max(first_at) - min(created_at)) * 1000),
+               round(extract(epoch FROM max(confirmed_at) - min(created_at)) * 1000),
+               round(percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_at - created_at) * 1000)),
+               round(max(extract(epoch FROM first_at - created_at) * 1000)),
+               round(extract(epoch FROM max(first_at) - max(created_at)) * 1000),
+               sum(attempts)
+          FROM convoy.invalidations WHERE migration = '$m' AND kind = 'key'" | tr '|' ' ')
+    INV_STEPS="$(q "SELECT string_agg('step ' || step || ': ' || n || ' rows, ' || k || ' keys, ' || r || ' removed', '; ' ORDER BY step)
+                  FROM (SELECT step, count(*) n, sum(cardinality(keys)) k, sum(removed) r FROM convoy.invalidations
+                         WHERE migration = '$m' GROUP BY step) x")"
+    INV_OTHER="$(q "SELECT count(*) FROM convoy.invalidations WHERE migration = '$m' AND kind <> 'key'")"
+    read -r ON_FILL ON_ROWS ON_BATCHES ON_BSIZE ON_WIN < <(fill_of "$m")
+    log "(2) $INV_REMOVED keys removed: first pass window $INV_FIRST_MS ms, to the last confirmation $INV_CONF_MS ms; fill pass $ON_FILL ms; $ON_LEFT keys left"
+}
+
+# (3) the same backfill of profiles_b, no cache directive
+inv_off() {
+    local m="inv_off_$REP"
+    LOAD_OFF="$(cut -d' ' -f1 /proc/loadavg)"
+    log "(3) convoy's backfill of profiles_b without the cache directive ($m)"
+    inv_migrate "$m" profiles_b 0
+    [[ "$(q "SELECT count(*) FROM convoy.invalidations WHERE migration = '$m'")" == 0 ]] || die "$m wrote invalidations"
+    read -r OFF_FILL OFF_ROWS OFF_BATCHES OFF_BSIZE OFF_WIN < <(fill_of "$m")
+    log "(3) fill pass $OFF_FILL ms"
+}
+
+invalidation_rep() {
+    local order="$1" r1 r2 ratio ratio_c onoff onoff_w verdict
+    log "rep $REP: creating profiles and profiles_b ($ROWS rows each)"
+    inv_tables
+    inv_baseline
+    if [[ $order == offon ]]; then
+        inv_off
+        inv_on
+    else
+        inv_on
+        inv_off
+    fi
+    r1="$(awk -v n="$INV_REMOVED" -v t="$INV_FIRST_MS" 'BEGIN { printf "%.0f", n / (t / 1000) }')"
+    r2="$(awk -v n="$INV_REMOVED" -v t="$INV_CONF_MS" 'BEGIN { printf "%.0f", n / (t / 1000) }')"
+    ratio="$(awk -v a="$r1" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
+    ratio_c="$(awk -v a="$r2" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
+    onoff="$(awk -v a="$ON_FILL" -v b="$OFF_FILL" 'BEGIN { printf "%.3f", b / a }')"
+    onoff_w="$(awk -v a="$ON_WIN" -v b="$OFF_WIN" 'BEGIN { printf "%.3f", b / a }')"
+    verdict=ok
+    if [[ $ON_LEFT != 0 ]]; then
+        verdict="FAILED: $ON_LEFT keys left"
+        INV_FAILED=$((INV_FAILED + 1))
+    elif [[ $INV_REMOVED != "$ROWS" ]]; then
+        verdict="note: removed $INV_REMOVED, not $ROWS"
+    fi
+    # rep order base_ms base_rate first_ms rate1 conf_ms rate2 ratio ratio_c fill_on fill_off onoff win_on win_off onoff_w left
+    echo "$REP $([[ $order == offon ]] && echo off,on || echo on,off) $BASE_MS $BASE_RATE $INV_FIRST_MS $r1 $INV_CONF_MS $r2 $ratio $ratio_c $ON_FILL $OFF_FILL $onoff $ON_WIN $OFF_WIN $onoff_w $ON_LEFT" >>"$WORK/inv.txt"
+    {
+        echo "rep $REP (order: $([[ $order == offon ]] && echo "(3) off, then (2) on" || echo "(2) on, then (3) off"); load avg (1 min) at (1) $LOAD_BASE, (2) $LOAD_ON, (3) $LOAD_OFF):"
+        echo "  (1) baseline: redis-cli --pipe, $(((ROWS + 999) / 1000)) UNLINK of <= 1000 keys: $BASE_MS ms, $BASE_RATE keys/s; '$BASE_REPLY'; Redis cmdstat_unlink: $BASE_CALLS calls, $BASE_USEC us in the server ($(awk -v u="$BASE_USEC" -v n="$ROWS" 'BEGIN { printf "%.2f", u / n }') us/key); keys left $BASE_LEFT"
+        echo "  (2) outbox: $INV_ROWS key rows, $INV_KEYS keys, $INV_REMOVED removed ($INV_STEPS); $INV_OTHER bump/purge rows; attempts $INV_ATTEMPTS"
+        echo "      first created_at -> last first_at:     $INV_FIRST_MS ms = $r1 keys/s, ratio to (1) $ratio"
+        echo "      first created_at -> last confirmed_at: $INV_CONF_MS ms = $r2 keys/s, ratio to (1) $ratio_c (includes the 500 ms second pass)"
+        echo "      the first pass's rate is $(awk -v a="$r1" -v n="$ON_ROWS" -v t="$ON_FILL" 'BEGIN { printf "%.2f", a / (n / (t / 1000)) }') of the fill pass's own rate (rows/s below): the agent cannot unlink keys before their batch commits"
+        echo "      per row first_at - created_at: p50 $INV_LAG50 ms, max $INV_LAGMAX ms; last first_at - last created_at $INV_TAIL ms"
+        echo "      Redis cmdstat_unlink during (2): $ON_CALLS calls, $ON_USEC us in the server (both passes); user:1..user:$ROWS left at the end: $ON_LEFT"
+        echo "      fill pass: $ON_FILL ms ($(awk -v n="$ON_ROWS" -v t="$ON_FILL" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s), $ON_ROWS rows in $ON_BATCHES batches (last size $ON_BSIZE); backfill window (first backfill step start -> last end) $ON_WIN ms"
+        echo "  (3) fill pass: $OFF_FILL ms ($(awk -v n="$OFF_ROWS" -v t="$OFF_FILL" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s), $OFF_ROWS rows in $OFF_BATCHES batches (last size $OFF_BSIZE); backfill window $OFF_WIN ms"
+        echo "  fill pass throughput on/off $onoff (backfill window $onoff_w); $verdict"
+    } >>"$WORK/inv_detail.txt"
+    q "SET client_min_messages = warning; DROP TABLE IF EXISTS profiles, profiles_b" >/dev/null
+    rc FLUSHALL >/dev/null
+}
+
+median_col() {
+    awk -v c="$1" '{ print $c }' "$WORK/inv.txt" | sort -g |
+        awk -v f="${2:-%.2f}" '{ v[NR] = $1 } END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+range_col() { awk -v c="$1" '{ print $c }' "$WORK/inv.txt" | sort -g | awk -v f="${2:-%.2f}" 'NR == 1 { a = $1 } { b = $1 } END { printf f "-" f, a, b }'; }
+
+case_invalidation() {
+    local order=onoff other=offon r m_ratio m_ratio_c m_onoff m_base m_r1 verdict t_start=$SECONDS
+    ((REVERSE)) && order=offon other=onoff
+    INV_FAILED=0
+
+    log "bringing up the fleet in $CONVOY_LOCAL_DIR"
+    cluster_up
+    [[ -f $CONVOY_LOCAL_DIR/agents/cache.ini ]] || die "the local cluster has no cache agent (CONVOY_LOCAL_CACHE=0, or this convoy-agent lacks role = cache)"
+    RPORT="${CONVOY_REDIS_URL##*:}"
+    log "primary port $PGPORT, Redis port $RPORT"
+    # the baseline's input: UNLINK commands of up to 1000 keys each, in RESP
+    nice -n 5 awk -v n="$ROWS" 'BEGIN { ORS = ""
+        for (s = 1; s <= n; s += 1000) { e = s + 999; if (e > n) e = n
+            printf "*%d\r\n$6\r\nUNLINK\r\n", e - s + 2
+            for (i = s; i <= e; i++) { k = "user:" i; printf "$%d\r\n%s\r\n", length(k), k } } }' >"$WORK/unlink.resp"
+    : >"$WORK/inv.txt"
+    : >"$WORK/inv_detail.txt"
+    for r in $(seq 1 "$REPEAT"); do
+        REP=$r
+        if ((r % 2)); then invalidation_rep "$order"; else invalidation_rep "$other"; fi
+    done
+    m_ratio="$(median_col 9)"
+    m_ratio_c="$(median_col 10)"
+    m_onoff="$(median_col 13)"
+    m_base="$(median_col 4 %.0f)"
+    m_r1="$(median_col 6 %.0f)"
+
+    echo
+    echo "=== fleet_bench --case invalidation: Redis invalidation during a backfill ==="
+    echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')"
+    machine_info
+    echo "redis:      $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$RPORT (save \"\", appendonly no); redis-cli $(redis-cli --version | cut -d' ' -f2)"
+    echo "cluster:    primary + replicas r1, r2, an agent each, a cache agent (role = cache, second_pass 500 ms, heartbeat 100 ms), 1 coordinator"
+    echo "tables:     profiles, profiles_b (id bigint PRIMARY KEY, val int), $ROWS rows each, created afresh for each repetition; autovacuum off"
+    echo "keys:       user:1..user:$ROWS, SET to 'cached' (one EVAL) before (1) and before (2)"
+    echo "(1)         redis-cli --pipe < $(((ROWS + 999) / 1000)) UNLINK commands of <= 1000 keys (RESP, written beforehand), timed from its start to its exit"
+    echo "(2)         convoy apply --cluster --detach of: $(tr '\n' ' ' <"$WORK/inv_on_1.sql")"
+    echo "(3)         convoy apply --cluster --detach of: $(tr '\n' ' ' <"$WORK/inv_off_1.sql")"
+    echo
+    cat "$WORK/inv_detail.txt"
+    echo
+    echo "ms; rate = keys/s; (2) first = first created_at -> last first_at, conf = -> last confirmed_at; fill = the fill pass's duration_ms (convoy.steps)"
+    printf '  %3s %6s %8s %9s %8s %9s %8s %9s %6s %6s %8s %8s %6s %5s\n' rep order "(1) ms" "(1) rate" "first" "rate" "conf" "rate" ratio "r.conf" "fill on" "fill off" on/off left
+    awk '{ printf "  %3s %6s %8s %9s %8s %9s %8s %9s %6.2f %6.2f %8s %8s %6.2f %5s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $17 }' "$WORK/inv.txt"
+    echo
+    echo "the whole case took $((SECONDS - t_start)) s"
+    verdict="met"
+    awk -v r="$m_ratio" 'BEGIN { exit !(r >= 0.8) }' || verdict="NOT met"
+    ((INV_FAILED == 0)) || verdict="$verdict; $INV_FAILED repetition(s) FAILED: keys left in Redis"
+    echo "SUMMARY invalidation: convoy $m_r1 keys/s vs baseline $m_base keys/s (medians): ratio median $m_ratio (range $(range_col 9)) (goal >= 0.8: $verdict), to the last confirmation $m_ratio_c; fill pass throughput with/without invalidation median $m_onoff (range $(range_col 13)); keys left $(awk '{ s += $17 } END { print s + 0 }' "$WORK/inv.txt") over $REPEAT repetition(s) of $ROWS keys"
+    ((INV_FAILED == 0)) || exit 1
 }
 
 "case_$CASE"
