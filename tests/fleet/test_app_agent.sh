@@ -297,12 +297,21 @@ wait_for 5 report_has "role=app db_ok=1 .*app_version=3.0 app_error_rate=0.000 d
 
 CASE=db_up
 if [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] && { [[ "$(id -u)" -ne 0 ]] || id postgres >/dev/null 2>&1; }; then
-  PGPORT="$(free_port)"
   mkdir -p "$WORK/pg"
   [[ ${#RUNUSER[@]} -gt 0 ]] && chown postgres: "$WORK/pg"
-  if (cd / && "${RUNUSER[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1) &&
-    (cd / && "${RUNUSER[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 60 \
-      -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null 2>&1); then
+  started=0
+  if (cd / && "${RUNUSER[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1); then
+    # a free port can be taken between the check and the start: try a few
+    for _ in 1 2 3; do
+      PGPORT="$(free_port)"
+      if (cd / && "${RUNUSER[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 60 \
+        -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >>"$WORK/pg_ctl.log" 2>&1); then
+        started=1
+        break
+      fi
+    done
+  fi
+  if ((started)); then
     PG_UP=1
     write_ini "app_version = 3.0" "error_counter_file = run/errors" \
       "conninfo = host=127.0.0.1 port=$PGPORT user=postgres dbname=postgres"
@@ -315,7 +324,7 @@ if [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] && { [[ "$(id -u)" -ne 0 ]] 
     wait_for 10 report_has "role=app db_ok=0 .*app_version=3.0 app_error_rate=0.000 " &&
       ok "PostgreSQL stopped: db_ok=0 (the rate still reported)" || fail "REPORT: $(report)"
   else
-    fail "PostgreSQL did not start: $(tail -3 "$WORK/initdb.log" "$WORK/pg/log" 2>/dev/null)"
+    fail "PostgreSQL did not start: $(tail -5 "$WORK/initdb.log" "$WORK/pg_ctl.log" "$WORK/pg/log" 2>&1)"
   fi
 else
   log "skip [$CASE]: no PostgreSQL server binaries"
