@@ -597,6 +597,7 @@ write_fleet_view(service_t *sv)
         snprintf(w->role, sizeof(w->role), "%s",
                  n->replica ? "replica"
                  : n->cache ? "cache"
+                 : n->app   ? "app"
                             : "primary");
         snprintf(w->state, sizeof(w->state), "%s",
                  unknown                            ? "unknown"
