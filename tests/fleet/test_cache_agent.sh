@@ -206,8 +206,9 @@ SINK_PID=$!
 # ---- no outbox yet: quietly nothing ------------------------------------------------
 CASE=no_table
 agent_start 1
-wait_for 20 report_has "role=cache db_ok=1 redis_ok=1 cache_pending=0 cache_confirmed=0" ||
-  fail "no healthy cache REPORT: $(report)"
+# (a loaded CI machine can take a while to bring the sink and the agent's connection up)
+wait_for 60 report_has "role=cache db_ok=1 redis_ok=1 cache_pending=0 cache_confirmed=0" ||
+  fail "no healthy cache REPORT: $(report); sink: $(tail -3 "$WORK/sink.log" 2>&1)"
 grep -q "hello node=cache-1 roles=cache capabilities=cache" "$WORK/sink.txt" ||
   fail "HELLO: $(sed -n 1p "$WORK/sink.txt")"
 sleep 0.5
