@@ -254,8 +254,11 @@ cli_follow(const cli_opts_t *o, const char *name)
             break;
         }
         st = PQgetvalue(r, 0, 0);
-        step = atoi(PQgetvalue(r, 0, 1));
-        n_steps = atoi(PQgetvalue(r, 0, 2));
+        {
+            int64_t v;
+            step = parse_int64(PQgetvalue(r, 0, 1), 0, INT32_MAX, &v) ? (int)v : 0;
+            n_steps = parse_int64(PQgetvalue(r, 0, 2), 0, INT32_MAX, &v) ? (int)v : 0;
+        }
         hold = PQgetvalue(r, 0, 3);
         done_rows = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
         total = strtoll(PQgetvalue(r, 0, 6), NULL, 10);

@@ -279,9 +279,8 @@ run_locked(exec_t *ex,
             char *who = describe_blockers(ex, s);
             char *detail = xasprintf("lock_timeout %lld ms expired, blocked by %s; retry %d in "
                                      "%lld ms",
-                                     (long long)p->lock_timeout_ms, who, attempt,
-                                     (long long)delay);
-            audit_entry_t a = {ex->name, n,  "lock_wait", sql,   NULL,
+                                     (long long)p->lock_timeout_ms, who, attempt, (long long)delay);
+            audit_entry_t a = {ex->name, n,  "lock_wait", sql,    NULL,
                                -1,       -1, "retry",     detail, ex->lease->token};
             events_line(ex->events, EVT_WAIT, ex->name, n, "    waiting: %s", detail);
             state_audit(ex->pg, &a); /* every wait and its blocker, for the report */

@@ -602,25 +602,26 @@ state_init_owner(pg_t *pg, const char *runner, char **err)
     bool ok;
 
     sb_init(&sb);
-    sb_puts(&sb, "BEGIN;\n"
-                 "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-                 "'convoy_owner') THEN CREATE ROLE convoy_owner NOLOGIN; END IF; END$$;\n"
-                 "CREATE SCHEMA IF NOT EXISTS convoy AUTHORIZATION convoy_owner;\n"
-                 "ALTER SCHEMA convoy OWNER TO convoy_owner;\n"
-                 /* what an earlier convoy created as the runner becomes the owner's */
-                 "DO $$DECLARE o record; BEGIN\n"
-                 "  FOR o IN SELECT c.oid::regclass AS r FROM pg_class c WHERE c.relnamespace = "
-                 "'convoy'::regnamespace AND c.relkind IN ('r', 'S', 'v', 'p') AND NOT EXISTS (SELECT 1 "
-                 "FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
-                 "AND d.deptype IN ('a', 'i')) LOOP\n"
-                 "    EXECUTE format('ALTER TABLE %s OWNER TO convoy_owner', o.r);\n"
-                 "  END LOOP;\n"
-                 "  FOR o IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.pronamespace "
-                 "= 'convoy'::regnamespace AND p.proname IN ('fence', 'audit_append_only') LOOP\n"
-                 "    EXECUTE format('ALTER FUNCTION %s OWNER TO convoy_owner', o.f);\n"
-                 "  END LOOP;\n"
-                 "END$$;\n"
-                 "SET LOCAL ROLE convoy_owner;\n");
+    sb_puts(&sb,
+            "BEGIN;\n"
+            "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+            "'convoy_owner') THEN CREATE ROLE convoy_owner NOLOGIN; END IF; END$$;\n"
+            "CREATE SCHEMA IF NOT EXISTS convoy AUTHORIZATION convoy_owner;\n"
+            "ALTER SCHEMA convoy OWNER TO convoy_owner;\n"
+            /* what an earlier convoy created as the runner becomes the owner's */
+            "DO $$DECLARE o record; BEGIN\n"
+            "  FOR o IN SELECT c.oid::regclass AS r FROM pg_class c WHERE c.relnamespace = "
+            "'convoy'::regnamespace AND c.relkind IN ('r', 'S', 'v', 'p') AND NOT EXISTS (SELECT 1 "
+            "FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+            "AND d.deptype IN ('a', 'i')) LOOP\n"
+            "    EXECUTE format('ALTER TABLE %s OWNER TO convoy_owner', o.r);\n"
+            "  END LOOP;\n"
+            "  FOR o IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.pronamespace "
+            "= 'convoy'::regnamespace AND p.proname IN ('fence', 'audit_append_only') LOOP\n"
+            "    EXECUTE format('ALTER FUNCTION %s OWNER TO convoy_owner', o.f);\n"
+            "  END LOOP;\n"
+            "END$$;\n"
+            "SET LOCAL ROLE convoy_owner;\n");
     /* everything but the first line (CREATE SCHEMA, done above as the administrator) */
     sb_puts(&sb, strchr(schema_sql, '\n') + 1);
     sb_puts(&sb, "RESET ROLE;\n");

@@ -82,10 +82,13 @@ replay_dir(const char *dir)
         if (more == NULL)
             abort();
         names = more;
-        names[n] = malloc(strlen(dir) + strlen(e->d_name) + 2);
-        if (names[n] == NULL)
-            abort();
-        sprintf(names[n], "%s/%s", dir, e->d_name);
+        {
+            size_t len = strlen(dir) + strlen(e->d_name) + 2;
+            names[n] = malloc(len);
+            if (names[n] == NULL ||
+                snprintf(names[n], len, "%s/%s", dir, e->d_name) != (int)(len - 1))
+                abort();
+        }
         n++;
     }
     closedir(d);

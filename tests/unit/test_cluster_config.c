@@ -52,7 +52,8 @@ static const ccase_t cases[] = {
      "[cluster]\nheartbeat = soon\nmax_lag = -1s\ncolour = blue\n[node a]\nrole = leader\n"
      "[node b]\nconninfo = y\nagent_key = nope\n[nodes]\nx = 1\n",
      {":2: heartbeat = soon: not a duration", ":3: max_lag = -1s: not a duration",
-      ":4: unknown key `colour` in [cluster]", ":6: role = leader: write primary, replica, cache or app",
+      ":4: unknown key `colour` in [cluster]",
+      ":6: role = leader: write primary, replica, cache or app",
       ":9: agent_key: `/tmp/nope` is neither", NULL},
      12},
 };
@@ -77,8 +78,10 @@ test_cases(void **state)
             for (const char *p = errors; *p; p++)
                 lines += *p == '\n';
             for (int k = 0; c->errors[k]; k++) {
-                char *want = malloc(strlen(path) + strlen(c->errors[k]) + 1);
-                sprintf(want, "%s%s", path, c->errors[k]);
+                size_t len = strlen(path) + strlen(c->errors[k]) + 1;
+                char *want = malloc(len);
+                assert_non_null(want);
+                assert_int_equal(snprintf(want, len, "%s%s", path, c->errors[k]), (int)len - 1);
                 if (strstr(errors, want) == NULL)
                     fail_msg("%s: missing `%s` in:\n%s", c->name, want, errors);
                 free(want);
