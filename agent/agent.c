@@ -105,6 +105,7 @@ typedef struct {
     wait_t *waits;
     size_t n_waits;
     bool stop;
+    bool leaving; /* the last REPORT: this node leaves the fleet (a clean stop) */
 
     outbox_t *outbox;   /* role = cache */
     int64_t cache_next; /* run the worker again at this time (INT64_MAX: at the next tick) */
@@ -920,6 +921,7 @@ tick(agent_t *a, int64_t now)
         outbox_report(a->outbox, &rep);
     if (a->cfg.role == AGENT_APP)
         app_report(a, &rep);
+    rep.leaving = a->leaving;
     for (size_t i = 0; i < a->n_coords; i++) {
         coord_t *c = &a->coords[i];
         wire_msg_t m;
@@ -1308,6 +1310,16 @@ agent_run(agent_config_t *cfg)
         waits_expire(&a, now_mono_ms());
     }
     free(items);
+    if (a.stop) {
+        /* say goodbye: the coordinators stop counting this node (an app node that left no
+         * longer holds the contract gate); wait up to 500 ms for the frames to go out */
+        int linger = 500;
+        a.leaving = true;
+        tick(&a, now_mono_ms());
+        for (size_t i = 0; i < a.n_coords; i++)
+            if (a.coords[i].sock)
+                zmq_setsockopt(a.coords[i].sock, ZMQ_LINGER, &linger, sizeof(linger));
+    }
     outbox_free(a.outbox); /* its last progress line before "stopped" */
     a.outbox = NULL;
     log_info("stopped");

@@ -3,13 +3,14 @@
 
 #include <string.h>
 
-static const char *const status_names[MIG_N_STATUS] = {"submitted", "running", "interrupted",
-                                                       "aborting",  "aborted", "failed",
-                                                       "blocked",   "done",    "paused"};
+static const char *const status_names[MIG_N_STATUS] = {
+    "submitted", "running", "interrupted", "aborting", "aborted",
+    "failed",    "blocked", "done",        "paused",   "waiting"};
 
 static const char *const event_names[EV_N] = {
-    "start",         "resume",     "complete",      "fail",           "block",       "interrupt",
-    "abort_request", "abort_done", "pause_request", "resume_request", "hold_expired"};
+    "start",        "resume",        "complete",   "fail",          "block",
+    "interrupt",    "abort_request", "abort_done", "pause_request", "resume_request",
+    "hold_expired", "gate_wait",     "gate_open"};
 
 const fsm_edge_t fsm_edges[] = {
     {MIG_SUBMITTED, EV_START, MIG_RUNNING, false, "a driver takes the lease and runs step 1"},
@@ -35,6 +36,12 @@ const fsm_edge_t fsm_edges[] = {
     {MIG_PAUSED, EV_RESUME, MIG_PAUSED, false, "a new driver takes over; it stays paused"},
     {MIG_PAUSED, EV_INTERRUPT, MIG_INTERRUPTED, false, "SIGINT/SIGTERM while paused"},
     {MIG_PAUSED, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
+    {MIG_RUNNING, EV_GATE_WAIT, MIG_WAITING, false,
+     "a contract phase: the contract gate of its expand migration is not open"},
+    {MIG_WAITING, EV_GATE_OPEN, MIG_RUNNING, false, "the contract gate opened: the steps run"},
+    {MIG_WAITING, EV_RESUME, MIG_WAITING, false, "a new driver takes over; it keeps waiting"},
+    {MIG_WAITING, EV_INTERRUPT, MIG_INTERRUPTED, false, "SIGINT/SIGTERM while waiting"},
+    {MIG_WAITING, EV_ABORT_REQUEST, MIG_ABORTING, true, "operator: convoy abort"},
 };
 const size_t fsm_n_edges = sizeof(fsm_edges) / sizeof(fsm_edges[0]);
 

@@ -129,6 +129,33 @@ engine_connect(const char *conninfo, const char *actor, run_ctl_t *ctl, engine_o
     return pg;
 }
 
+/* A contract file names the migration it is the contract of: that one must be recorded here. */
+static bool
+contract_of_known(pg_t *pg, const migration_t *m, engine_outcome_t *out)
+{
+    const char *p[1] = {m->contract_of};
+    char *v;
+    bool known;
+
+    if (m->contract_of == NULL)
+        return true;
+    v = pg_value(pg,
+                 "SELECT CASE WHEN to_regclass('convoy.migrations') IS NULL THEN 'f' ELSE "
+                 "(SELECT count(*) > 0 FROM convoy.migrations WHERE name = $1)::text END",
+                 1, p);
+    known = v && v[0] == 't';
+    free(v);
+    if (!known)
+        outcome(out, RES_INVALID,
+                xasprintf("%s: `-- convoy:contract %s`: no migration %s is recorded in this "
+                          "database; nothing was changed",
+                          m->path, m->contract_of, m->contract_of),
+                xasprintf("apply the expand migration %s first (convoy apply), or name the right "
+                          "one",
+                          m->contract_of));
+    return known;
+}
+
 /* Takes the lease, waiting a little for the session of a local holder that just died. */
 static engine_result_t
 take_lease(pg_t *pg,
@@ -393,6 +420,8 @@ engine_apply(const apply_req_t *req,
                 goto done;
             }
             plan_build(m, &facts, &plan);
+            if (!contract_of_known(pg, m, out))
+                goto done;
             emit_notes(ev, m->name, "error", plan.errors, plan.n_errors);
             emit_notes(ev, m->name, "refused", plan.refusals, plan.n_refusals);
             emit_notes(ev, m->name, "warning", plan.warnings, plan.n_warnings);

@@ -587,7 +587,7 @@ static bf_result_t
 before_batch(bf_t *b, chunk_ctl_t *ctl)
 {
     bf_ctx_t *c = b->c;
-    hold_ctx_t h = {c->pg, c->migration, c->token, c->ctl, c->events, c->gate};
+    hold_ctx_t h = {c->pg, c->migration, c->token, c->ctl, c->events, c->gate, NULL};
     gate_query_t q = {0};
 
     q.point = GATE_BEFORE_BATCH;

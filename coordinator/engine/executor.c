@@ -165,9 +165,11 @@ abort_requested(exec_t *ex)
 static exec_result_t
 at_gate(exec_t *ex, gate_point_t point, int n, const step_t *s)
 {
-    hold_ctx_t h = {ex->pg, ex->name, ex->lease->token, ex->ctl, ex->events, ex->gate};
+    hold_ctx_t h = {ex->pg, ex->name, ex->lease->token, ex->ctl, ex->events, ex->gate, NULL};
     gate_query_t q = {0};
 
+    if (point == GATE_BEFORE_STEP)
+        h.contract_of = ex->plan->contract_of;
     q.point = point;
     q.migration = ex->name;
     q.step = n;

@@ -1,6 +1,7 @@
 /* gates.c: the deploy gates, evaluated from durable state (see include/convoy/gates.h). */
 #include "convoy/gates.h"
 
+#include "convoy/rollout.h"
 #include "convoy/state.h"
 #include "convoy/util.h"
 
@@ -65,6 +66,79 @@ expand_conditions(pg_t *pg, const char *name, json_t *reasons, bool *fatal)
             json_array_append_new(reasons, json_sprintf("verification failed: %s", ver + 6));
             *fatal = true;
         }
+    }
+    PQclear(r);
+    return true;
+}
+
+/* The contract gate's own conditions: the app runs the migration's version (rollout.c). */
+static bool
+contract_conditions(pg_t *pg, const char *name, json_t *reasons)
+{
+    const char *p[1] = {name};
+    PGresult *r = NULL, *f = NULL;
+    const char *version, *cluster;
+    int64_t hold;
+
+    if (pg_run(pg,
+               "SELECT settings->>'app_version', coalesce((settings->>'contract_hold_ms')::bigint, "
+               "60000), cluster FROM convoy.migrations WHERE name = $1",
+               1, p, &r) != PG_OK ||
+        PQntuples(r) != 1) {
+        json_array_append_new(reasons,
+                              json_string(PQntuples(r) == 0 ? "no such migration" : pg_errmsg(pg)));
+        PQclear(r);
+        return false;
+    }
+    version = PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0);
+    cluster = PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2);
+    hold = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    if (version == NULL) {
+        json_array_append_new(reasons,
+                              json_sprintf("migration %s names no app version (`-- "
+                                           "convoy:app-version V` in its file): the contract "
+                                           "gate cannot tell the old app from the new",
+                                           name));
+    } else if (cluster == NULL) {
+        json_array_append_new(reasons,
+                              json_sprintf("migration %s was not applied through a coordinator "
+                                           "(convoy apply --cluster): no app agent reports which "
+                                           "version runs",
+                                           name));
+    } else {
+        const char *pc[1] = {cluster};
+        if (pg_run(pg,
+                   "SELECT node, role, state, app_version, (extract(epoch FROM now() - "
+                   "version_since) * 1000)::bigint, (extract(epoch FROM now() - seen_at) * "
+                   "1000)::bigint FROM convoy.fleet WHERE cluster = $1 ORDER BY node",
+                   1, pc, &f) != PG_OK) {
+            json_array_append_new(reasons, json_string(pg_errmsg(pg)));
+        } else {
+            int nf = PQntuples(f), n = 0;
+            bool fresh = false;
+            rollout_node_t *nodes = xcalloc(nf ? (size_t)nf : 1, sizeof(*nodes));
+            rollout_verdict_t v;
+
+            for (int i = 0; i < nf; i++) {
+                int64_t seen = strtoll(PQgetvalue(f, i, 5), NULL, 10);
+                fresh = fresh || seen <= ROLLOUT_FRESH_MS;
+                if (strcmp(PQgetvalue(f, i, 1), "app") != 0)
+                    continue;
+                nodes[n].node = PQgetvalue(f, i, 0);
+                nodes[n].state = PQgetvalue(f, i, 2);
+                nodes[n].version = PQgetisnull(f, i, 3) ? NULL : PQgetvalue(f, i, 3);
+                nodes[n].since_ms =
+                    PQgetisnull(f, i, 4) ? -1 : strtoll(PQgetvalue(f, i, 4), NULL, 10);
+                nodes[n].seen_ms = seen;
+                n++;
+            }
+            rollout_decide(nodes, (size_t)n, fresh, version, hold, &v);
+            for (int i = 0; i < v.n_reasons && i < (int)(sizeof(v.reasons) / sizeof(v.reasons[0]));
+                 i++)
+                json_array_append_new(reasons, json_string(v.reasons[i]));
+            free(nodes);
+        }
+        PQclear(f);
     }
     PQclear(r);
     return true;
@@ -135,9 +209,8 @@ gates_evaluate(pg_t *pg, const char *name, const char *gate, dgate_state_t *stat
         json_decref(er);
         if (e != DG_OPEN)
             json_array_append_new(*reasons, json_string("the expand gate is not open yet"));
-        json_array_append_new(*reasons,
-                              json_string("no app agent reports the new version (the contract "
-                                          "gate needs app agents)"));
+        if (!contract_conditions(pg, name, *reasons))
+            return false;
     }
     to = json_array_size(*reasons) == 0 ? DG_OPEN : fatal ? DG_FAILED : DG_PENDING;
     if ((!have || to != from) && !gate_set(pg, name, gate, from, to, *reasons) && have)

@@ -1,6 +1,7 @@
 /* hold.c: waiting at a gate point: operator pause, abort and stop requests, the gate. */
 #include "convoy/hold.h"
 
+#include "convoy/gates.h"
 #include "convoy/log.h"
 #include "convoy/state.h"
 #include "convoy/util.h"
@@ -67,6 +68,52 @@ lost(const hold_ctx_t *h)
     return pg_classify(pg_sqlstate(h->pg)) == PG_CONN_LOST ? XR_CONN_LOST : XR_FENCED;
 }
 
+/* A contract phase: is its expand migration's contract gate open? If not, why (for people). */
+static bool
+contract_open(const hold_ctx_t *h, char *why, size_t len)
+{
+    dgate_state_t g = DG_PENDING;
+    json_t *reasons = NULL, *r;
+    size_t i, off;
+
+    if (!gates_evaluate(h->pg, h->contract_of, "contract", &g, &reasons)) {
+        /* fail closed: a gate convoy cannot evaluate is not open */
+        snprintf(why, len, "cannot evaluate the contract gate of %s: %s", h->contract_of,
+                 json_array_size(reasons) ? json_string_value(json_array_get(reasons, 0))
+                                          : pg_errmsg(h->pg));
+        json_decref(reasons);
+        return false;
+    }
+    if (g == DG_OPEN) {
+        json_decref(reasons);
+        return true;
+    }
+    off = (size_t)snprintf(why, len, "the contract gate of %s is %s", h->contract_of,
+                           dgate_state_name(g));
+    json_array_foreach(reasons, i, r)
+    {
+        if (off >= len)
+            break;
+        off +=
+            (size_t)snprintf(why + off, len - off, "%s%s", i ? "; " : ": ", json_string_value(r));
+    }
+    json_decref(reasons);
+    return false;
+}
+
+/* The lifecycle edge of a contract phase's wait (running <-> waiting); false when fenced. */
+static bool
+contract_edge(const hold_ctx_t *h, mig_event_t ev, const char *why, mig_status_t *st)
+{
+    mig_status_t to;
+    transition_result_t tr = state_transition(h->pg, h->name, h->token, ev, why, &to);
+
+    if (tr == TR_FENCED || tr == TR_ERROR)
+        return false;
+    *st = to;
+    return true;
+}
+
 exec_result_t
 hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
 {
@@ -97,9 +144,21 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
             snprintf(why, sizeof(why), "paused by request (convoy resume %s continues)", h->name);
             v = GATE_HOLD;
             t0 = now_mono_ms(); /* a bounded hold starts again after the operator resumes */
-        } else if (h->gate) {
-            q->held_ms = now_mono_ms() - t0;
-            v = h->gate->ask(h->gate->ud, q, why, sizeof(why));
+        } else if (h->contract_of && !contract_open(h, why, sizeof(why))) {
+            v = GATE_HOLD;
+            if (st == MIG_RUNNING && !contract_edge(h, EV_GATE_WAIT, why, &st)) {
+                res = lost(h);
+                break;
+            }
+        } else {
+            if (st == MIG_WAITING && !contract_edge(h, EV_GATE_OPEN, NULL, &st)) {
+                res = lost(h);
+                break;
+            }
+            if (h->gate) {
+                q->held_ms = now_mono_ms() - t0;
+                v = h->gate->ask(h->gate->ud, q, why, sizeof(why));
+            }
         }
         if (v == GATE_GO)
             break;
@@ -126,7 +185,10 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
         }
         if (held[0] == '\0' || !same_kind(held, why) || now - last_write >= 1000) {
             char *line = xasprintf("%s: %s",
-                                   v == GATE_PAUSE || st == MIG_PAUSED ? "paused" : "holding", why);
+                                   v == GATE_PAUSE || st == MIG_PAUSED ? "paused"
+                                   : st == MIG_WAITING                 ? "waiting"
+                                                                       : "holding",
+                                   why);
             bool changed = held[0] == '\0' || !same_kind(held, why);
             if (!state_set_hold(h->pg, h->name, h->token, line)) {
                 free(line);

@@ -66,6 +66,9 @@ static const char schema_sql[] =
     "text NOT NULL, state text NOT NULL, lag_ms bigint, lag_bytes bigint, replay_lsn pg_lsn, "
     "detail text, coordinator text NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(), PRIMARY "
     "KEY (cluster, node));\n"
+    /* version 8: what each app node runs, and since when (the contract gate) */
+    "ALTER TABLE convoy.fleet ADD COLUMN IF NOT EXISTS app_version text;\n"
+    "ALTER TABLE convoy.fleet ADD COLUMN IF NOT EXISTS version_since timestamptz;\n"
     "CREATE TABLE IF NOT EXISTS convoy.steps (\n"
     "  migration text NOT NULL REFERENCES convoy.migrations (name) ON DELETE CASCADE,\n"
     "  n int NOT NULL,\n"

@@ -12,6 +12,8 @@
 #include <strings.h>
 
 #define MAX_NAME_LEN IDENT_MAX_BYTES
+#define MAX_NAME_LEN_TEXT "63" /* MAX_NAME_LEN as text, for messages */
+_Static_assert(IDENT_MAX_BYTES == 63, "MAX_NAME_LEN_TEXT must follow IDENT_MAX_BYTES");
 
 /* Where a byte offset is, found by walking forward from the last position asked for. */
 typedef struct {
@@ -29,6 +31,8 @@ enum {
     DIR_STATEMENT_TIMEOUT,
     DIR_CONTRACT,
     DIR_INDEX_FOREIGN_KEYS,
+    DIR_APP_VERSION,
+    DIR_CONTRACT_HOLD,
     N_SINGLE_DIRECTIVES
 };
 
@@ -290,18 +294,28 @@ parse_duration_directive(parser_t *p,
 /* One directive's argument; `col` is where the directive name starts, `arg_col` the argument. */
 typedef bool (*directive_fn)(parser_t *p, const char *arg, int line, int col, int arg_col);
 
+/* A migration name as -- convoy:name accepts it; false with *why. */
+static bool
+valid_migration_name(const char *s, const char **why)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_NAME_LEN ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyz"
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+        *why = "use 1-" MAX_NAME_LEN_TEXT " letters, digits, '_', '.' or '-'";
+        return false;
+    }
+    return true;
+}
+
 static bool
 dir_name(parser_t *p, const char *arg, int line, int col, int arg_col)
 {
-    size_t n = strlen(arg);
+    const char *why = NULL;
 
     (void)arg_col;
-    if (n == 0 || n > MAX_NAME_LEN ||
-        strspn(arg, "abcdefghijklmnopqrstuvwxyz"
-                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
-        return fail_at(p, line, col,
-                       "invalid convoy:name '%s'; use 1-%d letters, digits, '_', '.' or '-'", arg,
-                       MAX_NAME_LEN);
+    if (!valid_migration_name(arg, &why))
+        return fail_at(p, line, col, "invalid convoy:name '%s'; %s", arg, why);
     free(p->m->name);
     p->m->name = xstrdup(arg);
     return true;
@@ -331,16 +345,51 @@ dir_statement_timeout(parser_t *p, const char *arg, int line, int col, int arg_c
                                     &p->m->statement_timeout_ms);
 }
 
+/* -- convoy:contract [EXPAND]: DROP COLUMN / RENAME are intended; with a name, this file is
+ * the contract phase of migration EXPAND and runs only once EXPAND's contract gate is open. */
 static bool
 dir_contract(parser_t *p, const char *arg, int line, int col, int arg_col)
 {
-    if (arg[0] != '\0') {
-        fail_at(p, line, arg_col, "convoy:contract takes no value, got '%s'", arg);
+    const char *why = NULL;
+    (void)col;
+    if (arg[0] != '\0' && !valid_migration_name(arg, &why)) {
+        fail_at(p, line, arg_col,
+                "convoy:contract takes nothing or the name of the migration this file is the "
+                "contract of, got '%s' (%s)",
+                arg, why);
         return false;
     }
-    (void)col;
     p->m->contract = true;
+    free(p->m->contract_of);
+    p->m->contract_of = arg[0] ? xstrdup(arg) : NULL;
     return true;
+}
+
+/* -- convoy:app-version V: the application version that needs this schema (the new one). */
+static bool
+dir_app_version(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    size_t n = strlen(arg);
+    (void)col;
+    if (n == 0 || n > 64 || strpbrk(arg, " \t'\"") != NULL) {
+        fail_at(p, line, arg_col,
+                "convoy:app-version needs the app version this migration is for, 1-64 "
+                "characters without spaces or quotes (for example `-- convoy:app-version v2`), "
+                "got '%s'",
+                arg);
+        return false;
+    }
+    free(p->m->app_version);
+    p->m->app_version = xstrdup(arg);
+    return true;
+}
+
+static bool
+dir_contract_hold(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    (void)arg_col;
+    return parse_duration_directive(p, "contract-hold", arg, line, col, 0, 7 * 86400000LL,
+                                    &p->m->contract_hold_ms);
 }
 
 static bool
@@ -514,6 +563,34 @@ dir_cache(parser_t *p, const char *arg, int line, int col, int arg_col)
     return true;
 }
 
+/* `RULE REASON`: the next statement may break lint rule RULE; may repeat. The rule id is
+ * checked by the linter, which knows the rules; here only its shape and the reason. */
+static bool
+dir_allow(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    size_t n = strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789-");
+    const char *reason = skip_space(arg + n);
+    allow_directive_t a = {0};
+
+    (void)col;
+    if (n == 0 || (arg[n] != '\0' && arg[n] != ' ' && arg[n] != '\t'))
+        return fail_at(p, line, arg_col,
+                       "convoy:allow needs a lint rule id (lower case, digits, '-') and a reason, "
+                       "as in `-- convoy:allow name-abbreviation qty is the domain's own word`");
+    if (*reason == '\0')
+        return fail_at(p, line, arg_col + (int)n,
+                       "convoy:allow %.*s needs a reason after the rule id; it is kept in the "
+                       "lint output, as in `-- convoy:allow %.*s <why this is fine here>`",
+                       (int)n, arg, (int)n, arg);
+    a.rule = xstrndup(arg, n);
+    a.reason = xstrdup(reason);
+    a.line = line;
+    a.col = arg_col;
+    p->m->allows = xrealloc(p->m->allows, (p->m->n_allows + 1) * sizeof(a));
+    p->m->allows[p->m->n_allows++] = a;
+    return true;
+}
+
 /* Every directive; a single-valued one has its slot in parser_t.directive_line. */
 static const struct {
     const char *key;
@@ -527,7 +604,10 @@ static const struct {
     {"statement-timeout", DIR_STATEMENT_TIMEOUT, dir_statement_timeout},
     {"contract", DIR_CONTRACT, dir_contract},
     {"index-foreign-keys", DIR_INDEX_FOREIGN_KEYS, dir_index_foreign_keys},
+    {"app-version", DIR_APP_VERSION, dir_app_version},
+    {"contract-hold", DIR_CONTRACT_HOLD, dir_contract_hold},
     {"cache", -1, dir_cache},
+    {"allow", -1, dir_allow},
 };
 
 /* `body` follows "convoy:" at (line, col); `col` is where "convoy:" starts. */
@@ -2183,6 +2263,7 @@ migration_parse(const char *path, const char *text, migration_t *out, parse_erro
     out->path = xstrdup(path);
     out->text = xstrdup(text);
     out->name = default_name(path);
+    out->contract_hold_ms = -1;
     sha256_hex(text, p.len, out->checksum);
 
     if (!check_utf8(&p))
@@ -2257,9 +2338,16 @@ migration_free(migration_t *m)
     if (m == NULL)
         return;
     free(m->search_path);
+    free(m->contract_of);
+    free(m->app_version);
     for (size_t i = 0; i < m->n_cache_rules; i++)
         free(m->cache_rules[i].arg);
     free(m->cache_rules);
+    for (size_t i = 0; i < m->n_allows; i++) {
+        free(m->allows[i].rule);
+        free(m->allows[i].reason);
+    }
+    free(m->allows);
     for (size_t i = 0; i < m->n_actions; i++) {
         action_t *a = &m->actions[i];
         free(a->stmt_sql);

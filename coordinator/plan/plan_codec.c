@@ -228,6 +228,9 @@ plan_settings_encode(const plan_t *p)
     json_object_set_new(o, "search_path", str_or_null(p->search_path));
     json_object_set_new(o, "cache_bump", strs_json(p->cache_bump, p->n_cache_bump));
     json_object_set_new(o, "cache_purge", strs_json(p->cache_purge, p->n_cache_purge));
+    json_object_set_new(o, "app_version", str_or_null(p->app_version));
+    json_object_set_new(o, "contract_hold_ms", json_integer((json_int_t)p->contract_hold_ms));
+    json_object_set_new(o, "contract_of", str_or_null(p->contract_of));
     return o;
 }
 
@@ -250,6 +253,14 @@ plan_settings_decode(const json_t *o, plan_t *p, const char **err)
     p->search_path = get_str(o, "search_path");
     json_strs(json_object_get(o, "cache_bump"), &p->cache_bump, &p->n_cache_bump);
     json_strs(json_object_get(o, "cache_purge"), &p->cache_purge, &p->n_cache_purge);
+    free(p->app_version);
+    p->app_version = get_str(o, "app_version");
+    free(p->contract_of);
+    p->contract_of = get_str(o, "contract_of");
+    /* stored before contract holds existed: the default */
+    p->contract_hold_ms = json_is_integer(json_object_get(o, "contract_hold_ms"))
+                              ? json_integer_value(json_object_get(o, "contract_hold_ms"))
+                              : PLAN_DEFAULT_CONTRACT_HOLD_MS;
     if (p->lock_timeout_ms <= 0 || p->batch_target_ms <= 0 || p->statement_timeout_ms <= 0 ||
         p->retry.max_attempts <= 0) {
         *err = "settings are missing or out of range";

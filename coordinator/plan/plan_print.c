@@ -32,6 +32,15 @@ plan_print(const plan_t *p, FILE *out)
     fprintf(out, "lock_timeout %s per attempt, bounded jittered retries; ", buf);
     format_duration(p->batch_target_ms, buf, sizeof(buf));
     fprintf(out, "backfill batches target %s\n", buf);
+    if (p->app_version) {
+        format_duration(p->contract_hold_ms, buf, sizeof(buf));
+        fprintf(out,
+                "for app version %s: the contract gate opens once every app node has run it for "
+                "%s\n",
+                p->app_version, buf);
+    }
+    if (p->contract_of)
+        fprintf(out, "contract of %s: waits until its contract gate is open\n", p->contract_of);
     for (size_t i = 0; i < p->n_assumptions; i++)
         fprintf(out, "assumption: %s\n", p->assumptions[i]);
 
@@ -93,6 +102,11 @@ plan_to_json(const plan_t *p)
     json_object_set_new(root, "lock_timeout_ms", json_integer(p->lock_timeout_ms));
     json_object_set_new(root, "batch_target_ms", json_integer(p->batch_target_ms));
     json_object_set_new(root, "statement_timeout_ms", json_integer(p->statement_timeout_ms));
+    json_object_set_new(root, "app_version",
+                        p->app_version ? json_string(p->app_version) : json_null());
+    json_object_set_new(root, "contract_hold_ms", json_integer(p->contract_hold_ms));
+    json_object_set_new(root, "contract_of",
+                        p->contract_of ? json_string(p->contract_of) : json_null());
     for (size_t i = 0; i < p->n_assumptions; i++)
         json_array_append_new(assumptions, json_string(p->assumptions[i]));
     json_object_set_new(root, "assumptions", assumptions);

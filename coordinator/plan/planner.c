@@ -1727,6 +1727,10 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
         m->statement_timeout_ms ? m->statement_timeout_ms : PLAN_DEFAULT_STATEMENT_TIMEOUT_MS;
     retry_policy_default(&out->retry);
     out->search_path = m->search_path ? xstrdup(m->search_path) : NULL;
+    out->contract_of = m->contract_of ? xstrdup(m->contract_of) : NULL;
+    out->app_version = m->app_version ? xstrdup(m->app_version) : NULL;
+    out->contract_hold_ms =
+        m->contract_hold_ms >= 0 ? m->contract_hold_ms : PLAN_DEFAULT_CONTRACT_HOLD_MS;
     for (size_t i = 0; i < m->n_cache_rules; i++) {
         const cache_rule_t *r = &m->cache_rules[i];
         char ***v = r->kind == CACHE_BUMP ? &out->cache_bump : &out->cache_purge;
@@ -1862,5 +1866,7 @@ plan_free(plan_t *p)
     free(p->name);
     free(p->server_desc);
     free(p->search_path);
+    free(p->contract_of);
+    free(p->app_version);
     memset(p, 0, sizeof(*p));
 }

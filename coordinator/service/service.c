@@ -34,8 +34,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define PICK_INTERVAL_MS 1000
-#define VIEW_INTERVAL_MS 500
+#define PICK_INTERVAL_MS      1000
+#define VIEW_INTERVAL_MS      500
+#define IDLE_VIEW_INTERVAL_MS 1000
 
 typedef struct {
     char name[64];
@@ -50,6 +51,7 @@ typedef struct {
     size_t identity_len;
     int64_t last_seen_ms; /* -1: never */
     bool hello;
+    bool left; /* it said goodbye (a clean stop) and has not said HELLO since */
     /* the last REPORT */
     bool reported;
     bool db_ok;
@@ -173,6 +175,7 @@ decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay
     throttle_limits_t lim = {0};
     throttle_out_t out;
     node_view_t *views;
+    size_t n_views;
     const char *table = q->point == GATE_BEFORE_STEP ? exclusive_table(q->s) : NULL;
     int64_t now = now_mono_ms();
 
@@ -193,9 +196,15 @@ decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay
         sv->watch[0] = '\0';
     }
     views = xcalloc(sv->n_nodes ? sv->n_nodes : 1, sizeof(*views));
+    n_views = 0;
     for (size_t i = 0; i < sv->n_nodes; i++) {
         node_t *n = &sv->nodes[i];
-        node_view_t *v = &views[i];
+        node_view_t *v = &views[n_views];
+        /* an app node whose agent stopped cleanly is no longer part of the application (a
+         * blue that left); every other silent node still holds everything (fail closed) */
+        if (n->app && n->left)
+            continue;
+        n_views++;
         v->name = n->name;
         v->replica = n->replica;
         v->cache = n->cache;
@@ -223,7 +232,7 @@ decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay
     lim.health_grace_ms = sv->cl.health_grace_ms;
     lim.flag_file =
         sv->cl.pause_file && access(sv->cl.pause_file, F_OK) == 0 ? sv->cl.pause_file : NULL;
-    throttle_decide(views, sv->n_nodes, &lim, &tq, &out);
+    throttle_decide(views, n_views, &lim, &tq, &out);
     if (q->point == GATE_BEFORE_BATCH && sv->batch_target_ms > 0)
         q->target_ms = sv->batch_target_ms;
     if (out.verdict == GATE_GO && table)
@@ -550,11 +559,12 @@ pick_up(service_t *sv)
     sv->next_pick_ms = now_mono_ms() + PICK_INTERVAL_MS;
     if (sv->worker_running || stop_requested || !primary_connect(sv))
         return;
-    if (pg_run(sv->pg,
-               "SELECT name, source, file FROM convoy.migrations WHERE cluster = $1 AND source IS "
-               "NOT NULL AND status IN ('submitted', 'running', 'paused', 'interrupted', "
-               "'aborting') ORDER BY started_at, name LIMIT 1",
-               1, p, &r) != PG_OK) {
+    if (pg_run(
+            sv->pg,
+            "SELECT name, source, file FROM convoy.migrations WHERE cluster = $1 AND source IS "
+            "NOT NULL AND status IN ('submitted', 'running', 'paused', 'waiting', 'interrupted', "
+            "'aborting') ORDER BY started_at, name LIMIT 1",
+            1, p, &r) != PG_OK) {
         if (pg_classify(pg_sqlstate(sv->pg)) == PG_CONN_LOST)
             primary_lost(sv);
         else if (strcmp(pg_sqlstate(sv->pg), "42P01") != 0) /* no convoy schema yet */
@@ -569,9 +579,9 @@ pick_up(service_t *sv)
     evaluate_gates(sv);
 }
 
-/* What this coordinator sees of every node, for `convoy status` (the driver only). */
+/* What this coordinator sees of every node, for `convoy status` and the contract gate. */
 typedef struct {
-    char node[64], role[8], state[16], lag[24], bytes[24], lsn[24], detail[320];
+    char node[64], role[8], state[16], lag[24], bytes[24], lsn[24], detail[320], version[65];
 } view_row_t;
 
 static void
@@ -600,13 +610,16 @@ write_fleet_view(service_t *sv)
                  : n->app   ? "app"
                             : "primary");
         snprintf(w->state, sizeof(w->state), "%s",
-                 unknown                            ? "unknown"
+                 n->left                            ? "left"
+                 : unknown                          ? "unknown"
                  : !n->db_ok                        ? "db-error"
                  : n->replica && l < 0              ? "measuring"
                  : n->replica && l > sv->max_lag_ms ? "lagging"
                                                     : "ok");
         if (n->replica && l >= 0)
             snprintf(w->lag, sizeof(w->lag), "%lld", (long long)l);
+        if (n->app && n->reported)
+            snprintf(w->version, sizeof(w->version), "%s", n->app_version);
         if (n->replica && n->replay_lsn) {
             wire_lsn_format(n->replay_lsn, w->lsn, sizeof(w->lsn));
             if (sv->primary_lsn >= n->replay_lsn)
@@ -627,7 +640,7 @@ write_fleet_view(service_t *sv)
         for (size_t i = 0; i < n_rows; i++)
             if (rows[i].lag[0] && strtoll(rows[i].lag, NULL, 10) > worst)
                 worst = strtoll(rows[i].lag, NULL, 10);
-        if (worst >= 0 && sv->migration[0]) {
+        if (worst >= 0 && sv->driving && sv->migration[0]) {
             char w[32];
             const char *p[2] = {sv->migration, w};
             snprintf(w, sizeof(w), "%lld", (long long)worst);
@@ -639,23 +652,31 @@ write_fleet_view(service_t *sv)
     }
     for (size_t i = 0; i < n_rows && sv->pg; i++) {
         view_row_t *w = &rows[i];
-        const char *p[9] = {sv->cl.name,
-                            w->node,
-                            w->role,
-                            w->state,
-                            w->lag[0] ? w->lag : NULL,
-                            w->bytes[0] ? w->bytes : NULL,
-                            w->lsn[0] ? w->lsn : NULL,
-                            w->detail,
-                            sv->id};
+        const char *p[10] = {sv->cl.name,
+                             w->node,
+                             w->role,
+                             w->state,
+                             w->lag[0] ? w->lag : NULL,
+                             w->bytes[0] ? w->bytes : NULL,
+                             w->lsn[0] ? w->lsn : NULL,
+                             w->detail,
+                             sv->id,
+                             w->version[0] ? w->version : NULL};
+        /* version_since: when this node began to report the version it reports now (the
+         * contract gate counts from it) */
         if (pg_run(sv->pg,
-                   "INSERT INTO convoy.fleet (cluster, node, role, state, lag_ms, lag_bytes, "
-                   "replay_lsn, detail, coordinator, seen_at) VALUES ($1, $2, $3, $4, $5::bigint, "
-                   "$6::bigint, $7::pg_lsn, $8, $9, now()) ON CONFLICT (cluster, node) DO UPDATE "
-                   "SET role = EXCLUDED.role, state = EXCLUDED.state, lag_ms = EXCLUDED.lag_ms, "
-                   "lag_bytes = EXCLUDED.lag_bytes, replay_lsn = EXCLUDED.replay_lsn, detail = "
-                   "EXCLUDED.detail, coordinator = EXCLUDED.coordinator, seen_at = now()",
-                   9, p, NULL) != PG_OK) {
+                   "INSERT INTO convoy.fleet AS f (cluster, node, role, state, lag_ms, lag_bytes, "
+                   "replay_lsn, detail, coordinator, seen_at, app_version, version_since) VALUES "
+                   "($1, $2, $3, $4, $5::bigint, $6::bigint, $7::pg_lsn, $8, $9, now(), $10, "
+                   "CASE WHEN $10 IS NOT NULL THEN now() END) ON CONFLICT (cluster, node) DO "
+                   "UPDATE SET role = EXCLUDED.role, state = EXCLUDED.state, lag_ms = "
+                   "EXCLUDED.lag_ms, lag_bytes = EXCLUDED.lag_bytes, replay_lsn = "
+                   "EXCLUDED.replay_lsn, detail = EXCLUDED.detail, coordinator = "
+                   "EXCLUDED.coordinator, seen_at = now(), app_version = EXCLUDED.app_version, "
+                   "version_since = CASE WHEN EXCLUDED.app_version IS NULL THEN NULL WHEN "
+                   "f.app_version IS NOT DISTINCT FROM EXCLUDED.app_version AND f.state NOT IN "
+                   "('left', 'unknown') THEN f.version_since ELSE now() END",
+                   10, p, NULL) != PG_OK) {
             if (pg_classify(pg_sqlstate(sv->pg)) == PG_CONN_LOST)
                 primary_lost(sv);
             else
@@ -714,6 +735,9 @@ bad_frame(const transport_frame_t *f, node_t *n, const char *what)
 static void
 on_report(node_t *n, const Convoy__Wire__Report *r)
 {
+    if (r->leaving && !n->left)
+        log_info("node %s is leaving the fleet (its agent stopped cleanly)", n->name);
+    n->left = r->leaving;
     n->reported = true;
     n->db_ok = r->db_ok;
     snprintf(n->db_error, sizeof(n->db_error), "%s", r->db_error ? r->db_error : "");
@@ -811,6 +835,7 @@ on_frame(service_t *sv, const transport_frame_t *f)
     switch (m->type) {
     case CONVOY__WIRE__MSG_TYPE__HELLO:
         n->hello = true;
+        n->left = false;
         welcome(sv, n);
         break;
     case CONVOY__WIRE__MSG_TYPE__REPORT:
@@ -1073,9 +1098,10 @@ service_run(const service_opts_t *o)
                 write_heartbeat(&sv);
             tick(&sv);
         }
-        if (sv.driving && now >= next_view) {
+        if (now >= next_view) {
+            /* idle too: the contract gate reads which app version each node runs */
             write_fleet_view(&sv);
-            next_view = now + VIEW_INTERVAL_MS;
+            next_view = now + (sv.driving ? VIEW_INTERVAL_MS : IDLE_VIEW_INTERVAL_MS);
         }
         if (sv.worker_running && sv.worker_done) {
             pthread_join(sv.worker, NULL);

@@ -23,6 +23,7 @@ typedef enum {
     MIG_BLOCKED,     /* the data must be fixed first (violations, orphans, duplicates) */
     MIG_DONE,        /* every step done */
     MIG_PAUSED,      /* held on purpose: by an operator, or a bounded hold that expired */
+    MIG_WAITING,     /* a contract phase: waits until its expand migration's contract gate opens */
     MIG_N_STATUS
 } mig_status_t;
 
@@ -38,6 +39,8 @@ typedef enum {
     EV_PAUSE_REQUEST,  /* operator: convoy pause */
     EV_RESUME_REQUEST, /* operator: convoy resume */
     EV_HOLD_EXPIRED,   /* a bounded hold (replica readers, replay) ran out: wait for an operator */
+    EV_GATE_WAIT,      /* a contract phase finds its contract gate not open yet */
+    EV_GATE_OPEN,      /* ... and then open: its steps may run */
     EV_N
 } mig_event_t;
 

@@ -19,6 +19,9 @@ typedef struct {
     const run_ctl_t *ctl;
     const engine_events_t *events;
     const engine_gate_t *gate; /* NULL: only pause, abort and stop requests */
+    /* a contract phase (before each step): the migration whose contract gate must be open;
+     * while it is not, the migration is `waiting` */
+    const char *contract_of;
 } hold_ctx_t;
 
 /*

@@ -133,6 +133,14 @@ typedef struct {
 
 const char *cache_kind_name(cache_kind_t k);
 
+/* -- convoy:allow RULE REASON: the next statement may break lint rule RULE (docs/lint.md). */
+typedef struct {
+    char *rule;   /* the rule id as written */
+    char *reason; /* why, kept in the lint output */
+    int line;
+    int col; /* where the rule id starts */
+} allow_directive_t;
+
 typedef struct {
     char *path;
     char *name;
@@ -141,6 +149,9 @@ typedef struct {
 
     int64_t lock_timeout_ms;      /* 0: default */
     bool contract;                /* -- convoy:contract: DROP COLUMN / RENAME are intended */
+    char *contract_of;            /* -- convoy:contract EXPAND: waits for EXPAND's contract gate */
+    char *app_version;            /* -- convoy:app-version V: the app version this is for */
+    int64_t contract_hold_ms;     /* -- convoy:contract-hold: -1 unset (default) */
     bool index_foreign_keys;      /* -- convoy:index-foreign-keys: index new FK columns */
     char *search_path;            /* SET search_path in the file: "'a', 'b'", or NULL */
     int64_t batch_target_ms;      /* 0: default */
@@ -152,6 +163,8 @@ typedef struct {
     size_t n_cache_rules;
     action_t *actions;
     size_t n_actions;
+    allow_directive_t *allows; /* in file order */
+    size_t n_allows;
 } migration_t;
 
 /* A parse error, pointing into the file. */

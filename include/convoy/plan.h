@@ -136,11 +136,18 @@ typedef struct {
     size_t n_cache_bump;
     char **cache_purge;
     size_t n_cache_purge;
+    /* The deploy gates (docs/gates.md): the app version this migration is for; the time every
+     * app node must have reported it before the contract gate opens; and, for a contract
+     * file, the migration whose contract gate it waits for (NULL: none). */
+    char *app_version;
+    int64_t contract_hold_ms;
+    char *contract_of;
 } plan_t;
 
 #define PLAN_DEFAULT_LOCK_TIMEOUT_MS      50
 #define PLAN_DEFAULT_BATCH_TARGET_MS      200
 #define PLAN_DEFAULT_STATEMENT_TIMEOUT_MS 15000
+#define PLAN_DEFAULT_CONTRACT_HOLD_MS     60000
 
 /* Builds the plan. Never fails: problems land in refusals/errors. Caller frees. */
 void plan_build(const migration_t *m, const facts_t *facts, plan_t *out);

@@ -61,6 +61,12 @@ static const want_edge_t lifecycle[] = {
     {MIG_PAUSED, EV_RESUME, MIG_PAUSED, false}, /* a new driver keeps it paused */
     {MIG_PAUSED, EV_INTERRUPT, MIG_INTERRUPTED, false},
     {MIG_PAUSED, EV_ABORT_REQUEST, MIG_ABORTING, true},
+    /* a contract phase waits for its expand migration's contract gate */
+    {MIG_RUNNING, EV_GATE_WAIT, MIG_WAITING, false},
+    {MIG_WAITING, EV_GATE_OPEN, MIG_RUNNING, false},
+    {MIG_WAITING, EV_RESUME, MIG_WAITING, false}, /* a new driver keeps waiting */
+    {MIG_WAITING, EV_INTERRUPT, MIG_INTERRUPTED, false},
+    {MIG_WAITING, EV_ABORT_REQUEST, MIG_ABORTING, true},
     /* done: every step done; nothing leaves it */
 };
 #define N_LIFECYCLE (sizeof(lifecycle) / sizeof(lifecycle[0]))
