@@ -557,9 +557,23 @@ node_conninfo() {
 with_cache_agent() {
   [[ "${CONVOY_LOCAL_CACHE:-1}" != 0 ]] && "$AGENT" --help 2>&1 | grep -q "cache" &&
     [[ " ${AGENTS[*]} " != *" cache "* ]] && AGENTS+=(cache)
-  # an application node (role = app) whose error counter is $DIR/app1.errors
-  [[ "${CONVOY_LOCAL_APP:-1}" != 0 ]] && "$AGENT" --help 2>&1 | grep -q "app_version" &&
-    [[ " ${AGENTS[*]} " != *" app1 "* ]] && AGENTS+=(app1)
+  # application nodes (role = app, app_version v1) whose error counters are $DIR/NAME.errors:
+  # app1, or the names in CONVOY_LOCAL_APPS (each starting with "app")
+  local a
+  if [[ "${CONVOY_LOCAL_APP:-1}" != 0 ]] && "$AGENT" --help 2>&1 | grep -q "app_version"; then
+    for a in ${CONVOY_LOCAL_APPS:-app1}; do
+      [[ "$a" == app* ]] || die "CONVOY_LOCAL_APPS: node names must start with 'app', got '$a'"
+      [[ " ${AGENTS[*]} " != *" $a "* ]] && AGENTS+=("$a")
+    done
+  fi
+  return 0
+}
+# the app nodes an earlier 'up' configured (their agent configs exist)
+app_nodes_configured() {
+  local f
+  for f in "$DIR"/agents/app*.ini; do
+    [[ -f "$f" ]] && basename "$f" .ini
+  done
   return 0
 }
 ensure_token() {
@@ -863,7 +877,7 @@ cmd_down() {
   lock_dir
   stop_managed coordinator "$(coordinator_pattern)"
   [[ -f "$DIR/pids/coordinator2.pid" ]] && stop_managed coordinator2 "$(coordinator2_pattern)"
-  for n in "${AGENTS[@]}" cache app1; do
+  for n in "${AGENTS[@]}" cache $(app_nodes_configured); do
     [[ -f "$DIR/pids/agent-$n.pid" ]] && stop_managed "agent-$n" "$(agent_pattern "$n")"
   done
   for n in "${NODES[@]}"; do [[ -f "$(pg_data "$n")/PG_VERSION" ]] && have_pg=1; done
@@ -933,7 +947,7 @@ cmd_status() {
   fi
   printf '%-15s %-5s %-6s %-8s %s\n' coordinator "$state" "${PORT[coordinator]}" "${pid:--}" "$detail"
   [[ -f "$DIR/agents/cache.ini" ]] && AGENTS+=(cache)
-  [[ -f "$DIR/agents/app1.ini" ]] && AGENTS+=(app1)
+  for n in $(app_nodes_configured); do AGENTS+=("$n"); done
   for n in "${AGENTS[@]}"; do
     pid="$(managed_pid "agent-$n" "$(agent_pattern "$n")")"
     if [[ -n "$pid" ]]; then state=up detail="log $DIR/logs/agent-$n.log"; else

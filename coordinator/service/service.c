@@ -15,6 +15,7 @@
 #include "convoy/gates.h"
 #include "convoy/http.h"
 #include "convoy/log.h"
+#include "convoy/metrics.h"
 #include "convoy/pg.h"
 #include "convoy/report.h"
 #include "convoy/throttle.h"
@@ -106,6 +107,7 @@ typedef struct {
     char *pick_name, *pick_source, *pick_file;
     int64_t next_pick_ms;
     bool last_busy;
+    int64_t view_warned_ms; /* the last warning about writing the fleet view */
 } service_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -255,6 +257,7 @@ on_engine_event(void *ud, const engine_event_t *e)
     service_t *sv = ud;
     static int64_t last_progress;
 
+    metrics_observe(e); /* batch durations and retries, for /metrics */
     switch (e->kind) {
     case EVT_INFO:
     case EVT_WAIT:
@@ -667,8 +670,8 @@ write_fleet_view(service_t *sv)
         if (pg_run(sv->pg,
                    "INSERT INTO convoy.fleet AS f (cluster, node, role, state, lag_ms, lag_bytes, "
                    "replay_lsn, detail, coordinator, seen_at, app_version, version_since) VALUES "
-                   "($1, $2, $3, $4, $5::bigint, $6::bigint, $7::pg_lsn, $8, $9, now(), $10, "
-                   "CASE WHEN $10 IS NOT NULL THEN now() END) ON CONFLICT (cluster, node) DO "
+                   "($1, $2, $3, $4, $5::bigint, $6::bigint, $7::pg_lsn, $8, $9, now(), $10::text, "
+                   "CASE WHEN $10::text IS NOT NULL THEN now() END) ON CONFLICT (cluster, node) DO "
                    "UPDATE SET role = EXCLUDED.role, state = EXCLUDED.state, lag_ms = "
                    "EXCLUDED.lag_ms, lag_bytes = EXCLUDED.lag_bytes, replay_lsn = "
                    "EXCLUDED.replay_lsn, detail = EXCLUDED.detail, coordinator = "
@@ -679,8 +682,12 @@ write_fleet_view(service_t *sv)
                    10, p, NULL) != PG_OK) {
             if (pg_classify(pg_sqlstate(sv->pg)) == PG_CONN_LOST)
                 primary_lost(sv);
-            else
-                log_debug("writing the fleet view: %s", pg_errmsg(sv->pg));
+            else if (strcmp(pg_sqlstate(sv->pg), "42P01") == 0 || now - sv->view_warned_ms < 10000)
+                log_debug("writing the fleet view: %s", pg_errmsg(sv->pg)); /* no schema yet */
+            else {
+                log_warn("writing the fleet view: %s", pg_errmsg(sv->pg));
+                sv->view_warned_ms = now;
+            }
             break;
         }
     }
@@ -907,6 +914,8 @@ http_try(service_t *sv, bool first)
 
     sv->http = http_start(sv->cl.http, sv->http_token, cluster_primary(&sv->cl)->conninfo, &err);
     if (sv->http) {
+        http_context_t ctx = {sv->cl.name, sv->cl.max_lag_ms, sv->actor};
+        http_set_context(sv->http, &ctx);
         log_info("gate API on http://%s/v1/gates/NAME (bearer token required)", sv->cl.http);
     } else if (err && strstr(err, "in use")) {
         if (first)

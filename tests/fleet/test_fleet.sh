@@ -5,7 +5,7 @@
 #   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
 #
 # Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat
-# cache health
+# cache health bluegreen
 # (default: all). Every case
 # asserts from the database's own records (checkpoint and step timestamps, the audit log),
 # not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
@@ -16,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
 shift
 CASES=("$@")
-((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache health)
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache health bluegreen)
 
 command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
   echo "test_fleet: PostgreSQL server binaries not found: skipped"
@@ -29,6 +29,7 @@ chmod 755 "$WORK"
 export CONVOY_LOCAL_DIR="$WORK/c"
 export CONVOY_BIN="$WORK/bin"
 export CONVOY_LOCAL_COORDINATORS=2
+export CONVOY_LOCAL_APPS="app1 app2" # blue and green (case bluegreen)
 mkdir -p "$CONVOY_BIN"
 ln -s "$BUILD/coordinator/convoy" "$CONVOY_BIN/convoy"
 ln -s "$BUILD/agent/convoy-agent" "$CONVOY_BIN/convoy-agent"
@@ -630,6 +631,76 @@ ALTER TABLE events ADD COLUMN weight int;"
   finish $m 120
   q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'release' AND detail LIKE '%error rate%'" | grep -qv '^0$' &&
     ok "the rate recovered and the backfill went on by itself" || fail "no release after the error rate recovered"
+}
+
+# ---- 15. blue-green: expand gate for green, contract gate after blue moves on -----------
+# app1 is blue (v1), app2 green (v2). Green may go live once the expand gate is open; the
+# contract file (DROP COLUMN of what v1 still reads) waits until blue runs v2 for the hold.
+ts() { q primary "SELECT extract(epoch FROM $1)"; }
+has_legacy() { q primary "SELECT count(*) FROM pg_attribute WHERE attrelid = 'profiles'::regclass AND attname = 'legacy' AND NOT attisdropped"; }
+case_bluegreen() {
+  local x=bg_expand y=bg_contract code t_open t out green="$CONVOY_LOCAL_DIR/agents/app2.ini"
+  local blue="$CONVOY_LOCAL_DIR/agents/app1.ini"
+  [[ -f "$green" && -f "$blue" ]] || { fail "no app1/app2 agents in the local cluster"; return; }
+  q primary "CREATE TABLE profiles (id bigint PRIMARY KEY, legacy text, val int NOT NULL)"
+  q primary "INSERT INTO profiles SELECT g, 'l' || g, g % 100 FROM generate_series(1, 200000) g"
+  sed -i 's/^app_version = .*/app_version = v2/' "$green" && kill -HUP "$(agent_pid app2)"
+  mig $x "-- convoy:app-version v2
+-- convoy:contract-hold 2s
+-- convoy:batch-target 50ms
+-- convoy:cache key profile:{id}
+-- convoy:backfill score = val * 2
+ALTER TABLE profiles ADD COLUMN score int;"
+  wait_for 30 backfilling $x || { fail "the backfill never started"; return; }
+  "$CONVOY" gate wait $x --cluster "$CONVOY_CLUSTER" --timeout 300ms >"$WORK/bg.out" 2>&1
+  code=$?
+  [[ $code == 2 ]] && ok "green's gate pending during the backfill (exit 2)" ||
+    fail "green's gate during the backfill: exit $code $(cat "$WORK/bg.out")"
+  timeout 120 "$CONVOY" gate wait $x --cluster "$CONVOY_CLUSTER" >"$WORK/bg.out" 2>&1
+  code=$?
+  [[ $code == 0 ]] || { fail "green's gate: exit $code $(cat "$WORK/bg.out")"; return; }
+  # from the records: the gate opened after the migration, its verification and the last
+  # cache confirmation
+  t_open="$(q primary "SELECT extract(epoch FROM at) FROM convoy.audit WHERE migration = '$x' AND action = 'gate' AND outcome = 'expand: pending -> open'")"
+  out="$(q primary "SELECT (SELECT extract(epoch FROM finished_at) FROM convoy.migrations WHERE name = '$x') || ' ' || (SELECT extract(epoch FROM max(at)) FROM convoy.verifications WHERE migration = '$x' AND ok) || ' ' || (SELECT extract(epoch FROM max(confirmed_at)) || ' ' || count(*) FILTER (WHERE confirmed_at IS NULL) FROM convoy.invalidations WHERE migration = '$x')")"
+  read -r t_done t_ver t_conf pending <<<"$out"
+  awk -v o="$t_open" -v a="$t_done" -v b="$t_ver" -v c="$t_conf" 'BEGIN { exit !(o != "" && a != "" && b != "" && c != "" && o >= a && o >= b && o >= c) }' &&
+    [[ "$pending" == 0 ]] &&
+    ok "expand gate opened after done, verification and cache confirmation (+$(awk -v o="$t_open" -v c="$t_conf" 'BEGIN { printf "%.0f", (o - c) * 1000 }') ms after the last confirmation)" ||
+    fail "expand gate opened at $t_open; done $t_done, verified $t_ver, last confirmation $t_conf, $pending pending"
+  [[ "$(q primary "SELECT count(*) FROM profiles WHERE score IS DISTINCT FROM val * 2")" == 0 ]] ||
+    fail "the backfill is not complete"
+  "$CONVOY" gate show $x --gate contract --cluster "$CONVOY_CLUSTER" >"$WORK/bg.out" 2>&1
+  grep -q "app1 runs v1, not v2" "$WORK/bg.out" && ok "contract gate pending: $(grep -m1 'app1' "$WORK/bg.out" | sed 's/^ *//')" ||
+    fail "contract gate while blue runs v1: $(cat "$WORK/bg.out")"
+  # the contract phase: a follow-up file, DROP COLUMN of the column v1 still reads
+  printf -- '-- convoy:name %s\n-- convoy:contract %s\nALTER TABLE profiles DROP COLUMN legacy;\n' $y $x >"$WORK/$y.sql"
+  "$CONVOY" apply --cluster "$CONVOY_CLUSTER" --detach -q "$WORK/$y.sql" >"$WORK/$y.submit" 2>&1 ||
+    { fail "submitting $y: $(tail -5 "$WORK/$y.submit")"; return; }
+  wait_for 30 is_status $y waiting || { fail "$y is $(status_of $y), not waiting"; return; }
+  sleep 3 # longer than the hold: blue still runs v1, so nothing may change
+  [[ "$(status_of $y)" == waiting && "$(has_legacy)" == 1 ]] &&
+    ok "contract waits while blue runs v1: $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$y'")" ||
+    fail "contract ran while blue was on v1: status $(status_of $y), legacy columns $(has_legacy)"
+  # blue moves to v2: the contract gate opens after the 2 s hold, and only then the DROP runs
+  t="$(ts 'clock_timestamp()')"
+  sed -i 's/^app_version = .*/app_version = v2/' "$blue" && kill -HUP "$(agent_pid app1)"
+  finish $y 60
+  [[ "$(has_legacy)" == 0 ]] && ok "after blue reports v2, the contract ran: legacy is gone" ||
+    fail "legacy still exists"
+  t_open="$(q primary "SELECT extract(epoch FROM at) FROM convoy.audit WHERE migration = '$x' AND action = 'gate' AND outcome = 'contract: pending -> open'")"
+  out="$(q primary "SELECT extract(epoch FROM started_at) FROM convoy.steps WHERE migration = '$y' AND n = 1")"
+  awk -v o="$t_open" -v t="$t" -v s="$out" 'BEGIN { exit !(o != "" && s != "" && o >= t + 2 && s >= o) }' &&
+    ok "contract gate opened $(awk -v o="$t_open" -v t="$t" 'BEGIN { printf "%.1f", o - t }') s after blue switched (hold 2 s); the DROP started after it" ||
+    fail "contract gate opened at $t_open (blue switched at $t), the step started at $out"
+  q primary "SELECT string_agg(outcome, ', ' ORDER BY id) FROM convoy.audit WHERE migration = '$y' AND action IN ('gate_wait', 'gate_open')" | grep -q "running -> waiting, waiting -> running" &&
+    ok "lifecycle audited: $(q primary "SELECT string_agg(outcome, ', ' ORDER BY id) FROM convoy.audit WHERE migration = '$y' AND action IN ('gate_wait', 'gate_open')")" ||
+    fail "no waiting transitions in the audit"
+  # an agent that stops cleanly leaves the fleet
+  kill -TERM "$(agent_pid app1)"
+  wait_for 10 bash -c "[[ \$(psql -X -At -c \"SELECT state FROM convoy.fleet WHERE node = 'app1'\") == left ]]" &&
+    ok "blue's clean stop: the fleet view says left" || fail "app1 state: $(q primary "SELECT state FROM convoy.fleet WHERE node = 'app1'")"
+  bash "$LC" up >/dev/null 2>&1 || true
 }
 
 for CASE in "${CASES[@]}"; do
