@@ -1,7 +1,10 @@
-/* main.c: `convoy-agent` options: --config FILE, --check-config, -v, --help, --version. */
+/* main.c: `convoy-agent` options (--config FILE, --check-config, -v, --help, --version) and
+ * the `gate wait` subcommand. */
 #include "agent.h"
 #include "config.h"
 #include "convoy/log.h"
+#include "convoy/util.h"
+#include "gate_wait.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -20,6 +23,7 @@ static void
 usage(FILE *out)
 {
     fputs("usage: convoy-agent --config FILE [--check-config] [-v]\n"
+          "       convoy-agent gate wait --config FILE [--version V] [--timeout DURATION]\n"
           "\n"
           "The per-node agent of a convoy fleet: it connects to every coordinator the config\n"
           "lists and reports, every heartbeat, what the coordinator cannot see from the\n"
@@ -52,6 +56,12 @@ usage(FILE *out)
           "                         insecure need a restart\n"
           "  SIGTERM, SIGINT        stop\n"
           "\n"
+          "gate wait: the local deploy gate (systemd ExecStartPre=, a rolling-update hook):\n"
+          "blocks until the coordinators allow app version V (default: the config's\n"
+          "app_version) to start on this node, i.e. the expand gate of every migration\n"
+          "that is for V (-- convoy:app-version V) is open. Exit 0 open, 1 failed, 2 timeout\n"
+          "(or no coordinator answered), 3 a bad config or usage. See docs/gates.md.\n"
+          "\n"
           "exit status:\n"
           "  0  stopped by SIGTERM or SIGINT, or --check-config found no problem\n"
           "  1  a runtime error (sockets)\n"
@@ -65,6 +75,81 @@ usage_error(const char *what, const char *arg)
     fprintf(stderr, "convoy-agent: %s%s%s; see 'convoy-agent --help'\n", what, arg ? " " : "",
             arg ? arg : "");
     return EXIT_AGENT_CONFIG;
+}
+
+/* convoy-agent gate wait --config FILE [--version V] [--timeout DURATION] */
+static int
+gate_main(int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"config", required_argument, NULL, 'c'},  {"version", required_argument, NULL, 'V'},
+        {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *version = NULL;
+    int64_t timeout_ms = -1;
+    agent_config_t cfg;
+    agent_config_errors_t errs;
+    int c, rc;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:V:t:vh", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'V':
+            version = optarg;
+            break;
+        case 't':
+            if (!parse_duration_ms(optarg, &timeout_ms) || timeout_ms < 0) {
+                fprintf(stderr,
+                        "convoy-agent gate wait: --timeout %s is not a duration (e.g. 30s, "
+                        "10m)\n",
+                        optarg);
+                return GATE_WAIT_ERROR;
+            }
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_AGENT_OK;
+        default:
+            fprintf(stderr, "convoy-agent gate wait: %s %s; see 'convoy-agent --help'\n",
+                    c == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
+            return GATE_WAIT_ERROR;
+        }
+    }
+    if (optind < argc || config == NULL) {
+        fprintf(stderr,
+                "convoy-agent gate wait: %s%s; usage: convoy-agent gate wait --config "
+                "FILE [--version V] [--timeout DURATION]\n",
+                optind < argc ? "unexpected argument " : "no config given",
+                optind < argc ? argv[optind] : "");
+        return GATE_WAIT_ERROR;
+    }
+    if (!agent_config_load(config, &cfg, &errs)) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.lines[i]);
+        agent_config_errors_free(&errs);
+        return GATE_WAIT_ERROR;
+    }
+    if (version == NULL)
+        version = cfg.app_version;
+    if (version == NULL || version[0] == '\0') {
+        fprintf(stderr,
+                "convoy-agent gate wait: %s has no app_version (role = app); give "
+                "--version V\n",
+                config);
+        agent_config_free(&cfg);
+        return GATE_WAIT_ERROR;
+    }
+    rc = gate_wait_run(&cfg, version, timeout_ms);
+    agent_config_free(&cfg);
+    return rc;
 }
 
 int
@@ -84,6 +169,13 @@ main(int argc, char **argv)
     agent_config_errors_t errs;
     int c;
 
+    if (argc >= 3 && strcmp(argv[1], "gate") == 0 && strcmp(argv[2], "wait") == 0)
+        return gate_main(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "gate") == 0) {
+        fprintf(stderr, "convoy-agent gate: the subcommand is `gate wait`; see 'convoy-agent "
+                        "--help'\n");
+        return EXIT_AGENT_CONFIG;
+    }
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:vVh", long_opts, NULL)) != -1) {
         switch (c) {

@@ -51,6 +51,8 @@ BODY(report)
 BODY(command)
 BODY(result)
 BODY(error)
+BODY(gate_query)
+BODY(gate_state)
 #undef BODY
 /* HEARTBEAT and ACK carry only optional fields: an empty body is valid. */
 static bool
@@ -69,6 +71,8 @@ static const type_spec_t types[] = {
     {CONVOY__WIRE__MSG_TYPE__RESULT, "RESULT", has_result},
     {CONVOY__WIRE__MSG_TYPE__ACK, "ACK", always},
     {CONVOY__WIRE__MSG_TYPE__ERROR, "ERROR", has_error},
+    {CONVOY__WIRE__MSG_TYPE__GATE_QUERY, "GATE_QUERY", has_gate_query},
+    {CONVOY__WIRE__MSG_TYPE__GATE_STATE, "GATE_STATE", has_gate_state},
 };
 
 static const type_spec_t *

@@ -218,3 +218,49 @@ gates_evaluate(pg_t *pg, const char *name, const char *gate, dgate_state_t *stat
     *state = to;
     return true;
 }
+
+bool
+gates_for_version(pg_t *pg,
+                  const char *cluster,
+                  const char *version,
+                  dgate_state_t *state,
+                  json_t **reasons,
+                  int *n_migrations)
+{
+    const char *p[2] = {cluster, version};
+    PGresult *r = NULL;
+    bool failed = false, pending = false;
+
+    *reasons = json_array();
+    *n_migrations = 0;
+    if (pg_run(pg,
+               "SELECT name FROM convoy.migrations WHERE cluster = $1 AND settings->>'app_version' "
+               "= $2 ORDER BY started_at, name",
+               2, p, &r) != PG_OK) {
+        json_array_append_new(*reasons, json_string(pg_errmsg(pg)));
+        PQclear(r);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        dgate_state_t g;
+        json_t *why = NULL, *w;
+        size_t k;
+
+        (*n_migrations)++;
+        if (!gates_evaluate(pg, name, "expand", &g, &why)) {
+            json_decref(why);
+            json_array_append_new(*reasons, json_sprintf("%s: %s", name, pg_errmsg(pg)));
+            PQclear(r);
+            return false;
+        }
+        failed = failed || g == DG_FAILED;
+        pending = pending || g == DG_PENDING;
+        json_array_foreach(why, k, w)
+            json_array_append_new(*reasons, json_sprintf("%s: %s", name, json_string_value(w)));
+        json_decref(why);
+    }
+    PQclear(r);
+    *state = failed ? DG_FAILED : pending ? DG_PENDING : DG_OPEN;
+    return true;
+}

@@ -801,6 +801,49 @@ welcome(service_t *sv, node_t *n)
     send_msg(sv, n->identity, n->identity_len, &m);
 }
 
+/* GATE_QUERY: may app version V start on the asking node? (convoy-agent gate wait) */
+static void
+answer_gate_query(service_t *sv, const transport_frame_t *f, const wire_msg_t *q)
+{
+    wire_msg_t m;
+    Convoy__Wire__GateState g = CONVOY__WIRE__GATE_STATE__INIT;
+    const char *version = q->gate_query->version;
+    dgate_state_t state = DG_PENDING;
+    json_t *reasons = NULL;
+    int n_mig = 0;
+    char **texts = NULL;
+    size_t n_texts = 0;
+
+    if (version == NULL || version[0] == '\0') {
+        reply_error(sv, f, CONVOY__WIRE__WIRE_ERROR__E_MALFORMED, "GATE_QUERY without a version",
+                    q->seq);
+        return;
+    }
+    if (!primary_connect(sv)) {
+        reasons = json_pack("[s]", "the coordinator cannot reach the primary: the gate state is "
+                                   "unknown");
+    } else if (!gates_for_version(sv->pg, sv->cl.name, version, &state, &reasons, &n_mig)) {
+        state = DG_PENDING; /* fail closed: not evaluated is not open */
+    }
+    n_texts = json_array_size(reasons);
+    texts = xcalloc(n_texts ? n_texts : 1, sizeof(*texts));
+    for (size_t i = 0; i < n_texts; i++)
+        texts[i] = (char *)json_string_value(json_array_get(reasons, i));
+    wire_init(&m, CONVOY__WIRE__MSG_TYPE__GATE_STATE, sv->id, ++sv->seq, NULL);
+    g.state = (char *)dgate_state_name(state);
+    g.n_reasons = n_texts;
+    g.reasons = texts;
+    g.migrations = (uint32_t)n_mig;
+    m.gate_state = &g;
+    pthread_mutex_lock(&sv->mu);
+    send_msg(sv, f->identity, f->identity_len, &m);
+    pthread_mutex_unlock(&sv->mu);
+    log_info("gate query from %s: app version %s is %s (%d migration%s)", q->node, version, g.state,
+             n_mig, n_mig == 1 ? "" : "s");
+    free(texts);
+    json_decref(reasons);
+}
+
 static void
 on_frame(service_t *sv, const transport_frame_t *f)
 {
@@ -809,6 +852,7 @@ on_frame(service_t *sv, const transport_frame_t *f)
     wire_status_t st = wire_decode(f->data, f->len, &m, err, sizeof(err));
     node_t *n = NULL;
     const char *who;
+    bool gate_query = false;
 
     pthread_mutex_lock(&sv->mu);
     who = f->user_id[0] ? f->user_id : (m && m->node ? m->node : "");
@@ -831,6 +875,12 @@ on_frame(service_t *sv, const transport_frame_t *f)
         bad_frame(f, n, t);
         reply_error(sv, f, CONVOY__WIRE__WIRE_ERROR__E_NOT_ALLOWED, t, m->seq);
         free(t);
+        goto done;
+    }
+    if (m->type == CONVOY__WIRE__MSG_TYPE__GATE_QUERY) {
+        /* a one-shot `convoy-agent gate wait` beside the node's agent: answered on its own
+         * connection, without touching the node's route or liveness (below, unlocked) */
+        gate_query = true;
         goto done;
     }
     if (n->last_seen_ms < 0 || now_mono_ms() - n->last_seen_ms > 3 * sv->cl.heartbeat_ms)
@@ -863,6 +913,8 @@ on_frame(service_t *sv, const transport_frame_t *f)
     }
 done:
     pthread_mutex_unlock(&sv->mu);
+    if (gate_query)
+        answer_gate_query(sv, f, m);
     wire_free(m);
 }
 

@@ -20,4 +20,16 @@
 bool gates_evaluate(
     pg_t *pg, const char *name, const char *gate, dgate_state_t *state, json_t **reasons);
 
+/*
+ * The local deploy gate of an app version (convoy-agent gate wait): open when the expand gate
+ * of every migration of `cluster` that is for `version` (-- convoy:app-version) is open, failed
+ * when one failed, pending otherwise. No such migration: open, *n_migrations 0.
+ */
+bool gates_for_version(pg_t *pg,
+                       const char *cluster,
+                       const char *version,
+                       dgate_state_t *state,
+                       json_t **reasons,
+                       int *n_migrations);
+
 #endif

@@ -656,9 +656,20 @@ ALTER TABLE profiles ADD COLUMN score int;"
   code=$?
   [[ $code == 2 ]] && ok "green's gate pending during the backfill (exit 2)" ||
     fail "green's gate during the backfill: exit $code $(cat "$WORK/bg.out")"
+  # the local gate on green's node (ExecStartPre=): v2 may not start yet
+  timeout 20 "$CONVOY_BIN/convoy-agent" gate wait --config "$green" --timeout 1s >"$WORK/bg.agent" 2>&1
+  code=$?
+  [[ $code == 2 ]] && grep -q "$x: migration $x is running" "$WORK/bg.agent" &&
+    ok "convoy-agent gate wait on green: held (exit 2): $(grep -m1 "$x:" "$WORK/bg.agent" | sed 's/^ *//')" ||
+    fail "convoy-agent gate wait during the backfill: exit $code $(cat "$WORK/bg.agent")"
   timeout 120 "$CONVOY" gate wait $x --cluster "$CONVOY_CLUSTER" >"$WORK/bg.out" 2>&1
   code=$?
   [[ $code == 0 ]] || { fail "green's gate: exit $code $(cat "$WORK/bg.out")"; return; }
+  timeout 20 "$CONVOY_BIN/convoy-agent" gate wait --config "$green" --timeout 10s >"$WORK/bg.agent" 2>&1
+  code=$?
+  [[ $code == 0 ]] && grep -q "open: app version v2 may start on node app2" "$WORK/bg.agent" &&
+    ok "convoy-agent gate wait on green: $(tail -1 "$WORK/bg.agent")" ||
+    fail "convoy-agent gate wait once open: exit $code $(cat "$WORK/bg.agent")"
   # from the records: the gate opened after the migration, its verification and the last
   # cache confirmation
   t_open="$(q primary "SELECT extract(epoch FROM at) FROM convoy.audit WHERE migration = '$x' AND action = 'gate' AND outcome = 'expand: pending -> open'")"

@@ -847,7 +847,7 @@ test_bad_version_before_type(void **state)
 static void
 test_unknown_type(void **state)
 {
-    static const uint32_t types[] = {42, 0, 9, UINT32_MAX};
+    static const uint32_t types[] = {42, 0, 11, UINT32_MAX};
     (void)state;
     for (size_t i = 0; i < N_ELEMS(types); i++) {
         msg_src_t src;
