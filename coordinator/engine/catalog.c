@@ -97,9 +97,17 @@ fetch_table(pg_t *pg, table_fact_t *t)
         PQclear(r);
         r = NULL;
     }
+    /* used_by: the objects that depend on the column (an index, a constraint, a view, an
+     * owned or identity sequence), not its own DEFAULT */
     if (pg_run(pg,
-               "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
-               "WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+               "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+               "pg_get_expr(d.adbin, d.adrelid), (SELECT string_agg(pg_describe_object(dp.classid, "
+               "dp.objid, dp.objsubid), ', ' ORDER BY 1) FROM pg_depend dp WHERE dp.refclassid = "
+               "'pg_class'::regclass AND dp.refobjid = a.attrelid AND dp.refobjsubid = a.attnum "
+               "AND dp.classid <> 'pg_attrdef'::regclass AND dp.deptype IN ('a', 'n', 'i')) "
+               "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum "
+               "= a.attnum WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+               "ORDER BY a.attnum",
                1, p1, &r) != PG_OK)
         goto done;
     t->n_cols = (size_t)PQntuples(r);
@@ -108,6 +116,29 @@ fetch_table(pg_t *pg, table_fact_t *t)
         t->cols[i].name = xstrdup(PQgetvalue(r, (int)i, 0));
         t->cols[i].type = xstrdup(PQgetvalue(r, (int)i, 1));
         t->cols[i].not_null = PQgetvalue(r, (int)i, 2)[0] == 't';
+        if (!PQgetisnull(r, (int)i, 3))
+            t->cols[i].default_sql = xstrdup(PQgetvalue(r, (int)i, 3));
+        if (!PQgetisnull(r, (int)i, 4))
+            t->cols[i].used_by = xstrdup(PQgetvalue(r, (int)i, 4));
+    }
+    PQclear(r);
+    r = NULL;
+    /* convoy's rename sync triggers carry their columns in their comment (JSON) */
+    if (pg_run(pg,
+               "SELECT g.tgname, p.proname, c.description::jsonb->>'from', "
+               "c.description::jsonb->>'to' FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid "
+               "JOIN pg_description c ON c.objoid = g.oid AND c.classoid = "
+               "'pg_trigger'::regclass WHERE g.tgrelid = $1::oid AND NOT g.tgisinternal AND "
+               "c.description LIKE '{\"convoy\": \"rename\"%' ORDER BY 1",
+               1, p1, &r) != PG_OK)
+        goto done;
+    t->n_renames = (size_t)PQntuples(r);
+    t->renames = xcalloc(t->n_renames ? t->n_renames : 1, sizeof(rename_sync_fact_t));
+    for (size_t i = 0; i < t->n_renames; i++) {
+        t->renames[i].trigger = xstrdup(PQgetvalue(r, (int)i, 0));
+        t->renames[i].function = xstrdup(PQgetvalue(r, (int)i, 1));
+        t->renames[i].from = xstrdup(PQgetvalue(r, (int)i, 2));
+        t->renames[i].to = xstrdup(PQgetvalue(r, (int)i, 3));
     }
     PQclear(r);
     r = NULL;

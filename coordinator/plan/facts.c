@@ -60,7 +60,16 @@ facts_free(facts_t *f)
         for (size_t k = 0; k < t->n_cols; k++) {
             free(t->cols[k].name);
             free(t->cols[k].type);
+            free(t->cols[k].default_sql);
+            free(t->cols[k].used_by);
         }
+        for (size_t k = 0; k < t->n_renames; k++) {
+            free(t->renames[k].trigger);
+            free(t->renames[k].function);
+            free(t->renames[k].from);
+            free(t->renames[k].to);
+        }
+        free(t->renames);
         free(t->cols);
         strv_free(t->pk_cols, t->n_pk);
         strv_free(t->pk_types, t->n_pk);

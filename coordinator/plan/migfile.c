@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_NAME_LEN IDENT_MAX_BYTES
+#define MAX_NAME_LEN      IDENT_MAX_BYTES
 #define MAX_NAME_LEN_TEXT "63" /* MAX_NAME_LEN as text, for messages */
 _Static_assert(IDENT_MAX_BYTES == 63, "MAX_NAME_LEN_TEXT must follow IDENT_MAX_BYTES");
 
@@ -33,6 +33,7 @@ enum {
     DIR_INDEX_FOREIGN_KEYS,
     DIR_APP_VERSION,
     DIR_CONTRACT_HOLD,
+    DIR_EXPAND,
     N_SINGLE_DIRECTIVES
 };
 
@@ -404,6 +405,20 @@ dir_index_foreign_keys(parser_t *p, const char *arg, int line, int col, int arg_
     return true;
 }
 
+/* -- convoy:expand: the expand phase of an expand/contract change (a RENAME COLUMN becomes a
+ * new column kept in sync with the old one until the contract phase drops the old one) */
+static bool
+dir_expand(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    if (arg[0] != '\0') {
+        fail_at(p, line, arg_col, "convoy:expand takes no value, got '%s'", arg);
+        return false;
+    }
+    (void)col;
+    p->m->expand = true;
+    return true;
+}
+
 static void
 backfill_directive_free(backfill_directive_t *bf)
 {
@@ -606,6 +621,7 @@ static const struct {
     {"index-foreign-keys", DIR_INDEX_FOREIGN_KEYS, dir_index_foreign_keys},
     {"app-version", DIR_APP_VERSION, dir_app_version},
     {"contract-hold", DIR_CONTRACT_HOLD, dir_contract_hold},
+    {"expand", DIR_EXPAND, dir_expand},
     {"cache", -1, dir_cache},
     {"allow", -1, dir_allow},
 };
@@ -2078,7 +2094,22 @@ convert_statement(parser_t *p, PgQuery__RawStmt *raw)
         } else if (t.name && table_is_new(p, &t)) {
             add_action(p, ACT_PASSTHROUGH, stmt_sql, line, col);
         } else {
-            contract_change(p, stmt_sql, line, col, &t, "RENAME", NULL, rs->missing_ok);
+            action_t *a =
+                contract_change(p, stmt_sql, line, col, &t, "RENAME", NULL, rs->missing_ok);
+            if (rs->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN &&
+                PGQ_STR_SET(rs->subname) && PGQ_STR_SET(rs->newname)) {
+                /* the planner can make it an expand/contract (-- convoy:expand) */
+                a->column = xstrdup(rs->subname);
+                a->rename_to = xstrdup(rs->newname);
+                free(a->fix);
+                a->fix = xstrdup(
+                    "rename through expand/contract: put `-- convoy:expand` at the top of this "
+                    "file (convoy adds the new column, keeps both in sync with a trigger and "
+                    "backfills it), roll out the app version that uses the new name, then run "
+                    "the same RENAME in a file with `-- convoy:contract NAME-OF-THIS-MIGRATION` "
+                    "(docs/rename.md); or, once no running version uses the old name, put `-- "
+                    "convoy:contract` at the top of this file and convoy runs it as written");
+            }
         }
         free(t.schema);
         free(t.name);
@@ -2354,6 +2385,7 @@ migration_free(migration_t *m)
         free(a->table.schema);
         free(a->table.name);
         free(a->column);
+        free(a->rename_to);
         free(a->type_sql);
         free(a->collate_sql);
         free(a->default_sql);

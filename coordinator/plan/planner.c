@@ -575,6 +575,191 @@ done:
     return uid;
 }
 
+/* The convoy rename trigger of ct that syncs `column` (either side), or NULL. */
+static const rename_sync_fact_t *
+rename_sync_of(const table_fact_t *ct, const char *column)
+{
+    for (size_t i = 0; ct && i < ct->n_renames; i++)
+        if (strcmp(ct->renames[i].from, column) == 0 || strcmp(ct->renames[i].to, column) == 0)
+            return &ct->renames[i];
+    return NULL;
+}
+
+/*
+ * The expand phase of RENAME COLUMN old TO new (-- convoy:expand): add new with old's type,
+ * keep both equal with a trigger while the old and the new app version run, backfill, and
+ * set NOT NULL the lock-safe way when old has it. The contract phase (the same RENAME with
+ * -- convoy:contract) removes the trigger, moves old's DEFAULT and drops old, in one short
+ * transaction. docs/rename.md.
+ */
+static void
+plan_rename_expand(ctx_t *c, const action_t *a)
+{
+    const table_fact_t *t = table_of(c, &a->table);
+    const column_fact_t *old;
+    char *tbl, *oldc, *newc, *fn_name, *trg_name, *fn, *trg, *drop, *note, *lit;
+    json_t *j;
+    step_t *s;
+    int trg_uid;
+
+    if (!c->f->live) {
+        REFUSE(c, a->line, xstrdup("connect with --db: the new column copies the old one's type"),
+               "RENAME COLUMN %s TO %s through expand/contract needs the live catalog", a->column,
+               a->rename_to);
+        return;
+    }
+    if (!table_known(c, a, &a->table) || !column_known(c, a, &a->table, a->column))
+        return;
+    tbl = table_sql(c, &a->table);
+    oldc = ident_sql(a->column);
+    newc = ident_sql(a->rename_to);
+    old = facts_column(t, a->column);
+    if (facts_column(t, a->rename_to)) {
+        ERROR(c, a->line, xstrdup("pick another name"), "column %s already exists in %s", newc,
+              tbl);
+        goto out_names;
+    }
+    if (old->used_by) {
+        REFUSE(c, a->line,
+               xasprintf("convoy's expand/contract rename copies the type, NOT NULL and DEFAULT "
+                         "of %s only: drop or recreate what uses it first, or rename it with "
+                         "`-- convoy:contract` once no running version uses the old name",
+                         oldc),
+               "column %s is used by %s", oldc, old->used_by);
+        goto out_names;
+    }
+    fn_name = helper_name("", a->table.name, a->column, "_rename_sync");
+    trg_name = helper_name("convoy_", a->table.name, a->column, "_rename");
+    fn = ident_sql(fn_name);
+    trg = ident_sql(trg_name);
+    j = json_pack("{s:s, s:s, s:s}", "convoy", "rename", "from", a->column, "to", a->rename_to);
+    note = json_dumps(j, JSON_PRESERVE_ORDER);
+    lit = literal_sql(note);
+    json_decref(j);
+
+    s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                 xasprintf("ALTER TABLE %s ADD COLUMN %s %s", tbl, newc, old->type),
+                 xasprintf("add column %s %s (the new name of %s), nullable, no default: metadata "
+                           "only",
+                           newc, old->type, oldc));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    /* Both columns have the same type: the assignments cannot fail. An INSERT without the new
+     * column (the old app; it has no default yet) copies old to new, any other takes new's
+     * value for both (the new app never writes old: old only has its DEFAULT); an UPDATE that
+     * changes only one changes both. */
+    drop = xasprintf("DROP TRIGGER IF EXISTS %s ON %s;\nDROP FUNCTION IF EXISTS convoy.%s()", trg,
+                     tbl, fn);
+    s = step_add(
+        c, STEP_DDL, PHASE_EXPAND,
+        xasprintf("CREATE OR REPLACE FUNCTION convoy.%s() RETURNS trigger LANGUAGE plpgsql AS "
+                  "$convoy$\nBEGIN\n"
+                  "  IF TG_OP = 'INSERT' THEN\n"
+                  "    IF NEW.%s IS NULL THEN NEW.%s := NEW.%s; ELSE NEW.%s := NEW.%s; END IF;\n"
+                  "  ELSIF NEW.%s IS DISTINCT FROM OLD.%s AND NEW.%s IS NOT DISTINCT FROM OLD.%s "
+                  "THEN\n"
+                  "    NEW.%s := NEW.%s;\n"
+                  "  ELSIF NEW.%s IS DISTINCT FROM OLD.%s AND NEW.%s IS NOT DISTINCT FROM OLD.%s "
+                  "THEN\n"
+                  "    NEW.%s := NEW.%s;\n"
+                  "  END IF;\n"
+                  "  RETURN NEW;\nEND\n$convoy$;\n"
+                  "CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION "
+                  "convoy.%s();\n"
+                  "COMMENT ON TRIGGER %s ON %s IS %s",
+                  fn, newc, newc, oldc, oldc, newc,   /* INSERT */
+                  oldc, oldc, newc, newc, newc, oldc, /* UPDATE of the old name */
+                  newc, newc, oldc, oldc, oldc, newc, /* UPDATE of the new name */
+                  trg, tbl, fn, trg, tbl, lit),
+        xasprintf("install trigger %s: keeps %s and %s equal for both app versions until the "
+                  "contract phase",
+                  trg, oldc, newc));
+    step_lock(s, tbl, LOCK_SHARE_ROW_EXCLUSIVE);
+    s->est_ms = 0;
+    s->undo_sql = drop; /* stays once the migration is done: the contract removes it */
+    trg_uid = s->uid;
+    if (t->has_rows) {
+        int fill = plan_backfill_step(c, a, tbl, newc, oldc, PHASE_BACKFILL, false);
+        if (fill)
+        step_at(c, fill)->requires = trg_uid;
+    }
+    if (old->not_null) {
+        action_t nn = *a;
+        nn.column = a->rename_to;
+        plan_not_null(c, &nn, tbl, newc, t);
+    }
+    WARN(c, a->line,
+         xasprintf("roll out the app version that uses %s, then run `ALTER TABLE %s RENAME COLUMN "
+                   "%s TO %s;` in a file with `-- convoy:contract %s`",
+                   newc, tbl, oldc, newc, c->m->name),
+         "expand phase of a rename: %s stays, in sync with %s, until the contract phase%s", oldc,
+         newc, old->default_sql ? " (which also moves its DEFAULT to the new column)" : "");
+    free(lit);
+    free(note);
+    free(fn);
+    free(trg);
+    free(fn_name);
+    free(trg_name);
+out_names:
+    free(tbl);
+    free(oldc);
+    free(newc);
+}
+
+/*
+ * In a contract file: RENAME COLUMN old TO new after convoy's expand (new exists, the rename
+ * trigger syncs them) drops the trigger, moves the DEFAULT and drops old in one transaction;
+ * a DROP COLUMN of a synced column is refused (it would leave the trigger without its column
+ * and every write would fail). False: not a rename convoy expanded; run it as written.
+ */
+static bool
+plan_rename_contract(ctx_t *c, const action_t *a, const table_fact_t *ct)
+{
+    const rename_sync_fact_t *rs = rename_sync_of(ct, a->column);
+    const column_fact_t *old = facts_column(ct, a->column);
+    char *tbl, *trg, *fn, *oldc, *newc, *dflt = NULL;
+    step_t *s;
+
+    if (rs == NULL || old == NULL)
+        return false;
+    if (a->rename_to == NULL || strcmp(rs->from, a->column) != 0 ||
+        strcmp(rs->to, a->rename_to) != 0) {
+        REFUSE(c, a->line,
+               xasprintf("finish the rename instead: `ALTER TABLE %s RENAME COLUMN %s TO %s;` in "
+                         "this contract file",
+                         a->table.name, rs->from, rs->to),
+               "column %s is kept in sync with %s by convoy's rename trigger %s: this statement "
+               "would leave the trigger without its column, and every write would fail",
+               a->column, strcmp(rs->from, a->column) == 0 ? rs->to : rs->from, rs->trigger);
+        return true;
+    }
+    tbl = table_sql(c, &a->table);
+    trg = ident_sql(rs->trigger);
+    fn = ident_sql(rs->function);
+    oldc = ident_sql(rs->from);
+    newc = ident_sql(rs->to);
+    if (old->default_sql)
+        dflt = xasprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;\n", tbl, newc,
+                         old->default_sql);
+    s = step_add(c, STEP_DDL, PHASE_EXPAND,
+                 xasprintf("DROP TRIGGER %s ON %s;\nDROP FUNCTION convoy.%s();\n%sALTER TABLE %s "
+                           "DROP COLUMN %s",
+                           trg, tbl, fn, dflt ? dflt : "", tbl, oldc),
+                 xasprintf("contract of the rename %s -> %s: drop trigger %s and column %s%s, in "
+                           "one transaction (metadata only)",
+                           oldc, newc, trg, oldc,
+                           dflt ? "; the DEFAULT moves to the new column" : ""));
+    step_lock(s, tbl, LOCK_ACCESS_EXCLUSIVE);
+    s->est_ms = 0;
+    free(dflt);
+    free(tbl);
+    free(trg);
+    free(fn);
+    free(oldc);
+    free(newc);
+    return true;
+}
+
 /* Does an earlier statement of this file drop this column (DROP COLUMN, then ADD again)? */
 static bool
 dropped_earlier(ctx_t *c, size_t idx, const action_t *a)
@@ -1494,15 +1679,21 @@ plan_action(ctx_t *c, size_t idx)
             free(name);
             return;
         }
-        if (c->f->live && a->missing_ok && a->column && ct && ct->exists &&
+        if (c->f->live && a->missing_ok && a->column && !a->rename_to && ct && ct->exists &&
             !facts_column(ct, a->column)) {
             WARN(c, a->line, NULL, "column %s does not exist: skipped (IF EXISTS)", a->column);
+            return;
+        }
+        if (a->rename_to && c->m->expand && !c->m->contract) {
+            plan_rename_expand(c, a);
             return;
         }
         if (!c->m->contract) {
             REFUSE(c, a->line, a->fix ? xstrdup(a->fix) : NULL, "%s", a->reason);
             return;
         }
+        if (a->column && c->f->live && ct && plan_rename_contract(c, a, ct))
+            return;
         s = step_add(c, STEP_PASSTHROUGH, PHASE_EXPAND, xstrdup(a->stmt_sql),
                      xstrdup("contract change (-- convoy:contract): metadata only, brief ACCESS "
                              "EXCLUSIVE"));

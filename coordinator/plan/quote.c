@@ -1,10 +1,12 @@
-/* quote.c: the one identifier quoter, decided by libpg_query's deparser. */
+/* quote.c: the one identifier quoter, decided by libpg_query's deparser; and the literal quoter. */
 #include "convoy/quote.h"
 
 #include "convoy/util.h"
 #include "pgq.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Always quoted: the fallback when the deparser cannot say (never in practice). */
 static char *
@@ -59,4 +61,21 @@ qname_sql(const qname_t *q)
     free(schema);
     free(name);
     return out;
+}
+
+char *
+literal_sql(const char *value)
+{
+    sb_t sb;
+    bool backslash = strchr(value, '\\') != NULL;
+
+    sb_init(&sb);
+    sb_puts(&sb, backslash ? "E'" : "'");
+    for (const char *p = value; *p; p++) {
+        if (*p == '\'' || (backslash && *p == '\\'))
+            sb_putc(&sb, *p);
+        sb_putc(&sb, *p);
+    }
+    sb_puts(&sb, "'");
+    return sb_steal(&sb);
 }

@@ -15,7 +15,16 @@ typedef struct {
     char *name;
     char *type; /* format_type() */
     bool not_null;
+    char *default_sql; /* pg_get_expr of its DEFAULT, or NULL */
+    char *used_by;     /* what depends on it (indexes, constraints, views, sequences), or NULL */
 } column_fact_t;
+
+/* A convoy rename sync trigger (expand/contract): keeps `from` and `to` equal. */
+typedef struct {
+    char *trigger;
+    char *function; /* in schema convoy */
+    char *from, *to;
+} rename_sync_fact_t;
 
 typedef struct {
     char *name;
@@ -61,6 +70,8 @@ typedef struct {
     bool partitioned; /* relkind 'p': rows and bytes are its partitions' sums */
     partition_fact_t *parts;
     size_t n_parts;
+    rename_sync_fact_t *renames;
+    size_t n_renames;
 } table_fact_t;
 
 /* Result of asking the server how ADD COLUMN ... DEFAULT behaves. */

@@ -105,6 +105,9 @@ typedef struct {
     char **where_eq; /* columns the WHERE pins to constants (col = c, col IN (...)) */
     size_t n_where_eq;
 
+    /* ACT_CONTRACT of RENAME COLUMN: column is the old name, rename_to the new one */
+    char *rename_to;
+
     /* refusals and notes */
     char *reason;
     char *fix;
@@ -153,6 +156,7 @@ typedef struct {
     char *app_version;            /* -- convoy:app-version V: the app version this is for */
     int64_t contract_hold_ms;     /* -- convoy:contract-hold: -1 unset (default) */
     bool index_foreign_keys;      /* -- convoy:index-foreign-keys: index new FK columns */
+    bool expand;                  /* -- convoy:expand: RENAME COLUMN as expand/contract */
     char *search_path;            /* SET search_path in the file: "'a', 'b'", or NULL */
     int64_t batch_target_ms;      /* 0: default */
     int64_t statement_timeout_ms; /* 0: default */

@@ -1,7 +1,7 @@
 /*
  * quote.h: the one identifier quoter. Every identifier convoy puts into SQL it builds
  * (tables, columns, constraints, indexes, helpers) goes through ident_sql/qname_sql;
- * values never do: they are passed as parameters.
+ * values never do: they are passed as parameters (literal_sql only where SQL takes none).
  */
 #ifndef CONVOY_QUOTE_H
 #define CONVOY_QUOTE_H
@@ -18,5 +18,10 @@ typedef struct {
 char *ident_sql(const char *ident);
 /* "schema.name" or "name", each part through ident_sql. Caller frees. */
 char *qname_sql(const qname_t *q);
+/*
+ * A string literal, for the few places where SQL cannot take a parameter (COMMENT ON ... IS
+ * in a DDL step): quotes doubled, E'' with doubled backslashes when it has any. Caller frees.
+ */
+char *literal_sql(const char *value);
 
 #endif

@@ -1101,12 +1101,18 @@ static const plan_case_t plan_cases[] = {
 
     /* ---- refused statements */
     {
-        .name = "RENAME COLUMN: refused, saying what to do today",
+        .name = "RENAME COLUMN: refused, naming the expand/contract way",
         .sql = "ALTER TABLE users RENAME COLUMN name TO full_name;",
         .n_refusals = 1,
         .note = "RENAME breaks every running application version",
-        .fix = "today: deploy an application version that no longer uses it, then put `-- "
-               "convoy:contract` at the top of this file",
+        .fix = "rename through expand/contract: put `-- convoy:expand` at the top of this file",
+    },
+    {
+        .name = "RENAME COLUMN with -- convoy:expand offline: needs the live catalog",
+        .sql = "-- convoy:expand\nALTER TABLE users RENAME COLUMN name TO full_name;",
+        .n_refusals = 1,
+        .note = "RENAME COLUMN name TO full_name through expand/contract needs the live catalog",
+        .fix = "connect with --db",
     },
     {
         .name = "RENAME TABLE: refused, saying what to do today",

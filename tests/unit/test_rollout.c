@@ -1,12 +1,16 @@
 /* test_rollout.c: the contract gate's rollout decision (control/rollout.c), table-driven. */
 #include "convoy/rollout.h"
 
-#include <cmocka.h>
+#include <string.h>
+
+/* cmocka.h needs these first. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
