@@ -4,7 +4,8 @@ set -euo pipefail
 
 # Exactly what builds, tests and benchmarks need: libzmq (the fleet's transport, CURVE via
 # libsodium), protobuf-c (the wire protocol, compiled at build time), inih (the cluster and
-# agent configs), hiredis (Redis invalidation, next).
+# agent configs), hiredis (Redis invalidation, next); chromium (headless) and prometheus
+# (promtool, and a real server scraping /metrics) for the live view's test.
 PACKAGES=(
   build-essential
   cmake
@@ -27,6 +28,9 @@ PACKAGES=(
   redis-server
   clang-format
   jq
+  npm
+  chromium
+  prometheus
 )
 
 if [[ "$(id -u)" -ne 0 ]]; then
@@ -54,6 +58,16 @@ if ((${#missing[@]} > 0)); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed"
+fi
+
+# squawk, the migration linter `convoy lint` is compared with (tests/differential/
+# squawk_compare.sh -l, ctest lint_squawk), from the npm registry, pinned so counts reproduce.
+SQUAWK_VERSION=2.66.0
+if [[ "$(squawk --version 2>/dev/null || true)" != "squawk $SQUAWK_VERSION" ]]; then
+  echo "install-deps.sh: installing squawk-cli@$SQUAWK_VERSION (npm)"
+  npm install -g --no-fund --no-audit "squawk-cli@$SQUAWK_VERSION" ||
+    echo "install-deps.sh: could not install squawk-cli (is the npm registry reachable?);" \
+      "ctest lint_squawk will skip, or fail with CONVOY_TEST_NO_SKIP set" >&2
 fi
 
 # The postgresql package creates the `postgres` system user; the test harness runs

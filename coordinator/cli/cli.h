@@ -4,6 +4,9 @@
 
 #include "convoy/exit.h"
 
+/* convoy lint: a finding at or above --fail-on (the other codes are convoy/exit.h's). */
+#define EXIT_LINT_FINDINGS 9
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +19,7 @@ typedef struct {
     const char *name;
     const char *cluster; /* --cluster, or $CONVOY_CLUSTER when no --db */
     bool detach;
+    bool watch;
     const char *config; /* coordinator --config */
     const char *bind;
     bool insecure;
@@ -28,11 +32,21 @@ typedef struct {
     const char *role;   /* init --role */
     const char *corpus; /* compat --corpus */
     const char *app_version;
-    char *cluster_db;   /* owned: the primary's conninfo from the cluster config */
-    char *cluster_name; /* owned */
+    const char *const *files; /* lint: FILE... */
+    int n_files;
+    const char *format;  /* lint --format: text, json, sarif, github (NULL: text) */
+    const char *fail_on; /* lint --fail-on: error, warning, info, never (NULL: error) */
+    const char *schema;  /* lint --schema: the current schema as SQL, for offline runs */
+    char *cluster_db;    /* owned: the primary's conninfo from the cluster config */
+    char *cluster_name;  /* owned */
 } cli_opts_t;
 
 int cmd_plan(const cli_opts_t *o);
+int cmd_lint(const cli_opts_t *o);
+/* The [lint] section of the project file (--config, or ./convoy.ini when it exists) over the
+ * defaults; prints each error as FILE:LINE and returns false. Free with lint_config_free. */
+#include "convoy/lint.h"
+bool cli_lint_config(const cli_opts_t *o, lint_config_t *cfg);
 int cmd_apply(const cli_opts_t *o);
 int cmd_status(const cli_opts_t *o);
 int cmd_audit(const cli_opts_t *o);

@@ -36,6 +36,10 @@ enum {
     OPT_ROLE = 1u << 14,
     OPT_CORPUS = 1u << 15,
     OPT_APP_VERSION = 1u << 16,
+    OPT_FORMAT = 1u << 17,
+    OPT_FAIL_ON = 1u << 18,
+    OPT_SCHEMA = 1u << 19,
+    OPT_WATCH = 1u << 20,
 };
 /* What every command accepts. */
 #define OPT_ALWAYS (OPT_VERBOSE | OPT_HELP)
@@ -59,7 +63,9 @@ static const cli_option_t options[] = {
     {OPT_CLUSTER, "cluster", 'c', "FILE",
      "the cluster config (default: $CONVOY_CLUSTER): go through its coordinator"},
     {OPT_DETACH, "detach", 'D', NULL, "return once submitted instead of following it"},
-    {OPT_CONFIG, "config", 'C', "FILE", "the cluster config the coordinator serves"},
+    {OPT_CONFIG, "config", 'C', "FILE",
+     "coordinator: the cluster config it serves; lint, plan: the project file (default: "
+     "./convoy.ini)"},
     {OPT_BIND, "bind", 'b', "ENDPOINT",
      "bind here instead of the config's bind (a second coordinator)"},
     {OPT_INSECURE, "insecure", 'I', NULL, "plain text, no CURVE (said on every status line)"},
@@ -69,6 +75,13 @@ static const cli_option_t options[] = {
     {OPT_ROLE, "role", 'r', "ROLE", "the database role convoy will run as"},
     {OPT_CORPUS, "corpus", 'Q', "FILE", "the app version's SQL statements, separated by ';'"},
     {OPT_APP_VERSION, "app-version", 'A', "VERSION", "the app version the corpus belongs to"},
+    {OPT_FORMAT, "format", 'f', "FORMAT", "text (default), json, sarif (SARIF 2.1.0) or github"},
+    {OPT_FAIL_ON, "fail-on", 'F', "LEVEL",
+     "exit 9 on a finding at this level or above: error (default), warning, info or never"},
+    {OPT_SCHEMA, "schema", 'S', "FILE",
+     "offline: the current schema as SQL (pg_dump --schema-only) for existing columns"},
+    {OPT_WATCH, "watch", 'w', NULL,
+     "refresh a compact view every second until Ctrl-C (with --json: one line per refresh)"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -86,6 +99,7 @@ static const struct {
     {EXIT_PRECONDITION, "data must be fixed first: FK orphans, duplicates, check violations"},
     {EXIT_ABORTED, "aborted or interrupted at a safe point; apply again resumes"},
     {EXIT_NOT_FOUND, "no migration of that NAME in the database"},
+    {EXIT_LINT_FINDINGS, "lint: a finding at or above --fail-on (suppressed ones do not count)"},
 };
 
 typedef enum {
@@ -95,6 +109,7 @@ typedef enum {
     ARG_NONE,          /* no argument */
     ARG_NAME_SETTINGS, /* NAME and one or more key=value */
     ARG_ACTION_NAME,   /* an action word and NAME: gate wait NAME */
+    ARG_FILES,         /* one or more FILEs */
 } arg_kind_t;
 
 #define CODES_END (-1)
@@ -112,7 +127,7 @@ typedef struct {
 static const cli_command_t commands[] = {
     {"plan",
      ARG_FILE,
-     OPT_DB | OPT_JSON | OPT_OFFLINE,
+     OPT_DB | OPT_JSON | OPT_OFFLINE | OPT_CONFIG,
      cmd_plan,
      "show the lock-safe steps convoy would run for FILE, and why",
      "Parses FILE and prints the ordered steps convoy would run, with the lock each takes,\n"
@@ -120,6 +135,20 @@ static const cli_command_t commands[] = {
      "catalog when --db is given or PGHOST, PGDATABASE or PGSERVICE is set; otherwise (or\n"
      "with --offline) it plans on stated assumptions. It never changes the database.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, CODES_END}},
+    {"lint",
+     ARG_FILES,
+     OPT_DB | OPT_FORMAT | OPT_FAIL_ON | OPT_CONFIG | OPT_SCHEMA,
+     cmd_lint,
+     "review migration files: durable types, defaults, names, lock safety",
+     "Checks each FILE against convoy's lint rules (docs/lint.md): explicit, durable types;\n"
+     "explicit defaults and constraints; clear names; and every lock hazard, answered with\n"
+     "what convoy will run instead or why it refuses. Each finding names FILE:LINE:COLUMN,\n"
+     "its rule, the reason and the fix. With --db the rules read the live catalog; without\n"
+     "it (the PG* variables are not used) they say what they assumed, and --schema FILE gives\n"
+     "them the existing tables. [lint] in convoy.ini (--config) turns rules off or changes\n"
+     "their severity and extends the word lists; `-- convoy:allow RULE REASON` on the line\n"
+     "before a statement suppresses that rule there, keeping the reason in the output.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LINT_FINDINGS, CODES_END}},
     {"apply",
      ARG_FILE,
      OPT_DB | OPT_JSON | OPT_QUIET | OPT_CLUSTER | OPT_DETACH,
@@ -135,11 +164,13 @@ static const cli_command_t commands[] = {
       EXIT_ABORTED, CODES_END}},
     {"status",
      ARG_OPTIONAL_NAME,
-     OPT_DB | OPT_JSON | OPT_CLUSTER,
+     OPT_DB | OPT_JSON | OPT_CLUSTER | OPT_WATCH,
      cmd_status,
      "migrations and their progress",
      "Lists the migrations recorded in the database (or only NAME): status, step, next\n"
-     "step, backfill progress, the current lease holder and the last error.",
+     "step, backfill progress, the current lease holder and the last error. --watch\n"
+     "refreshes a compact view every second: progress with rows/s and ETA, the hold\n"
+     "reason, gates, each node's state and lag.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
     {"audit",
      ARG_OPTIONAL_NAME,
@@ -279,6 +310,8 @@ args_synopsis(arg_kind_t k)
         return "NAME key=value...";
     case ARG_ACTION_NAME:
         return "wait|show NAME";
+    case ARG_FILES:
+        return "FILE...";
     }
     return "";
 }
@@ -495,6 +528,9 @@ parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
         case OPT_DETACH:
             o->detach = true;
             break;
+        case OPT_WATCH:
+            o->watch = true;
+            break;
         case OPT_CONFIG:
             o->config = optarg;
             break;
@@ -515,6 +551,23 @@ parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
             break;
         case OPT_APP_VERSION:
             o->app_version = optarg;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0 &&
+                strcmp(optarg, "sarif") != 0 && strcmp(optarg, "github") != 0)
+                return usage_error(cmd, "--format is text, json, sarif or github, not '%s'",
+                                   optarg);
+            o->format = optarg;
+            break;
+        case OPT_FAIL_ON:
+            if (strcmp(optarg, "error") != 0 && strcmp(optarg, "warning") != 0 &&
+                strcmp(optarg, "info") != 0 && strcmp(optarg, "never") != 0)
+                return usage_error(cmd, "--fail-on is error, warning, info or never, not '%s'",
+                                   optarg);
+            o->fail_on = optarg;
+            break;
+        case OPT_SCHEMA:
+            o->schema = optarg;
             break;
         case OPT_GATE:
             if (strcmp(optarg, "expand") != 0 && strcmp(optarg, "contract") != 0)
@@ -592,6 +645,12 @@ main(int argc, char **argv)
             return usage_error(cmd, "expected `wait NAME` or `show NAME`");
         o.action = argv[optind];
         o.name = argv[optind + 1];
+        break;
+    case ARG_FILES:
+        if (n_args < 1)
+            return usage_error(cmd, "expected at least one migration FILE");
+        o.files = (const char *const *)&argv[optind];
+        o.n_files = n_args;
         break;
     case ARG_NAME_SETTINGS:
         if (n_args < 2)

@@ -3,9 +3,11 @@
 # differential corpus and set what it flags beside what convoy does with the same file,
 # taken from `convoy plan FILE --offline --json` (no database, no server).
 #
-# Usage: tests/differential/squawk_compare.sh [-o REPORT.md] [FILE...]
+# Usage: tests/differential/squawk_compare.sh [-l] [-o REPORT.md] [FILE...]
 #   FILE      corpus files (default: tests/differential/corpus/*.sql)
 #   -o FILE   write the Markdown report there instead of stdout
+#   -l        lint mode: squawk beside `convoy lint` (counts per rule, docs/lint.md) instead of
+#             `convoy plan`; see the lint mode section below
 # Environment:
 #   CONVOY_BIN          the convoy binary (default: coordinator/convoy of $BUILD_DIR, build/ or
 #                       build-diff/ of the checkout; it is never built here)
@@ -34,12 +36,14 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=""
+mode=plan
 
-while getopts "o:h" opt; do
+while getopts "lo:h" opt; do
     case "$opt" in
+    l) mode=lint ;;
     o) out=$OPTARG ;;
     h)
-        sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *) exit 2 ;;
@@ -49,6 +53,14 @@ shift $((OPTIND - 1))
 
 skip() {
     echo "SKIP: $*" >&2
+    # lint mode runs as a ctest test: 77 is a skip there, unless skipping is not allowed
+    if [[ $mode == lint ]]; then
+        [[ -n ${CONVOY_TEST_NO_SKIP:-} ]] && {
+            echo "CONVOY_TEST_NO_SKIP is set: failing instead of skipping" >&2
+            exit 1
+        }
+        exit 77
+    fi
     exit 0
 }
 
@@ -67,6 +79,141 @@ fi
 [[ -n $convoy && -x $convoy ]] || skip "no convoy binary (set CONVOY_BIN or build the project first)"
 
 pgv=${SQUAWK_PG_VERSION:-15}
+
+# squawk once over the files (it starts through node: one process, not one per file) into
+# $tmp/squawk.json; its exit 1 only means it found something.
+run_squawk() {
+    local sq=0
+    squawk --pg-version="$pgv" --reporter json "$@" >"$tmp/squawk.json" 2>"$tmp/squawk.err" || sq=$?
+    if ((sq > 1)) || ! jq -e 'type == "array"' "$tmp/squawk.json" >/dev/null 2>&1; then
+        echo "squawk failed (exit $sq): $(head -c 400 "$tmp/squawk.err")" >&2
+        exit 2
+    fi
+}
+
+# ---------------------------------------------------------------------------- lint mode
+# squawk and `convoy lint --schema seed.sql --format json` (no database) over the same files: per squawk
+# rule, the convoy rules that answer it (convoy's own rule table, read from its SARIF output)
+# and what each said on those files; per convoy rule, its counts. Then the check: on every
+# fast-default and binary-coercible case squawk flags (tests/lint/squawk_cases/*.sql and the
+# corpus files listed in tests/lint/squawk_cases/corpus.txt), squawk flags it and convoy gives
+# no finding of the rules that answer squawk's (for the case files: no finding at all).
+# Exit 0 when the check holds, 1 when it does not, 77 when squawk or jq is missing (1 with
+# CONVOY_TEST_NO_SKIP set).
+if [[ $mode == lint ]]; then
+    cases=$root/tests/lint/squawk_cases
+    files=()
+    if (($# > 0)); then
+        files=("$@")
+    else
+        shopt -s nullglob
+        files=("$here"/corpus/*.sql)
+        shopt -u nullglob
+    fi
+    case_files=("$cases"/*.sql)
+    corpus_cases=()
+    while read -r f; do
+        [[ -z $f || $f == \#* ]] && continue
+        corpus_cases+=("$here/corpus/$f")
+    done <"$cases/corpus.txt"
+    all=("${files[@]}" "${case_files[@]}")
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    run_squawk "${all[@]}"
+    # A file convoy cannot parse is reported on stderr (exit 1) and left out of the JSON.
+    "$convoy" lint --schema "$here/seed.sql" --format json --fail-on never "${all[@]}" \
+        >"$tmp/lint.json" 2>"$tmp/lint.err" || true
+    jq -e '.files' "$tmp/lint.json" >/dev/null || {
+        echo "convoy lint gave no JSON: $(head -c 400 "$tmp/lint.err")" >&2
+        exit 2
+    }
+    "$convoy" lint --format sarif --fail-on never "${case_files[0]}" >"$tmp/sarif.json"
+    squawk_version=$(squawk --version 2>/dev/null | head -n 1)
+    convoy_version=$("$convoy" --version 2>/dev/null | head -n 1 || true)
+    commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    printf '%s\n' "${files[@]}" >"$tmp/corpus.txt"
+    printf '%s\n' "${case_files[@]}" >"$tmp/cases.txt"
+    printf '%s\n' "${corpus_cases[@]}" >"$tmp/corpus_cases.txt"
+    jq -r -n --arg sqv "$squawk_version" --arg cv "$convoy_version" --arg commit "$commit" \
+        --arg pgv "$pgv" --arg root "$root/" \
+        --rawfile corpus "$tmp/corpus.txt" --rawfile cases "$tmp/cases.txt" \
+        --rawfile ccases "$tmp/corpus_cases.txt" \
+        --slurpfile sq "$tmp/squawk.json" --slurpfile lint "$tmp/lint.json" \
+        --slurpfile sarif "$tmp/sarif.json" '
+def lines: split("\n") | map(select(length > 0));
+def rel: ltrimstr($root);
+# the squawk rules convoy answers with its own behaviour, not with a finding
+def behaviour: {
+  "require-lock-timeout": "convoy runs every lock-taking step under its own lock_timeout (50 ms) with bounded jittered retries",
+  "require-statement-timeout": "convoy runs every step that does not scan under its own statement_timeout (15 s)",
+  "prefer-robust-stmts": "convoy records each step and resumes where it stopped; IF [NOT] EXISTS keeps its meaning",
+  "require-timeout-settings": "the two rules above (squawk alias)"};
+($corpus | lines) as $cfiles | ($cases | lines) as $kfiles | ($ccases | lines) as $ckfiles
+| [$sarif[0].runs[0].tool.driver.rules[] | {id, squawk: (.properties.squawk | split(", ") | map(select(length > 0)))}] as $crules
+| ($lint[0].files | map({key: .file, value: .findings}) | from_entries) as $byfile
+| [$sq[0][] | select(.file as $f | $cfiles | index($f))] as $sqc
+| [$cfiles[] as $f | ($byfile[$f] // [])[] | . + {file: $f}] as $lc
+| ([$sqc[].rule_name] + [$crules[].squawk[]] + (behaviour | keys) | unique) as $srules
+| def answering($r): [$crules[] | select(.squawk | index($r)) | .id];
+  def sev($fs): "\($fs | map(select(.severity == "error")) | length) / \($fs | map(select(.severity == "warning")) | length) / \($fs | map(select(.severity == "info")) | length)";
+  def check($f; $strict):
+    ([$sq[0][] | select(.file == $f) | .rule_name] | unique) as $sr
+    | ($sr | map(select(. as $x | ["adding-field-with-default", "changing-column-type", "prefer-text-field"] | index($x)))) as $fp
+    | ([$fp[] as $r | answering($r)[]] | unique) as $ans
+    | (($byfile[$f] // []) | map(.rule)) as $cr
+    | ($cr | map(select(. as $x | $ans | index($x)))) as $bad
+    | {file: ($f | rel), squawk: $fp, convoy: $cr,
+       ok: (($fp | length) > 0 and ($bad | length) == 0 and (($strict | not) or ($cr | length) == 0)),
+       why: (if ($fp | length) == 0 then "squawk does not flag it"
+             elif ($bad | length) > 0 then "convoy: \($bad | join(", "))"
+             elif $strict and ($cr | length) > 0 then "convoy: \($cr | join(", "))"
+             else "" end)};
+  ([$kfiles[] | check(.; true)] + [$ckfiles[] | check(.; false)]) as $checks
+| ($checks | map(select(.ok | not))) as $failed
+| (
+  "<!-- generated by tests/differential/squawk_compare.sh -l -->",
+  "",
+  "Generated at commit \($commit) with \($sqv) (`--pg-version=\($pgv)`, default rules) and `convoy lint --schema tests/differential/seed.sql --format json` (\($cv)) on \($cfiles | length) corpus files.",
+  "",
+  "### Per squawk rule",
+  "",
+  "| squawk rule | squawk findings / files | convoy answer | convoy findings of those rules on the corpus (error / warning / info) |",
+  "|---|---|---|---|",
+  ($srules[] as $r
+   | [$sqc[] | select(.rule_name == $r)] as $hits
+   | answering($r) as $ids
+   | "| `\($r)` | \($hits | length) / \([$hits[].file] | unique | length) | \(if ($ids | length) > 0 then ($ids | map("`\(.)`") | join(", ")) else (behaviour[$r] // "none") end) | \(if ($ids | length) > 0 then sev([$lc[] | select(.rule as $x | $ids | index($x))]) else "no finding (convoy behaviour)" end) |"),
+  "",
+  "### Per convoy rule",
+  "",
+  "| convoy rule | squawk rules it answers | findings | files | error | warning | info |",
+  "|---|---|---|---|---|---|---|",
+  ($crules[] as $c
+   | [$lc[] | select(.rule == $c.id)] as $fs
+   | select(($fs | length) > 0 or ($c.squawk | length) > 0)
+   | "| `\($c.id)` | \($c.squawk | join(", ")) | \($fs | length) | \([$fs[].file] | unique | length) | \($fs | map(select(.severity == "error")) | length) | \($fs | map(select(.severity == "warning")) | length) | \($fs | map(select(.severity == "info")) | length) |"),
+  "",
+  "Totals on the corpus: squawk \($sqc | length) findings in \([$sqc[].file] | unique | length) files; convoy \($lc | length) findings in \([$lc[].file] | unique | length) files (\($lc | map(select(.severity == "error")) | length) errors, \($lc | map(select(.severity == "warning")) | length) warnings, \($lc | map(select(.severity == "info")) | length) info).",
+  "",
+  "### Fast defaults and binary-coercible changes",
+  "",
+  "| file | squawk flags | convoy lint | holds |",
+  "|---|---|---|---|",
+  ($checks[] | "| `\(.file)` | \(.squawk | map("`\(.)`") | join(", ")) | \(if (.convoy | length) == 0 then "no finding" else (.convoy | map("`\(.)`") | join(", ")) end) | \(if .ok then "yes" else "**NO**: \(.why)" end) |"),
+  "",
+  "RESULT: \($checks | length) fast-default/binary-coercible cases, squawk flags \($checks | map(select((.squawk | length) > 0)) | length), convoy false positives: \($failed | length)"
+)' >"$tmp/report.md"
+    if [[ -n $out ]]; then
+        cp "$tmp/report.md" "$out"
+    else
+        cat "$tmp/report.md"
+    fi
+    result=$(grep '^RESULT:' "$tmp/report.md")
+    echo "$result" >&2
+    [[ $result =~ convoy\ false\ positives:\ 0$ ]] && [[ $result =~ cases,\ squawk\ flags\ ([0-9]+) ]] &&
+        [[ $result == *"RESULT: ${BASH_REMATCH[1]} "* ]] && exit 0
+    exit 1
+fi
 
 files=()
 if (($# > 0)); then
@@ -95,14 +242,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# squawk once over all files (it starts through node: one process, not one per file); exit 1
-# only means it found something.
-sq=0
-squawk --pg-version="$pgv" --reporter json "${files[@]}" >"$tmp/squawk.json" 2>"$tmp/squawk.err" || sq=$?
-if ((sq > 1)) || ! jq -e 'type == "array"' "$tmp/squawk.json" >/dev/null 2>&1; then
-    echo "squawk failed (exit $sq): $(head -c 400 "$tmp/squawk.err")" >&2
-    exit 2
-fi
+run_squawk "${files[@]}"
 
 # Per file: convoy's plan and exit code, and the header's expect line.
 mkdir -p "$tmp/plan"
