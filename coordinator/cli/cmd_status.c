@@ -6,9 +6,11 @@
 #include "convoy/util.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Type OIDs from PostgreSQL's pg_type.dat (stable across releases). */
 enum {
@@ -356,9 +358,202 @@ done:
     return rc;
 }
 
+/* ---- status --watch ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t watch_stop;
+
+static void
+on_watch_signal(int sig)
+{
+    (void)sig;
+    watch_stop = 1;
+}
+
+/* rows/s of a migration's backfill, from successive refreshes (smoothed) */
+typedef struct {
+    char name[128];
+    int step;
+    int64_t t_ms, rows;
+    double rate;
+} watch_rate_t;
+
+static double
+watch_rate(watch_rate_t *rates, size_t cap, const char *name, int step, int64_t rows, int64_t now)
+{
+    watch_rate_t *r = NULL;
+
+    for (size_t i = 0; i < cap && r == NULL; i++)
+        if (rates[i].name[0] == '\0' || strcmp(rates[i].name, name) == 0)
+            r = &rates[i];
+    if (r == NULL)
+        return 0;
+    if (r->name[0] == '\0' || r->step != step || rows < r->rows) {
+        snprintf(r->name, sizeof(r->name), "%s", name);
+        r->step = step;
+        r->rows = rows;
+        r->t_ms = now;
+        r->rate = 0;
+        return 0;
+    }
+    if (rows > r->rows && now > r->t_ms) {
+        double inst = (double)(rows - r->rows) * 1000.0 / (double)(now - r->t_ms);
+        r->rate = r->rate > 0 ? 0.6 * r->rate + 0.4 * inst : inst;
+        r->rows = rows;
+        r->t_ms = now;
+    } else if (now - r->t_ms > 3000) {
+        r->rate = 0; /* nothing moved for 3 s */
+    }
+    return r->rate;
+}
+
+static bool
+finished(const char *st)
+{
+    return st && (!strcmp(st, "done") || !strcmp(st, "aborted") || !strcmp(st, "failed") ||
+                  !strcmp(st, "blocked"));
+}
+
+/* One refresh: a line per migration (two or three while it runs), the gates, the fleet. */
+static void
+print_compact(const json_t *rows, const json_t *gates, watch_rate_t *rates, size_t cap, int64_t now)
+{
+    size_t i, k, n_done = 0, shown_done = 0;
+    const json_t *o, *fleet = NULL;
+
+    json_array_foreach(rows, i, o) n_done += finished(str_field(o, "status"));
+    json_array_foreach(rows, i, o)
+    {
+        const char *name = str_field(o, "migration"), *st = str_field(o, "status");
+        const json_t *bf = json_object_get(o, "backfill"), *g;
+        char a[32], b[32];
+
+        if (json_is_array(json_object_get(o, "fleet")) && (fleet == NULL || !finished(st)))
+            fleet = json_object_get(o, "fleet");
+        if (finished(st) && n_done - shown_done++ > 5)
+            continue; /* the 5 most recent finished ones */
+        printf("%-28s %-11s step %s/%s", name, st, num_text(o, "current_step", a, sizeof(a)),
+               num_text(o, "n_steps", b, sizeof(b)));
+        if (json_is_object(bf) && !finished(st)) {
+            int64_t done = json_integer_value(json_object_get(bf, "rows_done"));
+            int64_t total = json_integer_value(json_object_get(bf, "rows_total"));
+            int step = (int)json_integer_value(json_object_get(bf, "step"));
+            double rate = watch_rate(rates, cap, name, step, done, now);
+            bool moving = strcmp(st, "running") == 0 && !has_field(o, "hold_reason");
+            char eta[32] = "?";
+            if (rate > 0 && moving && total > done)
+                format_duration((int64_t)((double)(total - done) * 1000.0 / rate), eta,
+                                sizeof(eta));
+            printf("  backfill %5.1f%%  %lld/%lld rows  %.0f rows/s  ETA %s",
+                   total > 0 ? 100.0 * (double)done / (double)total : 0.0, (long long)done,
+                   (long long)total, moving ? rate : 0.0, moving ? eta : st);
+        }
+        putchar('\n');
+        if (has_field(o, "hold_reason") && !finished(st))
+            printf("    %s\n", str_field(o, "hold_reason"));
+        if (has_field(o, "error") && !finished(st))
+            printf("    error: %s\n", str_field(o, "error"));
+        if (!finished(st) || strcmp(st, "done") == 0) {
+            bool any = false;
+            json_array_foreach(gates, k, g)
+            {
+                if (strcmp(str_field(g, "migration"), name) != 0)
+                    continue;
+                printf("%s%s %s", any ? ", " : "    gates: ", str_field(g, "gate"),
+                       str_field(g, "state"));
+                any = true;
+            }
+            if (any)
+                putchar('\n');
+        }
+    }
+    if (n_done > 5)
+        printf("(%zu older finished migrations not shown)\n", n_done - 5);
+    if (json_array_size(fleet) > 0) {
+        printf("fleet:");
+        json_array_foreach(fleet, i, o)
+        {
+            const json_t *lag = json_object_get(o, "lag_ms");
+            printf("%s %s %s", i ? " |" : "", str_field(o, "node"), str_field(o, "state"));
+            if (json_is_integer(lag))
+                printf(" %.1f s", (double)json_integer_value(lag) / 1000.0);
+        }
+        putchar('\n');
+    }
+}
+
+/* convoy status --watch: the state every second until SIGINT/SIGTERM. */
+static int
+watch_status(const cli_opts_t *o)
+{
+    const char *p[1] = {o->name};
+    watch_rate_t rates[64];
+    bool tty = isatty(STDOUT_FILENO);
+    pg_t *pg = NULL;
+    struct sigaction sa;
+
+    memset(rates, 0, sizeof(rates));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_watch_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!watch_stop) {
+        PGresult *r = NULL, *g = NULL;
+        int64_t now = now_mono_ms(), wall = now_wall_ms();
+        char at[16];
+
+        snprintf(at, sizeof(at), "%02lld:%02lld:%02lld", (long long)(wall / 3600000 % 24),
+                 (long long)(wall / 60000 % 60), (long long)(wall / 1000 % 60));
+        if (pg == NULL && (pg = cli_connect(o)) == NULL) {
+            fprintf(stderr, "convoy: %s UTC: cannot connect; trying again\n", at);
+        } else if (!state_schema_exists(pg)) {
+            if (PQstatus(pg->conn) != CONNECTION_OK)
+                pg_close(&pg);
+            if (tty)
+                fputs("\033[H\033[2J", stdout);
+            printf("convoy status --watch  %s UTC: no convoy migrations in this database yet\n",
+                   at);
+        } else if (pg_run(pg, status_sql, 1, p, &r) != PG_OK ||
+                   pg_run(pg,
+                          "SELECT migration, gate, state FROM convoy.gates WHERE $1::text IS NULL "
+                          "OR migration = $1 ORDER BY migration, gate",
+                          1, p, &g) != PG_OK) {
+            fprintf(stderr, "convoy: %s UTC: reading the migrations: %s\n", at, pg_errmsg(pg));
+            pg_close(&pg);
+        } else {
+            json_t *rows = rows_json(r), *gates = rows_json(g);
+            if (o->json) {
+                json_t *doc =
+                    json_pack("{s:s, s:o, s:o}", "at", at, "migrations", rows, "gates", gates);
+                char *line = json_dumps(doc, JSON_COMPACT);
+                printf("%s\n", line);
+                free(line);
+                json_decref(doc);
+            } else {
+                if (tty)
+                    fputs("\033[H\033[2J", stdout); /* home, clear */
+                else
+                    putchar('\n');
+                printf("convoy status --watch  %s UTC  (every 1 s; Ctrl-C stops)\n", at);
+                print_compact(rows, gates, rates, sizeof(rates) / sizeof(rates[0]), now);
+                json_decref(rows);
+                json_decref(gates);
+            }
+        }
+        PQclear(r);
+        PQclear(g);
+        fflush(stdout);
+        for (int k = 0; k < 10 && !watch_stop; k++)
+            run_ctl_sleep(NULL, 100);
+    }
+    pg_close(&pg);
+    return EXIT_OK;
+}
+
 int
 cmd_status(const cli_opts_t *o)
 {
+    if (o->watch)
+        return watch_status(o);
     return show_state(o, "migrations", status_sql, print_status);
 }
 
