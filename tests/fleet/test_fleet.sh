@@ -5,7 +5,7 @@
 #   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
 #
 # Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat
-# cache health bluegreen
+# cache health bluegreen rename
 # (default: all). Every case
 # asserts from the database's own records (checkpoint and step timestamps, the audit log),
 # not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
@@ -16,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
 shift
 CASES=("$@")
-((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache health bluegreen)
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache health bluegreen rename)
 
 command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
   echo "test_fleet: PostgreSQL server binaries not found: skipped"
@@ -712,6 +712,87 @@ ALTER TABLE profiles ADD COLUMN score int;"
   wait_for 10 bash -c "[[ \$(psql -X -At -c \"SELECT state FROM convoy.fleet WHERE node = 'app1'\") == left ]]" &&
     ok "blue's clean stop: the fleet view says left" || fail "app1 state: $(q primary "SELECT state FROM convoy.fleet WHERE node = 'app1'")"
   bash "$LC" up >/dev/null 2>&1 || true
+}
+
+# ---- 16. rename through expand/contract, with an old and a new writer ------------------
+# accounts.email becomes email_address. A v1 writer (pgbench) keeps writing email, a v2
+# writer email_address once the expand gate is open; no write may fail, the columns must
+# agree whenever the expand is done, and after the contract only email_address remains.
+disagree() { q primary "SELECT count(*) FROM accounts WHERE email IS DISTINCT FROM email_address"; }
+# writer NAME SCRIPT: pgbench in 1 s rounds until $WORK/NAME.stop; every round's outcome in NAME.log
+writer() {
+  local name="$1" script="$2"
+  (
+    while [[ ! -f "$WORK/$name.stop" ]]; do
+      pgbench -n -c 2 -j 1 -T 1 -f "$script" >"$WORK/$name.round" 2>&1
+      echo "exit $? processed $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/$name.round") failed $(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/$name.round")" >>"$WORK/$name.log"
+      grep -E "ERROR|aborted" "$WORK/$name.round" >>"$WORK/$name.errors"
+    done
+  ) </dev/null >/dev/null 2>&1 &
+  echo $!
+}
+# stop_writer NAME PID: ends its current round, then waits for it (not our child: $(...))
+stop_writer() {
+  touch "$WORK/$1.stop"
+  while kill -0 "$2" 2>/dev/null; do sleep 0.1; done
+}
+writer_ok() {
+  local name="$1" bad
+  bad="$(grep -cv '^exit 0 processed [0-9][0-9]* failed 0$' "$WORK/$name.log")"
+  [[ "$bad" == 0 && ! -s "$WORK/$name.errors" ]] &&
+    ok "$name writer: $(wc -l <"$WORK/$name.log") rounds, $(awk '{ n += $4 } END { print n }' "$WORK/$name.log") transactions, none failed" ||
+    fail "$name writer: $bad failed round(s): $(head -3 "$WORK/$name.errors")"
+}
+case_rename() {
+  local x=rename_email y=rename_email_contract w1 w2 d n=0 bad=0 code
+  local blue="$CONVOY_LOCAL_DIR/agents/app1.ini" green="$CONVOY_LOCAL_DIR/agents/app2.ini"
+  [[ -f "$green" && -f "$blue" ]] || { fail "no app1/app2 agents in the local cluster"; return; }
+  bash "$LC" up >/dev/null 2>&1 # every agent running (an earlier case may have stopped one)
+  for f in "$blue" "$green"; do sed -i 's/^app_version = .*/app_version = r1/' "$f"; done
+  kill -HUP "$(agent_pid app1)" "$(agent_pid app2)"
+  q primary "CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL DEFAULT 'none', val int NOT NULL)"
+  q primary "INSERT INTO accounts SELECT g, 'a' || g || '@example.com', g % 100 FROM generate_series(1, 200000) g"
+  printf '\\set id random(1, 200000)\n\\set nid random(1000000, 2000000000)\nUPDATE accounts SET email = '"'"'v1-'"'"' || :id WHERE id = :id;\nINSERT INTO accounts (id, email, val) VALUES (:nid, '"'"'v1-new-'"'"' || :nid, 1) ON CONFLICT (id) DO NOTHING;\n' >"$WORK/v1.sql"
+  printf '\\set id random(1, 200000)\n\\set nid random(1000000, 2000000000)\nUPDATE accounts SET email_address = '"'"'v2-'"'"' || :id WHERE id = :id;\nINSERT INTO accounts (id, email_address, val) VALUES (:nid, '"'"'v2-new-'"'"' || :nid, 2) ON CONFLICT (id) DO NOTHING;\n' >"$WORK/v2.sql"
+  w1="$(writer v1 "$WORK/v1.sql")"
+  mig $x "-- convoy:expand
+-- convoy:app-version r2
+-- convoy:contract-hold 1s
+-- convoy:batch-target 50ms
+ALTER TABLE accounts RENAME COLUMN email TO email_address;"
+  timeout 120 "$CONVOY" gate wait $x --cluster "$CONVOY_CLUSTER" >"$WORK/rn.out" 2>&1
+  code=$?
+  [[ $code == 0 ]] || { fail "the expand gate: exit $code $(cat "$WORK/rn.out")"; stop_writer v1 "$w1"; return; }
+  d="$(disagree)"
+  [[ "$d" == 0 ]] && ok "expand done: email and email_address agree on all $(q primary "SELECT count(*) FROM accounts") rows" ||
+    fail "after the expand $d rows disagree"
+  # green deploys r2: it writes the new name while v1 still writes the old one
+  sed -i 's/^app_version = .*/app_version = r2/' "$green" && kill -HUP "$(agent_pid app2)"
+  w2="$(writer v2 "$WORK/v2.sql")"
+  printf -- '-- convoy:name %s\n-- convoy:contract %s\nALTER TABLE accounts RENAME COLUMN email TO email_address;\n' $y $x >"$WORK/$y.sql"
+  "$CONVOY" apply --cluster "$CONVOY_CLUSTER" --detach -q "$WORK/$y.sql" >"$WORK/$y.submit" 2>&1 ||
+    fail "submitting $y: $(tail -5 "$WORK/$y.submit")"
+  for _ in $(seq 1 15); do # 3 s of both writers, the columns checked every 0.2 s
+    d="$(disagree)"
+    n=$((n + 1))
+    [[ "$d" == 0 ]] || bad=$((bad + 1))
+    sleep 0.2
+  done
+  ((bad == 0)) && ok "both writers running: the columns agreed in $n of $n checks" ||
+    fail "the columns disagreed in $bad of $n checks"
+  is_status $y waiting && ok "contract waits while blue runs r1" || fail "$y is $(status_of $y) while blue runs r1"
+  # blue is retired: its writer stops, its node reports r2; then the contract runs
+  stop_writer v1 "$w1"
+  sed -i 's/^app_version = .*/app_version = r2/' "$blue" && kill -HUP "$(agent_pid app1)"
+  finish $y 60
+  stop_writer v2 "$w2"
+  writer_ok v1
+  writer_ok v2
+  [[ "$(q primary "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attnum > 0 AND NOT attisdropped")" == "id,val,email_address" ]] &&
+    ok "after the contract only email_address remains (default $(q primary "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'accounts'::regclass"), $(q primary "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'accounts'::regclass AND NOT tgisinternal") triggers)" ||
+    fail "columns after the contract: $(q primary "SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attnum > 0 AND NOT attisdropped")"
+  [[ "$(q primary "SELECT count(*) FROM accounts WHERE email_address IS NULL")" == 0 ]] ||
+    fail "NULL email_address after the contract"
 }
 
 for CASE in "${CASES[@]}"; do
