@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *actor_name;
+/* per thread: the coordinator's driver and its HTTP threads each act for someone (no heap, so
+ * nothing outlives a thread) */
+static _Thread_local char actor_name[256];
 
 /* Idempotent: creates version 2, or upgrades a version 1 schema in place. */
 static const char schema_sql[] =
@@ -150,14 +152,13 @@ static const char schema_sql[] =
 void
 state_set_actor(const char *actor)
 {
-    free(actor_name);
-    actor_name = xstrdup(actor);
+    snprintf(actor_name, sizeof(actor_name), "%s", actor ? actor : "");
 }
 
 const char *
 state_actor(void)
 {
-    return actor_name ? actor_name : "convoy";
+    return actor_name[0] ? actor_name : "convoy";
 }
 
 bool

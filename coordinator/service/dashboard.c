@@ -113,6 +113,7 @@ dashboard_request(pg_t *pg,
     const char *verb = op_names[op];
 
     log_info("operator request from the dashboard (%s): %s %s", client, verb, name);
+    state_set_actor(actor); /* this HTTP thread's own (the actor is per thread) */
     if (op == OP_ABORT) {
         /* exactly what `convoy abort` runs; the driver stops at its next safe point */
         abort_req_t req = {0};
