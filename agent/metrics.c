@@ -283,13 +283,18 @@ sample_replica(pg_t *pg, metrics_state_t *st, Convoy__Wire__Report *r)
 static const char primary_sql[] =
     "SELECT s.in_recovery, s.current_lsn, s.active, s.waiting,"
     " r.application_name, host(r.client_addr) AS client_addr, r.state,"
-    " r.sent_lsn, r.replay_lsn, extract(epoch FROM r.replay_lag)::float8 AS replay_lag_s"
+    " r.sent_lsn, r.replay_lsn, extract(epoch FROM r.replay_lag)::float8 AS replay_lag_s,"
+    " s.commits, s.rollbacks, s.deadlocks"
     " FROM (SELECT pg_is_in_recovery() AS in_recovery,"
     "  CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_lsn() END AS current_lsn,"
     "  (SELECT count(*) FROM pg_stat_activity AS a"
     "    WHERE a.state = 'active' AND a.backend_type = 'client backend'"
     "    AND a.pid <> pg_backend_pid()) AS active,"
-    "  (SELECT count(*) FROM pg_stat_activity AS a WHERE a.wait_event_type = 'Lock') AS waiting"
+    "  (SELECT count(*) FROM pg_stat_activity AS a WHERE a.wait_event_type = 'Lock') AS waiting,"
+    /* the application's health as the server counts it (every database) */
+    "  (SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database) AS commits,"
+    "  (SELECT coalesce(sum(xact_rollback), 0) FROM pg_stat_database) AS rollbacks,"
+    "  (SELECT coalesce(sum(deadlocks), 0) FROM pg_stat_database) AS deadlocks"
     " ) AS s"
     " LEFT JOIN pg_stat_replication AS r ON true"
     " ORDER BY r.application_name, r.pid";
@@ -301,7 +306,7 @@ sample_primary(pg_t *pg, metrics_state_t *st, int64_t now_ms, Convoy__Wire__Repo
     pg_status_t s = pg_run(pg, primary_sql, 0, NULL, &res);
     bool in_recovery;
     uint64_t lsn;
-    int64_t active, waiting;
+    int64_t active, waiting, commits, rollbacks, deadlocks;
     int rows, bad = -1;
 
     if (s != PG_OK) {
@@ -309,7 +314,7 @@ sample_primary(pg_t *pg, metrics_state_t *st, int64_t now_ms, Convoy__Wire__Repo
         return s;
     }
     rows = PQntuples(res);
-    if (rows < 1 || PQnfields(res) != 10) {
+    if (rows < 1 || PQnfields(res) != 13) {
         PQclear(res);
         metrics_report_fail(r, AGENT_PRIMARY, "the report query returned an unexpected shape");
         return PG_ERROR;
@@ -322,6 +327,12 @@ sample_primary(pg_t *pg, metrics_state_t *st, int64_t now_ms, Convoy__Wire__Repo
         bad = 2;
     else if (!col_int64(res, 0, 3, 0, UINT32_MAX, &waiting))
         bad = 3;
+    else if (!col_int64(res, 0, 10, 0, INT64_MAX, &commits))
+        bad = 10;
+    else if (!col_int64(res, 0, 11, 0, INT64_MAX, &rollbacks))
+        bad = 11;
+    else if (!col_int64(res, 0, 12, 0, INT64_MAX, &deadlocks))
+        bad = 12;
     if (bad >= 0) {
         s = bad_value(r, AGENT_PRIMARY, res, bad);
         PQclear(res);
@@ -368,6 +379,9 @@ sample_primary(pg_t *pg, metrics_state_t *st, int64_t now_ms, Convoy__Wire__Repo
     r->current_lsn = lsn;
     r->active_backends = (uint32_t)active;
     r->waiting_backends = (uint32_t)waiting;
+    r->xact_commit = (uint64_t)commits;
+    r->xact_rollback = (uint64_t)rollbacks;
+    r->deadlocks = (uint64_t)deadlocks;
     /* a rate needs two samples on the same server: -1 (unknown) until then */
     r->wal_bytes_per_s = -1;
     if (st->have_prev && now_ms > st->prev_ms && lsn >= st->prev_lsn)

@@ -629,6 +629,9 @@ bind = $(coordinator_endpoint)
 key_file = $DIR/keys/coordinator.key
 heartbeat = 100ms
 max_lag = 1s
+; the primary's pg_stat_database: more than 200 rolled-back transactions a second hold a
+; backfill (off by default; a deadlock always does)
+rollback_rate_limit = 200
 http = 127.0.0.1:${PORT[http]}
 http_token_file = $DIR/keys/http.token
 INI

@@ -100,6 +100,15 @@ fleet_unmeasurable(const node_view_t *v, size_t n, const throttle_limits_t *lim,
     return false;
 }
 
+/* A health hold: hold; past health_grace, pause for an operator (or abort, health_action). */
+static gate_verdict_t
+health_verdict(const throttle_limits_t *lim, const throttle_query_t *q)
+{
+    if (q->held_ms <= lim->health_grace_ms)
+        return GATE_HOLD;
+    return lim->health_abort ? GATE_ABORT : GATE_PAUSE;
+}
+
 void
 throttle_decide(const node_view_t *v,
                 size_t n,
@@ -119,9 +128,24 @@ throttle_decide(const node_view_t *v,
         for (size_t i = 0; i < n; i++) {
             if (!v[i].app || v[i].error_rate < 0 || v[i].error_rate <= lim->error_rate_limit)
                 continue;
-            say(o, q->held_ms > lim->health_grace_ms ? GATE_PAUSE : GATE_HOLD,
-                "app node %s error rate %.1f/s > %.1f/s%s", v[i].name, v[i].error_rate,
-                lim->error_rate_limit,
+            say(o, health_verdict(lim, q), "app node %s error rate %.1f/s > %.1f/s%s", v[i].name,
+                v[i].error_rate, lim->error_rate_limit,
+                q->held_ms > lim->health_grace_ms ? " for longer than health_grace" : "");
+            return;
+        }
+        /* ... and as the primary counts it: deadlocks, rolled-back transactions */
+        for (size_t i = 0; i < n; i++) {
+            bool dl, rb;
+            if (v[i].replica || v[i].app || v[i].cache)
+                continue;
+            dl = lim->deadlock_rate_limit >= 0 && v[i].deadlock_rate > lim->deadlock_rate_limit;
+            rb = lim->rollback_rate_limit >= 0 && v[i].rollback_rate > lim->rollback_rate_limit;
+            if (!dl && !rb)
+                continue;
+            say(o, health_verdict(lim, q), "primary %s: %s %.1f/s > %.1f/s (pg_stat_database)%s",
+                v[i].name, dl ? "deadlocks" : "rolled-back transactions",
+                dl ? v[i].deadlock_rate : v[i].rollback_rate,
+                dl ? lim->deadlock_rate_limit : lim->rollback_rate_limit,
                 q->held_ms > lim->health_grace_ms ? " for longer than health_grace" : "");
             return;
         }

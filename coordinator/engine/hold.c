@@ -3,12 +3,16 @@
 
 #include "convoy/gates.h"
 #include "convoy/log.h"
+#include "convoy/risk.h"
 #include "convoy/state.h"
 #include "convoy/util.h"
+#include "convoy/window.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Two reasons are the same hold when they differ only in their figures. */
 static bool
@@ -101,6 +105,85 @@ contract_open(const hold_ctx_t *h, char *why, size_t len)
     return false;
 }
 
+int64_t
+hold_clock_now(void)
+{
+    static int64_t offset; /* CONVOY_NOW - the real clock at the first read (test only) */
+    static bool read;
+    const char *env;
+    int64_t t;
+
+    if (!read) {
+        read = true;
+        env = getenv("CONVOY_NOW");
+        if (env && *env && window_parse_iso8601(env, &t))
+            offset = t - (int64_t)time(NULL);
+        else if (env && *env)
+            log_warn("CONVOY_NOW='%s' is not an ISO 8601 time (2026-12-05T02:30:00Z): ignored",
+                     env);
+    }
+    return (int64_t)time(NULL) + offset;
+}
+
+bool
+hold_window_open(pg_t *pg, const plan_t *p, char *why, size_t len)
+{
+    window_t w;
+    char err[512], at[64], in[64];
+    risk_t r;
+    sb_t tables;
+    PGresult *res = NULL;
+    int64_t bytes = -1, rows = -1, now, opens;
+    const char *param[1];
+    bool open;
+
+    if (p->window == NULL)
+        return true;
+    if (!window_parse(p->window, &w, err, sizeof(err))) {
+        snprintf(why, len, "the stored window cannot be read: %s", err); /* fail closed */
+        return false;
+    }
+    /* the largest table the plan locks, now (the risk grows with it) */
+    sb_init(&tables);
+    sb_putc(&tables, '{');
+    for (size_t i = 0; i < p->n_steps; i++)
+        for (int k = 0; k < p->steps[i].n_locks; k++) {
+            sb_printf(&tables, "%s\"", tables.len > 1 ? "," : "");
+            for (const char *c = p->steps[i].locks[k].table; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                    sb_putc(&tables, '\\');
+                sb_putc(&tables, *c);
+            }
+            sb_putc(&tables, '"');
+        }
+    sb_putc(&tables, '}');
+    param[0] = tables.data;
+    if (pg_run(pg,
+               "SELECT coalesce(max(pg_total_relation_size(c.oid)), -1), "
+               "coalesce(max(c.reltuples)::bigint, -1) FROM unnest($1::text[]) t(name) "
+               "JOIN pg_class c ON c.oid = to_regclass(t.name)",
+               1, param, &res) == PG_OK &&
+        PQntuples(res) == 1) {
+        bytes = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        rows = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    sb_free(&tables);
+    risk_assess(p, bytes, rows, NULL, &r);
+    now = hold_clock_now();
+    open = r.score < p->risk_threshold || window_contains(&w, now);
+    if (!open) {
+        opens = window_next_open(&w, now);
+        window_format_time(&w, opens, at, sizeof(at));
+        format_duration((opens - now) * 1000, in, sizeof(in));
+        snprintf(why, len,
+                 "outside the maintenance window \"%s\": risk %d >= %d (%s); it opens %s, in %s",
+                 p->window, r.score, p->risk_threshold, r.n_reasons ? r.reasons[0] : "", at, in);
+    }
+    risk_free(&r);
+    return open;
+}
+
 /* The lifecycle edge of a contract phase's wait (running <-> waiting); false when fenced. */
 static bool
 contract_edge(const hold_ctx_t *h, mig_event_t ev, const char *why, mig_status_t *st)
@@ -122,6 +205,17 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
     mig_status_t st = known;
     exec_result_t res = XR_OK;
     int asks = 0;
+    plan_t stored = {0}; /* before a step: the stored plan, for its maintenance window */
+    bool have_plan = false;
+
+    if (q->point == GATE_BEFORE_STEP) {
+        char **status = NULL, *err = NULL;
+        have_plan = state_load_plan(h->pg, h->name, &stored, &status, &err);
+        if (!have_plan)
+            log_warn("holding %s: %s", h->name, err ? err : "cannot read the stored plan");
+        strv_free(status, have_plan ? stored.n_steps : stored.n_steps + 1);
+        free(err);
+    }
 
     for (;;) {
         gate_verdict_t v = GATE_GO;
@@ -144,6 +238,8 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
             snprintf(why, sizeof(why), "paused by request (convoy resume %s continues)", h->name);
             v = GATE_HOLD;
             t0 = now_mono_ms(); /* a bounded hold starts again after the operator resumes */
+        } else if (have_plan && !hold_window_open(h->pg, &stored, why, sizeof(why))) {
+            v = GATE_HOLD;
         } else if (h->contract_of && !contract_open(h, why, sizeof(why))) {
             v = GATE_HOLD;
             if (st == MIG_RUNNING && !contract_edge(h, EV_GATE_WAIT, why, &st)) {
@@ -162,6 +258,21 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
         }
         if (v == GATE_GO)
             break;
+        if (v == GATE_ABORT) {
+            /* health_action = abort: the second check failed too; abort as an operator would */
+            mig_status_t to;
+            char *detail = xasprintf("health did not recover within health_grace: %s", why);
+            transition_result_t tr =
+                state_transition(h->pg, h->name, h->token, EV_ABORT_REQUEST, detail, &to);
+            free(detail);
+            if (tr == TR_FENCED || tr == TR_ERROR) {
+                res = lost(h);
+                break;
+            }
+            log_warn("%s: aborting: %s", h->name, why);
+            res = XR_ABORT;
+            break;
+        }
         if (v == GATE_PAUSE) {
             mig_status_t to;
             transition_result_t tr =
@@ -217,5 +328,6 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
         emit_hold(h, q, "");
         free(detail);
     }
+    plan_free(&stored);
     return res;
 }

@@ -107,14 +107,33 @@ on_cluster_key(reader_t *r, const char *key, const char *v)
         c->error_rate_limit = strtod(v, &end);
         if (end == v || *end != '\0' || c->error_rate_limit < 0)
             err_at(r, r->line, "error_rate_limit = %s: errors per second, e.g. 5 or 0.5", v);
+    } else if (!strcmp(key, "rollback_rate_limit") || !strcmp(key, "deadlock_rate_limit")) {
+        double *out = key[0] == 'r' ? &c->rollback_rate_limit : &c->deadlock_rate_limit;
+        char *end = NULL;
+        if (!strcmp(v, "off")) {
+            *out = -1;
+        } else {
+            *out = strtod(v, &end);
+            if (end == v || *end != '\0' || *out < 0)
+                err_at(r, r->line, "%s = %s: per second on the primary, e.g. 50 or 0, or off", key,
+                       v);
+        }
+    } else if (!strcmp(key, "health_action")) {
+        if (!strcmp(v, "pause") || !strcmp(v, "abort"))
+            c->health_abort = v[0] == 'a';
+        else
+            err_at(r, r->line,
+                   "health_action = %s: pause (wait for an operator, the default) or abort", v);
     } else if (!strcmp(key, "insecure")) {
         if (!parse_bool(v, &c->insecure))
             err_at(r, r->line, "insecure = %s: write true or false", v);
     } else
         err_at(r, r->line,
                "unknown key `%s` in [cluster] (known: name, bind, key_file, heartbeat, max_lag, "
-               "replay_timeout, reader_hold, error_rate_limit, health_grace, pause_file, http, "
-               "http_token_file, insecure)",
+               "replay_timeout, reader_hold, error_rate_limit, health_grace, "
+               "rollback_rate_limit, deadlock_rate_limit, health_action, pause_file, http, "
+               "http_token_file, "
+               "insecure)",
                key);
     return 1;
 }
@@ -204,6 +223,8 @@ cluster_load(const char *path, cluster_t *c, char **errors)
     c->reader_hold_ms = 30000;
     c->error_rate_limit = 1.0;
     c->health_grace_ms = 30000;
+    c->rollback_rate_limit = -1; /* off: an application's normal rollbacks vary too much */
+    c->deadlock_rate_limit = 0;  /* any deadlock on the primary holds the next batch */
     r.c = c;
     sb_init(&r.errors);
     r.f = fopen(path, "r");

@@ -53,6 +53,11 @@ typedef struct {
     int64_t last_seen_ms; /* -1: never */
     bool hello;
     bool left; /* it said goodbye (a clean stop) and has not said HELLO since */
+    /* the primary's pg_stat_database counters: the last sample a rate was taken from, and the
+     * rates over about the last second (-1: not known yet) */
+    uint64_t db_rollbacks, db_deadlocks;
+    int64_t db_sample_ms;
+    double rollback_rate, deadlock_rate;
     /* the last REPORT */
     bool reported;
     bool db_ok;
@@ -225,6 +230,8 @@ decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay
         v->n_readers = n->n_readers;
         v->oldest_reader_pid = n->oldest_pid;
         v->oldest_reader_age_s = n->oldest_age;
+        v->rollback_rate = n->db_sample_ms > 0 ? n->rollback_rate : -1;
+        v->deadlock_rate = n->db_sample_ms > 0 ? n->deadlock_rate : -1;
     }
     lim.heartbeat_ms = sv->cl.heartbeat_ms;
     lim.max_lag_ms = sv->max_lag_ms;
@@ -232,6 +239,9 @@ decide(service_t *sv, gate_query_t *q, char *why, size_t why_len, int64_t *delay
     lim.reader_hold_ms = sv->cl.reader_hold_ms;
     lim.error_rate_limit = sv->cl.error_rate_limit;
     lim.health_grace_ms = sv->cl.health_grace_ms;
+    lim.rollback_rate_limit = sv->cl.rollback_rate_limit;
+    lim.deadlock_rate_limit = sv->cl.deadlock_rate_limit;
+    lim.health_abort = sv->cl.health_abort;
     lim.flag_file =
         sv->cl.pause_file && access(sv->cl.pause_file, F_OK) == 0 ? sv->cl.pause_file : NULL;
     throttle_decide(views, n_views, &lim, &tq, &out);
@@ -739,6 +749,26 @@ bad_frame(const transport_frame_t *f, node_t *n, const char *what)
     }
 }
 
+/* The primary's rollback and deadlock rates, from samples at least a second apart. */
+static void
+db_rates(node_t *n, const Convoy__Wire__Report *r)
+{
+    int64_t now = now_mono_ms(), dt = now - n->db_sample_ms;
+
+    if (n->db_sample_ms > 0 && dt < 1000)
+        return;
+    if (n->db_sample_ms > 0 && r->xact_rollback >= n->db_rollbacks &&
+        r->deadlocks >= n->db_deadlocks) {
+        n->rollback_rate = (double)(r->xact_rollback - n->db_rollbacks) * 1000.0 / (double)dt;
+        n->deadlock_rate = (double)(r->deadlocks - n->db_deadlocks) * 1000.0 / (double)dt;
+    } else {
+        n->rollback_rate = n->deadlock_rate = -1; /* the first sample, or the stats were reset */
+    }
+    n->db_rollbacks = r->xact_rollback;
+    n->db_deadlocks = r->deadlocks;
+    n->db_sample_ms = now;
+}
+
 static void
 on_report(node_t *n, const Convoy__Wire__Report *r)
 {
@@ -759,6 +789,8 @@ on_report(node_t *n, const Convoy__Wire__Report *r)
         snprintf(n->app_version, sizeof(n->app_version), "%s",
                  r->app_version ? r->app_version : "");
     }
+    if (!n->replica && !n->cache && !n->app && r->db_ok)
+        db_rates(n, r);
     if (n->cache) {
         n->redis_ok = r->redis_ok;
         snprintf(n->redis_error, sizeof(n->redis_error), "%s",

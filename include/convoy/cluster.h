@@ -35,9 +35,14 @@ typedef struct {
     int64_t reader_hold_ms;
     double error_rate_limit; /* app errors per second above which the migration holds */
     int64_t health_grace_ms; /* held that long for app health: paused for an operator */
-    char *pause_file;        /* NULL: none */
-    char *http;              /* the gate API's HOST:PORT; NULL: off */
-    char *http_token_file;   /* its bearer token (required with http) */
+    /* the primary's pg_stat_database (every database): rates above which the migration holds;
+     * < 0: not watched */
+    double rollback_rate_limit; /* rolled-back transactions per second */
+    double deadlock_rate_limit; /* deadlocks per second (0: any deadlock holds) */
+    bool health_abort;          /* health_action = abort: abort after health_grace, not pause */
+    char *pause_file;           /* NULL: none */
+    char *http;                 /* the gate API's HOST:PORT; NULL: off */
+    char *http_token_file;      /* its bearer token (required with http) */
     bool insecure;
     cluster_node_t *nodes;
     size_t n_nodes;

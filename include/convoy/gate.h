@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { GATE_GO, GATE_HOLD, GATE_PAUSE } gate_verdict_t;
+/* GATE_ABORT: the application's health did not recover within its grace (health_action =
+ * abort): the engine aborts at this safe point, as `convoy abort` would. */
+typedef enum { GATE_GO, GATE_HOLD, GATE_PAUSE, GATE_ABORT } gate_verdict_t;
 
 typedef enum {
     GATE_BEFORE_STEP,  /* before step `step` starts (s: the step) */

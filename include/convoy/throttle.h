@@ -52,6 +52,9 @@ typedef struct {
     int n_readers;
     int oldest_reader_pid;
     double oldest_reader_age_s;
+    /* the primary: pg_stat_database rates over about the last second (< 0: not known yet) */
+    double rollback_rate;
+    double deadlock_rate;
 } node_view_t;
 
 typedef struct {
@@ -59,9 +62,12 @@ typedef struct {
     int64_t max_lag_ms;
     int64_t replay_timeout_ms;
     int64_t reader_hold_ms;
-    double error_rate_limit; /* app errors per second */
-    int64_t health_grace_ms; /* an app-health hold this long pauses for an operator */
-    const char *flag_file;   /* non-NULL: it exists, hold */
+    double error_rate_limit;    /* app errors per second */
+    int64_t health_grace_ms;    /* an app-health hold this long pauses for an operator */
+    double rollback_rate_limit; /* the primary's rollbacks per second; < 0: not watched */
+    double deadlock_rate_limit; /* the primary's deadlocks per second; < 0: not watched */
+    bool health_abort;          /* a health hold past health_grace aborts instead of pausing */
+    const char *flag_file;      /* non-NULL: it exists, hold */
 } throttle_limits_t;
 
 typedef struct {

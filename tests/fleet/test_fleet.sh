@@ -5,7 +5,7 @@
 #   tests/fleet/test_fleet.sh BUILD_DIR [CASE...]
 #
 # Cases: lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat
-# cache health bluegreen rename
+# cache health dbhealth bluegreen rename
 # (default: all). Every case
 # asserts from the database's own records (checkpoint and step timestamps, the audit log),
 # not from timers in this script. Exit 0 when all pass, 1 otherwise, 77 when PostgreSQL 15
@@ -16,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_fleet.sh BUILD_DIR [CASE...]}" && pwd)"
 shift
 CASES=("$@")
-((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache health bluegreen rename)
+((${#CASES[@]})) || CASES=(lag agent_gone ddl_replay reader crash control bad_peers restarts gates verify audit compat cache health dbhealth bluegreen rename)
 
 command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]] || {
   echo "test_fleet: PostgreSQL server binaries not found: skipped"
@@ -631,6 +631,27 @@ ALTER TABLE events ADD COLUMN weight int;"
   finish $m 120
   q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'release' AND detail LIKE '%error rate%'" | grep -qv '^0$' &&
     ok "the rate recovered and the backfill went on by itself" || fail "no release after the error rate recovered"
+}
+
+# ---- 14b. the primary's own health: a burst of rolled-back transactions -------------------
+case_dbhealth() {
+  local m=db_health_hold stopper
+  printf 'BEGIN;\nSELECT 1;\nROLLBACK;\n' >"$WORK/rollback.sql"
+  mig $m "-- convoy:batch-target 50ms
+-- convoy:backfill tier = val % 7
+ALTER TABLE events ADD COLUMN tier int;"
+  wait_for 30 backfilling $m || { fail "the backfill never started"; return; }
+  # an application whose transactions start failing: thousands of rollbacks a second
+  pgbench -n -c 2 -j 1 -T 4 -f "$WORK/rollback.sql" >"$WORK/rollback.out" 2>&1 &
+  stopper=$!
+  wait_for 4 bash -c "psql -X -At -c \"SELECT hold_reason FROM convoy.migrations WHERE name = '$m'\" | grep -q 'rolled-back transactions'" &&
+    ok "held: $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")" ||
+    { is_status $m done && log "note [$CASE]: the backfill finished before the burst" ||
+      fail "no hold during the rollback burst: $(q primary "SELECT status, hold_reason FROM convoy.migrations WHERE name = '$m'")"; }
+  wait "$stopper"
+  finish $m 120
+  q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'release' AND detail LIKE '%rolled-back%'" | grep -qv '^0$' &&
+    ok "the rollbacks stopped and the backfill went on by itself" || fail "no release after the burst"
 }
 
 # ---- 15. blue-green: expand gate for green, contract gate after blue moves on -----------

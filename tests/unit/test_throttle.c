@@ -161,7 +161,7 @@ set_case_specials(const tcase_t *c, node_view_t *v)
 static void
 run_case(const tcase_t *c, node_view_t *v)
 {
-    throttle_limits_t lim = {100, 1000, 60000, 30000, 5.0, 30000, c->flag};
+    throttle_limits_t lim = {100, 1000, 60000, 30000, 5.0, 30000, 50.0, 0, false, c->flag};
     throttle_query_t q = {c->point, c->exclusive, "public.users", c->lsn, 4, c->held_ms};
     throttle_out_t out;
 
@@ -316,6 +316,61 @@ test_app_health(void **state)
     run_case(&c, v);
 }
 
+/* The primary's pg_stat_database: deadlocks (any) and rollbacks (over 50/s) hold; a long one
+ * pauses; unknown rates (-1) judge nothing. */
+static void
+test_db_health(void **state)
+{
+    node_view_t v[3];
+    tcase_t c = {"db health",
+                 {PRIMARY, R("r1", 0), R("r2", 0)},
+                 GATE_BEFORE_BATCH,
+                 false,
+                 0,
+                 0,
+                 NULL,
+                 GATE_GO,
+                 NULL,
+                 false};
+    (void)state;
+    set_case_specials(&c, v);
+    v[0].rollback_rate = v[0].deadlock_rate = -1;
+    run_case(&c, v); /* not sampled twice yet */
+    v[0].rollback_rate = 49.0;
+    v[0].deadlock_rate = 0;
+    run_case(&c, v);
+    v[0].rollback_rate = 120.0;
+    c.want = GATE_HOLD;
+    c.why = "primary p: rolled-back transactions 120.0/s > 50.0/s (pg_stat_database)";
+    run_case(&c, v);
+    v[0].deadlock_rate = 1.0;
+    c.why = "primary p: deadlocks 1.0/s > 0.0/s";
+    run_case(&c, v);
+    c.held_ms = 30001;
+    c.want = GATE_PAUSE;
+    c.why = "for longer than health_grace";
+    run_case(&c, v);
+    {
+        /* health_action = abort: the same long hold aborts instead */
+        throttle_limits_t lim = {100, 1000, 60000, 30000, 5.0, 30000, 50.0, 0, true, NULL};
+        throttle_query_t q = {GATE_BEFORE_BATCH, false, NULL, 0, 0, 30001};
+        throttle_out_t out;
+        throttle_decide(v, 3, &lim, &q, &out);
+        assert_int_equal(out.verdict, GATE_ABORT);
+        assert_non_null(strstr(out.why, "deadlocks 1.0/s"));
+        q.held_ms = 1000; /* within the grace: still only a hold */
+        throttle_decide(v, 3, &lim, &q, &out);
+        assert_int_equal(out.verdict, GATE_HOLD);
+    }
+    v[1].rollback_rate = 500; /* a replica's numbers are not the application's */
+    v[0].rollback_rate = 0;
+    v[0].deadlock_rate = 0;
+    c.held_ms = 0;
+    c.want = GATE_GO;
+    c.why = NULL;
+    run_case(&c, v);
+}
+
 /* Replica readers hold an ACCESS EXCLUSIVE step, bounded by reader_hold. */
 static void
 test_readers(void **state)
@@ -363,6 +418,7 @@ main(void)
         cmocka_unit_test(test_ring_lag),    cmocka_unit_test(test_table),
         cmocka_unit_test(test_fail_closed), cmocka_unit_test(test_readers),
         cmocka_unit_test(test_cache_agent), cmocka_unit_test(test_app_health),
+        cmocka_unit_test(test_db_health),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
