@@ -658,20 +658,20 @@ ALTER TABLE events ADD COLUMN tier int;"
 # app1 is blue (v1), app2 green (v2). Green may go live once the expand gate is open; the
 # contract file (DROP COLUMN of what v1 still reads) waits until blue runs v2 for the hold.
 ts() { q primary "SELECT extract(epoch FROM $1)"; }
-has_legacy() { q primary "SELECT count(*) FROM pg_attribute WHERE attrelid = 'profiles'::regclass AND attname = 'legacy' AND NOT attisdropped"; }
+has_legacy() { q primary "SELECT count(*) FROM pg_attribute WHERE attrelid = 'bg_profiles'::regclass AND attname = 'legacy' AND NOT attisdropped"; }
 case_bluegreen() {
   local x=bg_expand y=bg_contract code t_open t out green="$CONVOY_LOCAL_DIR/agents/app2.ini"
   local blue="$CONVOY_LOCAL_DIR/agents/app1.ini"
   [[ -f "$green" && -f "$blue" ]] || { fail "no app1/app2 agents in the local cluster"; return; }
-  q primary "CREATE TABLE profiles (id bigint PRIMARY KEY, legacy text, val int NOT NULL)"
-  q primary "INSERT INTO profiles SELECT g, 'l' || g, g % 100 FROM generate_series(1, 200000) g"
+  q primary "CREATE TABLE bg_profiles (id bigint PRIMARY KEY, legacy text, val int NOT NULL)"
+  q primary "INSERT INTO bg_profiles SELECT g, 'l' || g, g % 100 FROM generate_series(1, 200000) g"
   sed -i 's/^app_version = .*/app_version = v2/' "$green" && kill -HUP "$(agent_pid app2)"
   mig $x "-- convoy:app-version v2
 -- convoy:contract-hold 2s
 -- convoy:batch-target 50ms
 -- convoy:cache key profile:{id}
 -- convoy:backfill score = val * 2
-ALTER TABLE profiles ADD COLUMN score int;"
+ALTER TABLE bg_profiles ADD COLUMN score int;"
   wait_for 30 backfilling $x || { fail "the backfill never started"; return; }
   "$CONVOY" gate wait $x --cluster "$CONVOY_CLUSTER" --timeout 300ms >"$WORK/bg.out" 2>&1
   code=$?
@@ -700,13 +700,13 @@ ALTER TABLE profiles ADD COLUMN score int;"
     [[ "$pending" == 0 ]] &&
     ok "expand gate opened after done, verification and cache confirmation (+$(awk -v o="$t_open" -v c="$t_conf" 'BEGIN { printf "%.0f", (o - c) * 1000 }') ms after the last confirmation)" ||
     fail "expand gate opened at $t_open; done $t_done, verified $t_ver, last confirmation $t_conf, $pending pending"
-  [[ "$(q primary "SELECT count(*) FROM profiles WHERE score IS DISTINCT FROM val * 2")" == 0 ]] ||
+  [[ "$(q primary "SELECT count(*) FROM bg_profiles WHERE score IS DISTINCT FROM val * 2")" == 0 ]] ||
     fail "the backfill is not complete"
   "$CONVOY" gate show $x --gate contract --cluster "$CONVOY_CLUSTER" >"$WORK/bg.out" 2>&1
   grep -q "app1 runs v1, not v2" "$WORK/bg.out" && ok "contract gate pending: $(grep -m1 'app1' "$WORK/bg.out" | sed 's/^ *//')" ||
     fail "contract gate while blue runs v1: $(cat "$WORK/bg.out")"
   # the contract phase: a follow-up file, DROP COLUMN of the column v1 still reads
-  printf -- '-- convoy:name %s\n-- convoy:contract %s\nALTER TABLE profiles DROP COLUMN legacy;\n' $y $x >"$WORK/$y.sql"
+  printf -- '-- convoy:name %s\n-- convoy:contract %s\nALTER TABLE bg_profiles DROP COLUMN legacy;\n' $y $x >"$WORK/$y.sql"
   "$CONVOY" apply --cluster "$CONVOY_CLUSTER" --detach -q "$WORK/$y.sql" >"$WORK/$y.submit" 2>&1 ||
     { fail "submitting $y: $(tail -5 "$WORK/$y.submit")"; return; }
   wait_for 30 is_status $y waiting || { fail "$y is $(status_of $y), not waiting"; return; }
