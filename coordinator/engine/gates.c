@@ -1,6 +1,7 @@
 /* gates.c: the deploy gates, evaluated from durable state (see include/convoy/gates.h). */
 #include "convoy/gates.h"
 
+#include "convoy/plan.h"
 #include "convoy/rollout.h"
 #include "convoy/state.h"
 #include "convoy/util.h"
@@ -9,36 +10,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The conditions of the expand gate: each unmet one is a reason; *fatal when one cannot hold. */
-static bool
-expand_conditions(pg_t *pg, const char *name, json_t *reasons, bool *fatal)
+/* The migration's one row from `sql` ($1 = name); NULL with the reason added when there is none. */
+static PGresult *
+migration_row(pg_t *pg, const char *sql, const char *name, json_t *reasons)
 {
     const char *p[1] = {name};
     PGresult *r = NULL;
 
-    if (pg_run(pg,
-               "SELECT m.status, m.current_step, m.n_steps, "
-               "(SELECT count(*) FROM convoy.invalidations i WHERE i.migration = m.name AND "
-               "i.confirmed_at IS NULL), "
-               "(SELECT count(*) FROM convoy.invalidations i WHERE i.migration = m.name), "
-               "(SELECT v.ok::text || ' ' || coalesce((SELECT e->>'node' || ': ' || (e->>'detail') "
-               "FROM jsonb_array_elements(v.report) e WHERE NOT (e->>'ok')::boolean LIMIT 1), '') "
-               "FROM convoy.verifications v WHERE v.migration = m.name ORDER BY v.id DESC LIMIT "
-               "1), "
-               /* the latest check of each app version: every one must pass */
-               "(SELECT string_agg(c.version || ': ' || (SELECT 'line ' || (e->>'line') || ' `' "
-               "|| (e->>'sql') || '`: ' || (e->>'reason') FROM jsonb_array_elements(c.report) e "
-               "WHERE e->>'level' = 'fail' LIMIT 1), '; ') FROM "
-               "(SELECT DISTINCT ON (version) * FROM convoy.compat WHERE migration = m.name ORDER "
-               "BY version, id DESC) c WHERE NOT c.ok) "
-               "FROM convoy.migrations m WHERE m.name = $1",
-               1, p, &r) != PG_OK ||
-        PQntuples(r) != 1) {
-        json_array_append_new(reasons,
-                              json_string(PQntuples(r) == 0 ? "no such migration" : pg_errmsg(pg)));
-        PQclear(r);
+    if (pg_run(pg, sql, 1, p, &r) == PG_OK && PQntuples(r) == 1)
+        return r;
+    json_array_append_new(
+        reasons, json_string(r && PQntuples(r) == 0 ? "no such migration" : pg_errmsg(pg)));
+    PQclear(r);
+    return NULL;
+}
+
+/* The conditions of the expand gate: each unmet one is a reason; *fatal when one cannot hold. */
+static bool
+expand_conditions(pg_t *pg, const char *name, json_t *reasons, bool *fatal)
+{
+    PGresult *r = migration_row(
+        pg,
+        "SELECT m.status, m.current_step, m.n_steps, "
+        "(SELECT count(*) FROM convoy.invalidations i WHERE i.migration = m.name AND "
+        "i.confirmed_at IS NULL), "
+        "(SELECT count(*) FROM convoy.invalidations i WHERE i.migration = m.name), "
+        "(SELECT v.ok::text || ' ' || coalesce((SELECT e->>'node' || ': ' || (e->>'detail') "
+        "FROM jsonb_array_elements(v.report) e WHERE NOT (e->>'ok')::boolean LIMIT 1), '') "
+        "FROM convoy.verifications v WHERE v.migration = m.name ORDER BY v.id DESC LIMIT "
+        "1), "
+        /* the latest check of each app version: every one must pass */
+        "(SELECT string_agg(c.version || ': ' || (SELECT 'line ' || (e->>'line') || ' `' "
+        "|| (e->>'sql') || '`: ' || (e->>'reason') FROM jsonb_array_elements(c.report) e "
+        "WHERE e->>'level' = 'fail' LIMIT 1), '; ') FROM "
+        "(SELECT DISTINCT ON (version) * FROM convoy.compat WHERE migration = m.name ORDER "
+        "BY version, id DESC) c WHERE NOT c.ok) "
+        "FROM convoy.migrations m WHERE m.name = $1",
+        name, reasons);
+
+    if (r == NULL)
         return false;
-    }
     {
         const char *st = PQgetvalue(r, 0, 0);
         long pending = strtol(PQgetvalue(r, 0, 3), NULL, 10);
@@ -75,21 +86,19 @@ expand_conditions(pg_t *pg, const char *name, json_t *reasons, bool *fatal)
 static bool
 contract_conditions(pg_t *pg, const char *name, json_t *reasons)
 {
-    const char *p[1] = {name};
-    PGresult *r = NULL, *f = NULL;
+    PGresult
+        *f = NULL,
+        *r = migration_row(
+            pg,
+            "SELECT settings->>'app_version', coalesce((settings->>'contract_hold_ms')::bigint, "
+            "" STATE_STR(
+                PLAN_DEFAULT_CONTRACT_HOLD_MS) "), cluster FROM convoy.migrations WHERE name = $1",
+            name, reasons);
     const char *version, *cluster;
     int64_t hold;
 
-    if (pg_run(pg,
-               "SELECT settings->>'app_version', coalesce((settings->>'contract_hold_ms')::bigint, "
-               "60000), cluster FROM convoy.migrations WHERE name = $1",
-               1, p, &r) != PG_OK ||
-        PQntuples(r) != 1) {
-        json_array_append_new(reasons,
-                              json_string(PQntuples(r) == 0 ? "no such migration" : pg_errmsg(pg)));
-        PQclear(r);
+    if (r == NULL)
         return false;
-    }
     version = PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0);
     cluster = PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2);
     hold = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
