@@ -35,6 +35,8 @@ ln -s "$BUILD/coordinator/convoy" "$CONVOY_BIN/convoy"
 ln -s "$BUILD/agent/convoy-agent" "$CONVOY_BIN/convoy-agent"
 CONVOY="$CONVOY_BIN/convoy"
 LC="$ROOT/deploy/local-cluster.sh"
+# shellcheck source=tests/fleet/lib.sh
+. "$ROOT/tests/fleet/lib.sh"
 FAILED=()
 
 cleanup() {
@@ -49,10 +51,7 @@ cleanup() {
   pkill -CONT -f "convoy-agent" 2>/dev/null || true
   bash "$LC" down >/dev/null 2>&1 || true
   # under ASan/UBSan: any report in a coordinator's or agent's log fails the run
-  if grep -l -E "Sanitizer|runtime error:" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log \
-    "$CONVOY_LOCAL_DIR"/logs/agent-*.log 2>/dev/null; then
-    grep -h -A30 -E "Sanitizer|runtime error:" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log \
-      "$CONVOY_LOCAL_DIR"/logs/agent-*.log | head -80
+  if sanitizer_reports "$CONVOY_LOCAL_DIR/logs"; then
     log "FAIL: a sanitizer report in the logs above"
     rc=1
   fi
@@ -70,7 +69,6 @@ fail() {
 }
 ok() { log "ok   [$CASE]: $*"; }
 
-psql_p() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 # q NODE SQL: runs SQL on primary, r1 or r2
 q() {
   local node="$1"
@@ -82,15 +80,6 @@ q() {
   esac
 }
 
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-  local limit="$1" t0=$SECONDS
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS - t0 >= limit)) && return 1
-    sleep 0.05
-  done
-}
 
 agent_pid() { cat "$CONVOY_LOCAL_DIR/pids/agent-$1.pid"; }
 coordinator_pid() { cat "$CONVOY_LOCAL_DIR/pids/coordinator${1:-}.pid"; }

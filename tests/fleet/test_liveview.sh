@@ -48,6 +48,8 @@ ln -s "$BUILD/coordinator/convoy" "$CONVOY_BIN/convoy"
 ln -s "$BUILD/agent/convoy-agent" "$CONVOY_BIN/convoy-agent"
 CONVOY="$CONVOY_BIN/convoy"
 LC="$ROOT/deploy/local-cluster.sh"
+# shellcheck source=tests/fleet/lib.sh
+. "$ROOT/tests/fleet/lib.sh"
 CDP="$ROOT/tests/fleet/liveview_cdp.py"
 ART="${CONVOY_TEST_ARTIFACTS:-$BUILD/liveview}"
 mkdir -p "$ART"
@@ -74,10 +76,7 @@ cleanup() {
   fi
   bash "$LC" down >/dev/null 2>&1 || true
   # under ASan/UBSan: any report in a coordinator's or agent's log fails the run
-  if grep -l -E "Sanitizer|runtime error:" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log \
-    "$CONVOY_LOCAL_DIR"/logs/agent-*.log 2>/dev/null; then
-    grep -h -A30 -E "Sanitizer|runtime error:" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log \
-      "$CONVOY_LOCAL_DIR"/logs/agent-*.log | head -80
+  if sanitizer_reports "$CONVOY_LOCAL_DIR/logs"; then
     log "FAIL: a sanitizer report in the logs above"
     rc=1
   fi
@@ -101,16 +100,7 @@ fail() {
 }
 ok() { log "ok   $*"; }
 
-psql_p() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 status_of() { psql_p -c "SELECT status FROM convoy.migrations WHERE name = '$1'"; }
-wait_for() {
-  local limit="$1" t0=$SECONDS
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS - t0 >= limit)) && return 1
-    sleep 0.1
-  done
-}
 # a free TCP port below the ephemeral range (as local-cluster.sh picks its own)
 free_port() {
   local p hex
