@@ -48,6 +48,17 @@ static const ccase_t cases[] = {
      "primary\nconninfo = x\n",
      {NULL},
      0},
+    {"health keys",
+     "[cluster]\nbind = tcp://127.0.0.1:7400\ninsecure = true\nrollback_rate_limit = 200\n"
+     "deadlock_rate_limit = off\nhealth_action = abort\n[node p]\nrole = primary\nconninfo = x\n",
+     {NULL},
+     0},
+    {"bad health keys",
+     "[cluster]\nbind = tcp://127.0.0.1:7400\ninsecure = true\nrollback_rate_limit = lots\n"
+     "health_action = panic\n[node p]\nrole = primary\nconninfo = x\n",
+     {":4: rollback_rate_limit = lots: per second on the primary, e.g. 50 or 0, or off",
+      ":5: health_action = panic: pause (wait for an operator, the default) or abort", NULL},
+     2},
     {"everything wrong at once",
      "[cluster]\nheartbeat = soon\nmax_lag = -1s\ncolour = blue\n[node a]\nrole = leader\n"
      "[node b]\nconninfo = y\nagent_key = nope\n[nodes]\nx = 1\n",
