@@ -357,6 +357,8 @@ wal_keep_size = 1GB
 hot_standby = on
 hot_standby_feedback = off
 max_standby_streaming_delay = 30s
+# which application statements use a change: convoy verify's usage evidence
+shared_preload_libraries = 'pg_stat_statements'
 logging_collector = off
 log_line_prefix = '%m [%p] %q%a '
 CONF
@@ -460,6 +462,8 @@ ensure_app_db() {
       die "primary: CREATE DATABASE app failed"
     say "primary: created database app"
   fi
+  pg_query "${PORT[primary]}" app "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null ||
+    say "primary: pg_stat_statements is not available (convoy verify shows no usage evidence)"
 }
 
 # One row of the primary's pg_stat_replication for a replica: state|lag bytes|replay_lag.

@@ -250,7 +250,8 @@ check_backfill(report_t *r, pg_t *pg, const step_t *s, int sample)
                                     "oid = '%s'::regclass)))))",
                                     s->table_sql);
         sql = xasprintf(
-            "WITH s AS (SELECT %s, %s AS v, (%s) AS want FROM %s %s LIMIT nullif($1::int, 0)) "
+            "/* convoy verify */ WITH s AS (SELECT %s, %s AS v, (%s) AS want FROM %s %s LIMIT "
+            "nullif($1::int, 0)) "
             "SELECT count(*) || ' ' || count(*) FILTER (WHERE v IS DISTINCT FROM want) || ' ' || "
             "coalesce(min(CASE WHEN v IS DISTINCT FROM want THEN (%s)::text END), '') FROM s",
             keys.data, s->column_sql, s->expr_sql, s->table_sql, tsm, keys.data);
@@ -280,9 +281,92 @@ check_backfill(report_t *r, pg_t *pg, const step_t *s, int sample)
 static char *
 aggregate_sql(const step_t *s)
 {
-    return xasprintf("SELECT count(*) || '/' || coalesce(sum(hashtextextended(coalesce(%s::text, "
+    return xasprintf("/* convoy verify */ SELECT count(*) || '/' || "
+                     "coalesce(sum(hashtextextended(coalesce(%s::text, "
                      "'<null>'), 0)), 0) FROM %s",
                      s->column_sql, s->table_sql);
+}
+
+/*
+ * "Used by application code as intended": the statements pg_stat_statements has seen that name
+ * each added column (convoy's own DDL and batches left out), and the scans of each index the
+ * plan built. Evidence for people, never a failure: a new column may not be used yet.
+ */
+static void
+check_usage(report_t *r, pg_t *pg, const plan_t *pl, const migration_t *m)
+{
+    char *have = value(pg,
+                       "SELECT count(*) > 0 FROM pg_extension WHERE extname = "
+                       "'pg_stat_statements'",
+                       0, NULL, NULL);
+    bool pgss = have && have[0] == 't';
+
+    free(have);
+    if (!pgss) {
+        check(r, "primary", "usage", true,
+              "pg_stat_statements is not installed here: no evidence of which application "
+              "queries use the change (shared_preload_libraries = 'pg_stat_statements' and "
+              "CREATE EXTENSION pg_stat_statements give it)");
+    }
+    for (size_t i = 0; pgss && m && i < m->n_actions; i++) {
+        const action_t *a = &m->actions[i];
+        const char *p[1];
+        PGresult *res = NULL;
+        char *word;
+        if (a->kind != ACT_ADD_COLUMN || a->column == NULL)
+            continue;
+        /* the column as a whole word; regex characters in its name are escaped */
+        {
+            sb_t w;
+            sb_init(&w);
+            sb_puts(&w, "\\m");
+            for (const char *c = a->column; *c; c++) {
+                if (strchr(".^$*+?()[]{}|\\", *c))
+                    sb_putc(&w, '\\');
+                sb_putc(&w, *c);
+            }
+            sb_puts(&w, "\\M");
+            word = sb_steal(&w);
+        }
+        p[0] = word;
+        /* not convoy's own: DDL, pre-checks, and the batches' key-range form */
+        if (pg_run(pg,
+                   "WITH s AS (SELECT query, calls FROM pg_stat_statements WHERE query ~* $1 AND "
+                   "query !~* '^\\s*(alter|create|drop|comment|lock|set)\\M' AND query !~* "
+                   "'select count\\(\\*\\) from|/\\* convoy' AND query !~ '\\) > \\(?\\$1\\)? "
+                   "AND|ctid >= \\$1') "
+                   "SELECT count(*), coalesce(sum(calls), 0), (SELECT left(query, 160) FROM s "
+                   "ORDER BY calls DESC LIMIT 1) FROM s",
+                   1, p, &res) == PG_OK &&
+            PQntuples(res) == 1) {
+            long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+            if (n > 0)
+                check(r, "primary", "usage", true,
+                      "column %s: %ld application statement(s) in pg_stat_statements name it, "
+                      "%s calls; the most called: `%s`",
+                      a->column, n, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+            else
+                check(r, "primary", "usage", true,
+                      "column %s: no application statement in pg_stat_statements names it yet",
+                      a->column);
+        }
+        PQclear(res);
+        free(word);
+    }
+    for (size_t i = 0; i < pl->n_steps; i++) {
+        const step_t *s = &pl->steps[i];
+        const char *p[1] = {s->index_name};
+        char *scans;
+        if (s->kind != STEP_INDEX || s->index_name == NULL)
+            continue;
+        scans = value(pg,
+                      "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE "
+                      "indexrelname = $1",
+                      1, p, NULL);
+        check(r, "primary", "usage", true, "index %s: %s scan(s) since statistics were reset",
+              s->index_name, scans ? scans : "?");
+        free(scans);
+    }
 }
 
 /* Waits up to wait_ms for the replica to replay `lsn`; true when it has. */
@@ -473,6 +557,7 @@ engine_verify(const verify_req_t *req, bool *passed, json_t **checks_out, char *
         }
         free(seen);
     }
+    check_usage(&r, pg, &pl, parsed ? &m : NULL);
     for (size_t i = 0; i < req->n_replicas; i++)
         check_replica(&r, pg, req->replica_names[i], req->replica_conninfos[i], &pl);
     if (!record(pg, req->name, r.ok, r.checks))

@@ -444,6 +444,13 @@ CREATE INDEX CONCURRENTLY users_doubled_idx ON users (doubled);"
   finish $m 120
   "$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" >"$WORK/v.out" 2>&1 && ok "a clean migration verifies" ||
     fail "clean verify: $(cat "$WORK/v.out")"
+  # the application starts using the column (and its index): verify shows the evidence
+  for i in 1 2 3; do q primary "SELECT id FROM users WHERE doubled = $((i * 84))" >/dev/null; done
+  "$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" >"$WORK/v.out" 2>&1
+  grep -q "column doubled: [1-9][0-9]* application statement(s) in pg_stat_statements name it" "$WORK/v.out" &&
+    grep -q "index users_doubled_idx: [1-9][0-9]* scan(s)" "$WORK/v.out" &&
+    ok "usage evidence: $(grep -o 'column doubled: [^;]*' "$WORK/v.out"); $(grep -o 'index users_doubled_idx: [^)]*' "$WORK/v.out"))" ||
+    fail "no usage evidence: $(grep usage "$WORK/v.out")"
   # a row corrupted after the backfill
   q primary "UPDATE users SET doubled = -1 WHERE id = 4242" >/dev/null
   out="$("$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" 2>&1)" && fail "corrupted row: verify passed" ||
