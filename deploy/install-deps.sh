@@ -5,7 +5,8 @@ set -euo pipefail
 # Exactly what builds, tests and benchmarks need: libzmq (the fleet's transport, CURVE via
 # libsodium), protobuf-c (the wire protocol, compiled at build time), inih (the cluster and
 # agent configs), hiredis (Redis invalidation, next); chromium (headless) and prometheus
-# (promtool, and a real server scraping /metrics) for the live view's test.
+# (promtool, and a real server scraping /metrics) for the live view's test; HypoPG
+# (hypothetical indexes) for convoy explain-review's test.
 PACKAGES=(
   build-essential
   cmake
@@ -25,6 +26,7 @@ PACKAGES=(
   libcmocka-dev
   postgresql-15
   postgresql-contrib
+  postgresql-15-hypopg
   redis-server
   clang-format
   jq

@@ -6,6 +6,8 @@
 
 /* convoy lint: a finding at or above --fail-on (the other codes are convoy/exit.h's). */
 #define EXIT_LINT_FINDINGS 9
+/* convoy explain-review: a statement's plan regresses. */
+#define EXIT_EXPLAIN_REGRESSION 10
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +39,13 @@ typedef struct {
     const char *format;  /* lint --format: text, json, sarif, github (NULL: text) */
     const char *fail_on; /* lint --fail-on: error, warning, info, never (NULL: error) */
     const char *schema;  /* lint --schema: the current schema as SQL, for offline runs */
+    const char *staging; /* rehearse --staging */
+    double scale;        /* rehearse --scale (0: default 1) */
+    const char *traffic; /* rehearse --traffic */
+    const char *compare; /* rehearse --baseline psql */
+    int top;              /* explain-review --top (0: default) */
+    double threshold_pct; /* explain-review --threshold, when has_threshold */
+    bool has_threshold;
     char *cluster_db;    /* owned: the primary's conninfo from the cluster config */
     char *cluster_name;  /* owned */
 } cli_opts_t;
@@ -60,6 +69,8 @@ int cmd_keygen(const cli_opts_t *o);
 int cmd_verify(const cli_opts_t *o);
 int cmd_init(const cli_opts_t *o);
 int cmd_compat(const cli_opts_t *o);
+int cmd_explain(const cli_opts_t *o);
+int cmd_rehearse(const cli_opts_t *o);
 /* The end-of-run report: $CONVOY_REPORT_DIR (default ./convoy-reports)/NAME.report.md, .json. */
 void cli_write_report(const cli_opts_t *o, const char *name);
 int cmd_gate(const cli_opts_t *o);

@@ -1,13 +1,60 @@
 /* cmd_plan.c: `convoy plan FILE`: print the plan, for people or as JSON. */
 #include "cli.h"
 #include "convoy/catalog.h"
+#include "convoy/hold.h"
 #include "convoy/lint.h"
 #include "convoy/log.h"
 #include "convoy/plan.h"
+#include "convoy/risk.h"
 #include "convoy/util.h"
+#include "convoy/window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+
+/* The plan's risk (docs/rehearse.md) and, with -- convoy:window, whether it would start now. */
+static json_t *
+plan_risk(const plan_t *plan, const facts_t *facts, FILE *text)
+{
+    int64_t bytes = -1, rows = -1, now = hold_clock_now();
+    json_t *j;
+    window_t w;
+    char err[512], at[64];
+    risk_t r;
+
+    for (size_t i = 0; i < facts->n_tables; i++) {
+        if (facts->tables[i].bytes > bytes)
+            bytes = facts->tables[i].bytes;
+        if (facts->tables[i].rows > rows)
+            rows = facts->tables[i].rows;
+    }
+    risk_assess(plan, bytes, rows, NULL, &r);
+    j = risk_to_json(&r, plan->risk_threshold);
+    if (text) {
+        fprintf(text, "\nrisk: %d/100, %s (a window applies from %d)\n", r.score,
+                risk_level(r.score, plan->risk_threshold), plan->risk_threshold);
+        for (size_t i = 0; i < r.n_reasons; i++)
+            fprintf(text, "  - %s\n", r.reasons[i]);
+    }
+    if (plan->window && window_parse(plan->window, &w, err, sizeof(err))) {
+        bool open = window_contains(&w, now), applies = r.score >= plan->risk_threshold;
+        int64_t next = window_next_open(&w, now);
+        window_format_time(&w, next, at, sizeof(at));
+        json_object_set_new(j, "window", json_string(plan->window));
+        json_object_set_new(j, "window_open_now", json_boolean(open));
+        json_object_set_new(j, "window_next_open", json_string(at));
+        json_object_set_new(j, "starts_now", json_boolean(open || !applies));
+        if (text)
+            fprintf(text, "window \"%s\": %s\n", plan->window,
+                    open      ? "open now: it would start now"
+                    : applies ? "closed: it would hold until the window opens"
+                              : "closed, but the risk is under the threshold: it would start now");
+        if (text && !open)
+            fprintf(text, "  the window next opens %s\n", at);
+    }
+    risk_free(&r);
+    return j;
+}
 
 int
 cmd_plan(const cli_opts_t *o)
@@ -60,9 +107,11 @@ cmd_plan(const cli_opts_t *o)
     if (o->json) {
         json_t *j = plan_to_json(&plan);
         json_object_set_new(j, "findings", lint_findings_json(&lint));
+        json_object_set_new(j, "risk", plan_risk(&plan, &facts, NULL));
         cli_print_json(j);
     } else {
         plan_print(&plan, stdout);
+        json_decref(plan_risk(&plan, &facts, stdout));
         lint_print_findings(&lint, stdout, "  ");
     }
     lint_result_free(&lint);

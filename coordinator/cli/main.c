@@ -40,6 +40,12 @@ enum {
     OPT_FAIL_ON = 1u << 18,
     OPT_SCHEMA = 1u << 19,
     OPT_WATCH = 1u << 20,
+    OPT_STAGING = 1u << 21,
+    OPT_SCALE = 1u << 22,
+    OPT_TRAFFIC = 1u << 23,
+    OPT_BASELINE = 1u << 24,
+    OPT_TOP = 1u << 25,
+    OPT_THRESHOLD = 1u << 26,
 };
 /* What every command accepts. */
 #define OPT_ALWAYS (OPT_VERBOSE | OPT_HELP)
@@ -69,7 +75,8 @@ static const cli_option_t options[] = {
     {OPT_BIND, "bind", 'b', "ENDPOINT",
      "bind here instead of the config's bind (a second coordinator)"},
     {OPT_INSECURE, "insecure", 'I', NULL, "plain text, no CURVE (said on every status line)"},
-    {OPT_OUT, "out", 'O', "PREFIX", "write PREFIX.key (mode 0600) and PREFIX.pub"},
+    {OPT_OUT, "out", 'O', "PREFIX",
+     "keygen: write PREFIX.key (mode 0600) and PREFIX.pub; rehearse: PREFIX.md, .html, .json"},
     {OPT_GATE, "gate", 'g', "GATE", "expand (default) or contract"},
     {OPT_TIMEOUT, "timeout", 't', "DURATION", "give up after this long (default: wait forever)"},
     {OPT_ROLE, "role", 'r', "ROLE", "the database role convoy will run as"},
@@ -82,6 +89,17 @@ static const cli_option_t options[] = {
      "offline: the current schema as SQL (pg_dump --schema-only) for existing columns"},
     {OPT_WATCH, "watch", 'w', NULL,
      "refresh a compact view every second until Ctrl-C (with --json: one line per refresh)"},
+    {OPT_STAGING, "staging", 's', "CONNINFO",
+     "rehearse: the database to rehearse on; its copies of the tables are replaced"},
+    {OPT_SCALE, "scale", 'e', "F", "rehearse: STAGING rows = PROD's x F (default 1, e.g. 0.1)"},
+    {OPT_TRAFFIC, "traffic", 'T', "FILE",
+     "rehearse: a pgbench script as the traffic (default: key reads and single-row updates)"},
+    {OPT_BASELINE, "baseline", 'B', "psql",
+     "rehearse: also run the file as written with psql, on a fresh copy, for comparison"},
+    {OPT_TOP, "top", 'N', "N",
+     "explain-review: EXPLAIN the N heaviest statements that touch the tables (default 10)"},
+    {OPT_THRESHOLD, "threshold", 'P', "PCT",
+     "explain-review: an estimated cost rise above PCT percent is a regression (default 20)"},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -100,6 +118,7 @@ static const struct {
     {EXIT_ABORTED, "aborted or interrupted at a safe point; apply again resumes"},
     {EXIT_NOT_FOUND, "no migration of that NAME in the database"},
     {EXIT_LINT_FINDINGS, "lint: a finding at or above --fail-on (suppressed ones do not count)"},
+    {EXIT_EXPLAIN_REGRESSION, "explain-review: a statement's plan regresses (or uses a dropped index)"},
 };
 
 typedef enum {
@@ -125,6 +144,21 @@ typedef struct {
 } cli_command_t;
 
 static const cli_command_t commands[] = {
+    {"rehearse",
+     ARG_FILE,
+     OPT_DB | OPT_STAGING | OPT_SCALE | OPT_TRAFFIC | OPT_BASELINE | OPT_OUT | OPT_JSON,
+     cmd_rehearse,
+     "rehearse a migration on STAGING with PROD's data shape, measured, with a risk score",
+     "Copies the schema of the tables FILE touches (and the tables they reference) from PROD\n"
+     "(--db, only read, 5 s statement_timeout) to STAGING (--staging), generates rows from\n"
+     "PROD's statistics (reltuples x --scale, pg_stats), runs synthetic traffic (pgbench), then\n"
+     "runs FILE through convoy's engine, measuring step durations (and at PROD's size), locks\n"
+     "held and waits behind them, latency before/during/after, index and backfill speed, WAL\n"
+     "and replica lag. --baseline psql runs the file as written first, on its own copy.\n"
+     "Writes a Markdown, HTML and JSON report (--out PREFIX, default\n"
+     "$CONVOY_REPORT_DIR/NAME.rehearsal) and prints the risk and the `-- convoy:risk N` line\n"
+     "to put in FILE. docs/rehearse.md.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ABORTED, CODES_END}},
     {"plan",
      ARG_FILE,
      OPT_DB | OPT_JSON | OPT_OFFLINE | OPT_CONFIG,
@@ -264,6 +298,20 @@ static const cli_command_t commands[] = {
      "warn. The result is recorded for NAME and --app-version: a failure fails NAME's\n"
      "expand gate, naming the statement. Exit 0 when nothing fails.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, CODES_END}},
+    {"explain-review",
+     ARG_FILE,
+     OPT_DB | OPT_JSON | OPT_TOP | OPT_THRESHOLD,
+     cmd_explain,
+     "EXPLAIN the top pg_stat_statements queries before and after FILE, read-only",
+     "Plans FILE against the live catalog, takes the --top statements of pg_stat_statements\n"
+     "(by total time) that touch the tables it changes, and EXPLAINs each as a generic plan\n"
+     "now and after the migration: its new indexes as HypoPG hypothetical indexes and its\n"
+     "dropped ones hidden, in this session only. It flags plan changes (node types, join\n"
+     "order, index choice) and estimated cost rises over --threshold, and says which\n"
+     "statements each new index serves. Without HypoPG it shows the current plans and flags\n"
+     "statements using an index FILE drops. It writes nothing: the session is read-only with\n"
+     "a 5 s statement_timeout. docs/explain-review.md.",
+     {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_EXPLAIN_REGRESSION, CODES_END}},
     {"init",
      ARG_NONE,
      OPT_DB | OPT_CLUSTER | OPT_ROLE,
@@ -569,6 +617,42 @@ parse_options(const cli_command_t *cmd, int argc, char **argv, cli_opts_t *o)
         case OPT_SCHEMA:
             o->schema = optarg;
             break;
+        case OPT_STAGING:
+            o->staging = optarg;
+            break;
+        case OPT_SCALE: {
+            char *end = NULL;
+            o->scale = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(o->scale > 0) || o->scale > 1000)
+                return usage_error(cmd,
+                                   "--scale takes a factor above 0 and up to 1000, such as "
+                                   "0.1 or 2, not '%s'",
+                                   optarg);
+            break;
+        }
+        case OPT_TRAFFIC:
+            o->traffic = optarg;
+            break;
+        case OPT_BASELINE:
+            o->compare = optarg;
+            break;
+        case OPT_TOP: {
+            int64_t n;
+            if (!parse_int64(optarg, 1, 1000, &n))
+                return usage_error(cmd, "--top takes a count from 1 to 1000, not '%s'", optarg);
+            o->top = (int)n;
+            break;
+        }
+        case OPT_THRESHOLD: {
+            char *end = NULL;
+            o->threshold_pct = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(o->threshold_pct >= 0) ||
+                o->threshold_pct > 100000)
+                return usage_error(cmd, "--threshold takes a percentage such as 20, not '%s'",
+                                   optarg);
+            o->has_threshold = true;
+            break;
+        }
         case OPT_GATE:
             if (strcmp(optarg, "expand") != 0 && strcmp(optarg, "contract") != 0)
                 return usage_error(cmd, "--gate is expand or contract, not '%s'", optarg);

@@ -1,6 +1,7 @@
 /* migfile.c: a migration file (SQL + `-- convoy:` directives) parsed into actions. */
 #include "convoy/migration.h"
 #include "convoy/util.h"
+#include "convoy/window.h"
 #include "pgq.h"
 
 #include <ctype.h>
@@ -34,6 +35,9 @@ enum {
     DIR_APP_VERSION,
     DIR_CONTRACT_HOLD,
     DIR_EXPAND,
+    DIR_WINDOW,
+    DIR_RISK_THRESHOLD,
+    DIR_RISK,
     N_SINGLE_DIRECTIVES
 };
 
@@ -393,6 +397,68 @@ dir_contract_hold(parser_t *p, const char *arg, int line, int col, int arg_col)
                                     &p->m->contract_hold_ms);
 }
 
+/* -- convoy:window "Sat 02:00-04:00 UTC": a risky migration starts its steps only inside it
+ * (docs/migration-format.md); the spec is checked here, the clock is the engine's (hold.c). */
+static bool
+dir_window(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    char spec[128], why[512];
+    size_t n = strlen(arg);
+    window_t w;
+    (void)col;
+    if (n < 2 || arg[0] != '"' || arg[n - 1] != '"' || n - 2 >= sizeof(spec)) {
+        fail_at(p, line, arg_col,
+                "convoy:window needs the window in double quotes, for example "
+                "`-- convoy:window \"Sat 02:00-04:00 UTC\"`, got '%s'",
+                arg);
+        return false;
+    }
+    memcpy(spec, arg + 1, n - 2);
+    spec[n - 2] = '\0';
+    if (!window_parse(spec, &w, why, sizeof(why))) {
+        fail_at(p, line, arg_col + 1, "convoy:window: %s", why);
+        return false;
+    }
+    free(p->m->window);
+    p->m->window = xstrdup(spec);
+    return true;
+}
+
+/* -- convoy:risk-threshold N: the risk score (0..100) from which the window applies. */
+static bool
+dir_risk_threshold(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    int64_t v;
+    (void)col;
+    if (!parse_int64(arg, 0, 100, &v)) {
+        fail_at(p, line, arg_col,
+                "convoy:risk-threshold needs a risk score from 0 to 100 (the window applies "
+                "from that score on; 0: always), got '%s'",
+                arg);
+        return false;
+    }
+    p->m->risk_threshold = (int)v;
+    return true;
+}
+
+/* -- convoy:risk N: the risk score a rehearsal measured (`convoy rehearse` prints the line);
+ * it replaces the estimate from the plan. */
+static bool
+dir_risk(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    int64_t v;
+    (void)col;
+    if (!parse_int64(arg, 0, 100, &v)) {
+        fail_at(p, line, arg_col,
+                "convoy:risk needs the risk score a rehearsal measured, 0 to 100 (copy the "
+                "line `convoy rehearse` prints), got '%s'",
+                arg);
+        return false;
+    }
+    p->m->risk_measured = (int)v;
+    return true;
+}
+
 static bool
 dir_index_foreign_keys(parser_t *p, const char *arg, int line, int col, int arg_col)
 {
@@ -622,6 +688,9 @@ static const struct {
     {"app-version", DIR_APP_VERSION, dir_app_version},
     {"contract-hold", DIR_CONTRACT_HOLD, dir_contract_hold},
     {"expand", DIR_EXPAND, dir_expand},
+    {"window", DIR_WINDOW, dir_window},
+    {"risk-threshold", DIR_RISK_THRESHOLD, dir_risk_threshold},
+    {"risk", DIR_RISK, dir_risk},
     {"cache", -1, dir_cache},
     {"allow", -1, dir_allow},
 };
@@ -2295,6 +2364,8 @@ migration_parse(const char *path, const char *text, migration_t *out, parse_erro
     out->text = xstrdup(text);
     out->name = default_name(path);
     out->contract_hold_ms = -1;
+    out->risk_threshold = -1;
+    out->risk_measured = -1;
     sha256_hex(text, p.len, out->checksum);
 
     if (!check_utf8(&p))
@@ -2371,6 +2442,7 @@ migration_free(migration_t *m)
     free(m->search_path);
     free(m->contract_of);
     free(m->app_version);
+    free(m->window);
     for (size_t i = 0; i < m->n_cache_rules; i++)
         free(m->cache_rules[i].arg);
     free(m->cache_rules);

@@ -231,6 +231,9 @@ plan_settings_encode(const plan_t *p)
     json_object_set_new(o, "app_version", str_or_null(p->app_version));
     json_object_set_new(o, "contract_hold_ms", json_integer((json_int_t)p->contract_hold_ms));
     json_object_set_new(o, "contract_of", str_or_null(p->contract_of));
+    json_object_set_new(o, "window", str_or_null(p->window));
+    json_object_set_new(o, "risk_threshold", json_integer(p->risk_threshold));
+    json_object_set_new(o, "risk_measured", json_integer(p->risk_measured));
     return o;
 }
 
@@ -261,6 +264,15 @@ plan_settings_decode(const json_t *o, plan_t *p, const char **err)
     p->contract_hold_ms = json_is_integer(json_object_get(o, "contract_hold_ms"))
                               ? json_integer_value(json_object_get(o, "contract_hold_ms"))
                               : PLAN_DEFAULT_CONTRACT_HOLD_MS;
+    /* stored before maintenance windows existed: none */
+    free(p->window);
+    p->window = get_str(o, "window");
+    p->risk_threshold = json_is_integer(json_object_get(o, "risk_threshold"))
+                            ? (int)json_integer_value(json_object_get(o, "risk_threshold"))
+                            : PLAN_DEFAULT_RISK_THRESHOLD;
+    p->risk_measured = json_is_integer(json_object_get(o, "risk_measured"))
+                           ? (int)json_integer_value(json_object_get(o, "risk_measured"))
+                           : -1;
     if (p->lock_timeout_ms <= 0 || p->batch_target_ms <= 0 || p->statement_timeout_ms <= 0 ||
         p->retry.max_attempts <= 0) {
         *err = "settings are missing or out of range";

@@ -1922,6 +1922,9 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
     out->app_version = m->app_version ? xstrdup(m->app_version) : NULL;
     out->contract_hold_ms =
         m->contract_hold_ms >= 0 ? m->contract_hold_ms : PLAN_DEFAULT_CONTRACT_HOLD_MS;
+    out->window = m->window ? xstrdup(m->window) : NULL;
+    out->risk_threshold = m->risk_threshold >= 0 ? m->risk_threshold : PLAN_DEFAULT_RISK_THRESHOLD;
+    out->risk_measured = m->risk_measured;
     for (size_t i = 0; i < m->n_cache_rules; i++) {
         const cache_rule_t *r = &m->cache_rules[i];
         char ***v = r->kind == CACHE_BUMP ? &out->cache_bump : &out->cache_purge;
@@ -2059,5 +2062,6 @@ plan_free(plan_t *p)
     free(p->search_path);
     free(p->contract_of);
     free(p->app_version);
+    free(p->window);
     memset(p, 0, sizeof(*p));
 }

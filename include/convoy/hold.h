@@ -31,4 +31,18 @@ typedef struct {
  */
 exec_result_t hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known);
 
+/*
+ * The wall clock of maintenance windows, in seconds since the epoch: the one place it is
+ * read. TEST ONLY: CONVOY_NOW=ISO8601 (e.g. 2026-12-05T02:30:00Z) moves it so that it starts
+ * at that time and runs on from there; never set it in production.
+ */
+int64_t hold_clock_now(void);
+
+/*
+ * Before a step of a migration with -- convoy:window: false (with why, for people) while
+ * its risk (risk.h, over the stored plan and the tables' current size) is at or over the
+ * threshold and the window is closed. The plan is the stored one (state_load_plan).
+ */
+bool hold_window_open(pg_t *pg, const plan_t *p, char *why, size_t len);
+
 #endif

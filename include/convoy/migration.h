@@ -160,6 +160,9 @@ typedef struct {
     char *search_path;            /* SET search_path in the file: "'a', 'b'", or NULL */
     int64_t batch_target_ms;      /* 0: default */
     int64_t statement_timeout_ms; /* 0: default */
+    char *window;       /* -- convoy:window "Sat 02:00-04:00 UTC" (the spec, unquoted), or NULL */
+    int risk_threshold; /* -- convoy:risk-threshold N (0..100); -1: default */
+    int risk_measured;  /* -- convoy:risk N: a rehearsal's measured score; -1: none */
 
     backfill_directive_t *backfills;
     size_t n_backfills;

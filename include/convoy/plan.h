@@ -142,12 +142,18 @@ typedef struct {
     char *app_version;
     int64_t contract_hold_ms;
     char *contract_of;
+    /* The maintenance window (docs/rehearse.md): -- convoy:window's spec (NULL: none), the
+     * risk score from which it applies, and a rehearsal's measured score (-1: none). */
+    char *window;
+    int risk_threshold;
+    int risk_measured;
 } plan_t;
 
 #define PLAN_DEFAULT_LOCK_TIMEOUT_MS      50
 #define PLAN_DEFAULT_BATCH_TARGET_MS      200
 #define PLAN_DEFAULT_STATEMENT_TIMEOUT_MS 15000
 #define PLAN_DEFAULT_CONTRACT_HOLD_MS     60000
+#define PLAN_DEFAULT_RISK_THRESHOLD       50
 
 /* Builds the plan. Never fails: problems land in refusals/errors. Caller frees. */
 void plan_build(const migration_t *m, const facts_t *facts, plan_t *out);
