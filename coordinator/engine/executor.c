@@ -169,7 +169,7 @@ at_gate(exec_t *ex, gate_point_t point, int n, const step_t *s)
     gate_query_t q = {0};
 
     if (point == GATE_BEFORE_STEP)
-        h.contract_of = ex->plan->contract_of;
+        h.plan = ex->plan;
     q.point = point;
     q.migration = ex->name;
     q.step = n;

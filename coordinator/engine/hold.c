@@ -74,15 +74,15 @@ lost(const hold_ctx_t *h)
 
 /* A contract phase: is its expand migration's contract gate open? If not, why (for people). */
 static bool
-contract_open(const hold_ctx_t *h, char *why, size_t len)
+contract_open(const hold_ctx_t *h, const char *contract_of, char *why, size_t len)
 {
     dgate_state_t g = DG_PENDING;
     json_t *reasons = NULL, *r;
     size_t i, off;
 
-    if (!gates_evaluate(h->pg, h->contract_of, "contract", &g, &reasons)) {
+    if (!gates_evaluate(h->pg, contract_of, "contract", &g, &reasons)) {
         /* fail closed: a gate convoy cannot evaluate is not open */
-        snprintf(why, len, "cannot evaluate the contract gate of %s: %s", h->contract_of,
+        snprintf(why, len, "cannot evaluate the contract gate of %s: %s", contract_of,
                  json_array_size(reasons) ? json_string_value(json_array_get(reasons, 0))
                                           : pg_errmsg(h->pg));
         json_decref(reasons);
@@ -92,7 +92,7 @@ contract_open(const hold_ctx_t *h, char *why, size_t len)
         json_decref(reasons);
         return true;
     }
-    off = (size_t)snprintf(why, len, "the contract gate of %s is %s", h->contract_of,
+    off = (size_t)snprintf(why, len, "the contract gate of %s is %s", contract_of,
                            dgate_state_name(g));
     json_array_foreach(reasons, i, r)
     {
@@ -205,17 +205,7 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
     mig_status_t st = known;
     exec_result_t res = XR_OK;
     int asks = 0;
-    plan_t stored = {0}; /* before a step: the stored plan, for its maintenance window */
-    bool have_plan = false;
-
-    if (q->point == GATE_BEFORE_STEP) {
-        char **status = NULL, *err = NULL;
-        have_plan = state_load_plan(h->pg, h->name, &stored, &status, &err);
-        if (!have_plan)
-            log_warn("holding %s: %s", h->name, err ? err : "cannot read the stored plan");
-        strv_free(status, have_plan ? stored.n_steps : stored.n_steps + 1);
-        free(err);
-    }
+    const char *contract_of = h->plan ? h->plan->contract_of : NULL;
 
     for (;;) {
         gate_verdict_t v = GATE_GO;
@@ -238,9 +228,9 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
             snprintf(why, sizeof(why), "paused by request (convoy resume %s continues)", h->name);
             v = GATE_HOLD;
             t0 = now_mono_ms(); /* a bounded hold starts again after the operator resumes */
-        } else if (have_plan && !hold_window_open(h->pg, &stored, why, sizeof(why))) {
+        } else if (h->plan && !hold_window_open(h->pg, h->plan, why, sizeof(why))) {
             v = GATE_HOLD;
-        } else if (h->contract_of && !contract_open(h, why, sizeof(why))) {
+        } else if (contract_of && !contract_open(h, contract_of, why, sizeof(why))) {
             v = GATE_HOLD;
             if (st == MIG_RUNNING && !contract_edge(h, EV_GATE_WAIT, why, &st)) {
                 res = lost(h);
@@ -328,6 +318,5 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
         emit_hold(h, q, "");
         free(detail);
     }
-    plan_free(&stored);
     return res;
 }

@@ -11,6 +11,7 @@
 #include "convoy/executor.h"
 #include "convoy/fsm.h"
 #include "convoy/gate.h"
+#include "convoy/plan.h"
 
 typedef struct {
     pg_t *pg;
@@ -19,9 +20,10 @@ typedef struct {
     const run_ctl_t *ctl;
     const engine_events_t *events;
     const engine_gate_t *gate; /* NULL: only pause, abort and stop requests */
-    /* a contract phase (before each step): the migration whose contract gate must be open;
-     * while it is not, the migration is `waiting` */
-    const char *contract_of;
+    /* before each step: the migration's plan, for what it waits on before a step runs: its
+     * maintenance window (a high-risk plan outside it holds), and for a contract phase the
+     * migration whose contract gate must be open (`waiting` until it is). NULL: neither */
+    const plan_t *plan;
 } hold_ctx_t;
 
 /*
