@@ -5,7 +5,7 @@
 #include "convoy/exit.h"
 
 /* convoy lint: a finding at or above --fail-on (the other codes are convoy/exit.h's). */
-#define EXIT_LINT_FINDINGS 9
+#define EXIT_LINT_FINDINGS      9
 /* convoy explain-review: a statement's plan regresses. */
 #define EXIT_EXPLAIN_REGRESSION 10
 
@@ -36,18 +36,18 @@ typedef struct {
     const char *app_version;
     const char *const *files; /* lint: FILE... */
     int n_files;
-    const char *format;  /* lint --format: text, json, sarif, github (NULL: text) */
-    const char *fail_on; /* lint --fail-on: error, warning, info, never (NULL: error) */
-    const char *schema;  /* lint --schema: the current schema as SQL, for offline runs */
-    const char *staging; /* rehearse --staging */
-    double scale;        /* rehearse --scale (0: default 1) */
-    const char *traffic; /* rehearse --traffic */
-    const char *compare; /* rehearse --baseline psql */
+    const char *format;   /* lint --format: text, json, sarif, github (NULL: text) */
+    const char *fail_on;  /* lint --fail-on: error, warning, info, never (NULL: error) */
+    const char *schema;   /* lint --schema: the current schema as SQL, for offline runs */
+    const char *staging;  /* rehearse --staging */
+    double scale;         /* rehearse --scale (0: default 1) */
+    const char *traffic;  /* rehearse --traffic */
+    const char *compare;  /* rehearse --baseline psql */
     int top;              /* explain-review --top (0: default) */
     double threshold_pct; /* explain-review --threshold, when has_threshold */
     bool has_threshold;
-    char *cluster_db;    /* owned: the primary's conninfo from the cluster config */
-    char *cluster_name;  /* owned */
+    char *cluster_db;   /* owned: the primary's conninfo from the cluster config */
+    char *cluster_name; /* owned */
 } cli_opts_t;
 
 int cmd_plan(const cli_opts_t *o);

@@ -118,7 +118,8 @@ static const struct {
     {EXIT_ABORTED, "aborted or interrupted at a safe point; apply again resumes"},
     {EXIT_NOT_FOUND, "no migration of that NAME in the database"},
     {EXIT_LINT_FINDINGS, "lint: a finding at or above --fail-on (suppressed ones do not count)"},
-    {EXIT_EXPLAIN_REGRESSION, "explain-review: a statement's plan regresses (or uses a dropped index)"},
+    {EXIT_EXPLAIN_REGRESSION,
+     "explain-review: a statement's plan regresses (or uses a dropped index)"},
 };
 
 typedef enum {

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define WIRE_MAJOR     1
-#define WIRE_MINOR     1 /* 1: GATE_QUERY, GATE_STATE, Report.leaving */
+#define WIRE_MINOR     1            /* 1: GATE_QUERY, GATE_STATE, Report.leaving */
 #define WIRE_MAX_FRAME (256 * 1024) /* bytes: a larger frame is refused unread */
 
 typedef Convoy__Wire__Envelope wire_msg_t;

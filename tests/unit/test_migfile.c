@@ -274,8 +274,8 @@ static const input_case_t input_cases[] = {
     {"app-version directive without a value", "-- convoy:app-version\nSELECT 1;\n", NULL, 1, 22,
      "convoy:app-version needs the app version this migration is for, 1-64 characters without "
      "spaces or quotes (for example `-- convoy:app-version v2`), got ''"},
-    {"contract-hold directive out of range", "-- convoy:contract-hold 8d\nSELECT 1;\n", NULL, 1,
-     4, "invalid duration '8d' for convoy:contract-hold; expected e.g. 50ms or 2s"},
+    {"contract-hold directive out of range", "-- convoy:contract-hold 8d\nSELECT 1;\n", NULL, 1, 4,
+     "invalid duration '8d' for convoy:contract-hold; expected e.g. 50ms or 2s"},
     {"contract directive twice", "-- convoy:contract\nSELECT 1;\n-- convoy:contract\n", NULL, 3, 4,
      "convoy:contract is given twice (lines 1 and 3); it takes one value: keep one of them"},
     {"index-foreign-keys directive: no value",
