@@ -226,7 +226,8 @@ statements_in_txn(pg_t *pg,
         char *view = qname_sql(&q);
         sql = xasprintf("SELECT queryid::text, query, calls::text, total_exec_time, "
                         "mean_exec_time FROM %s WHERE dbid = (SELECT oid FROM pg_database WHERE "
-                        "datname = current_database()) AND query IS NOT NULL ORDER BY "
+                        "datname = current_database()) AND query IS NOT NULL AND query !~ "
+                        "'^\\s*/\\* convoy' ORDER BY "
                         "total_exec_time DESC LIMIT " EXPLAIN_SCAN_LIMIT,
                         view);
         free(view);
@@ -656,6 +657,12 @@ explain_review(pg_t *pg,
     for (size_t i = 0; i < plan->n_steps; i++)
         n_index_steps +=
             plan->steps[i].kind == STEP_INDEX || plan->steps[i].kind == STEP_DROP_INDEX;
+    if (plan->n_errors > 0)
+        json_array_append_new(
+            notes, json_sprintf("the plan has %zu error%s here (in a read-only session the "
+                                "catalog's probes that need a temporary table cannot run; "
+                                "`convoy plan` shows them): the review uses its index steps only",
+                                plan->n_errors, plan->n_errors == 1 ? "" : "s"));
     if (!begin_read_only(pg, m, o, err))
         goto done;
     if (!statements_in_txn(pg, m, plan, o, &stmts, tables, &why, err))
@@ -714,9 +721,11 @@ explain_review(pg_t *pg,
     }
     ok = true;
 rollback:
+    /* hypothetical indexes are session state, not transactional: cleared after the rollback,
+     * so that an aborted transaction cannot keep them */
+    pg_exec(pg, "ROLLBACK");
     if (applied)
         hypo_reset(pg, hypo, h.n_hidden > 0);
-    pg_exec(pg, "ROLLBACK");
 done:
     if (ok) {
         *out =
