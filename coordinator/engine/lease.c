@@ -55,8 +55,13 @@ lease_acquire(pg_t *pg, const char *migration, const char *holder, lease_t *out,
 
     memset(out, 0, sizeof(*out));
     *holder_desc = NULL;
-    if (pg_run(pg, "INSERT INTO convoy.lease (migration) VALUES ($1) ON CONFLICT DO NOTHING", 1, p,
-               NULL) != PG_OK)
+    /* Only when there is no row yet: an INSERT ... ON CONFLICT that meets the row waits for
+     * any transaction that has updated it, and a holder stalled (SIGSTOP) inside a batch's
+     * transaction would then hold this process forever instead of answering "busy". */
+    if (pg_run(pg,
+               "INSERT INTO convoy.lease (migration) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM "
+               "convoy.lease WHERE migration = $1) ON CONFLICT DO NOTHING",
+               1, p, NULL) != PG_OK)
         return LEASE_ERROR;
     key = pg_value(pg, "SELECT lock_key::text FROM convoy.lease WHERE migration = $1", 1, p);
     if (key == NULL)
