@@ -64,7 +64,9 @@ jq -e '.phases[-1].wal_bytes > 0 and (.risk.score | type) == "number" and (.risk
 # pg_stats, PROD next to STAGING, read here
 stats() {
     q "$1" "SELECT attname, null_frac, CASE WHEN n_distinct < 0 THEN n_distinct ELSE n_distinct END,
-                   coalesce(array_to_json(most_common_vals::text::text[])::text, '[]')
+                   CASE WHEN coalesce((SELECT sum(f) FROM unnest(most_common_freqs) f), 0) >= 0.01
+                        THEN coalesce(array_to_json(most_common_vals::text::text[])::text, '[]')
+                        ELSE '[]' END  -- MCVs covering < 1% of the rows are sampling noise
             FROM pg_stats WHERE schemaname = 'public' AND tablename = 'users' ORDER BY attname" |
         tr '|' '\t'
 }
