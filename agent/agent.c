@@ -174,22 +174,7 @@ signals_restore(void)
 static const char *
 printable(const char *s, char *buf, size_t len)
 {
-    size_t o = 0;
-
-    for (; s && *s && o + 5 < len; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (o >= 80) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (ch >= 0x20 && ch < 0x7f)
-            buf[o++] = (char)ch;
-        else
-            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
-    }
-    buf[o] = '\0';
-    return buf;
+    return text_excerpt(s, s ? strlen(s) : 0, 80, buf, len);
 }
 
 /* A peer's protocol mistake: one warning a second at most, the rest counted (and shown

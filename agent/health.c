@@ -3,6 +3,8 @@
  */
 #include "health.h"
 
+#include "convoy/util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -110,27 +112,6 @@ counter_parse(const char *text, size_t len, uint64_t *out)
     return true;
 }
 
-/* The start of text for a log line: printable ASCII, the rest as \xNN, at most ~32 bytes. */
-static void
-excerpt(const char *text, size_t len, char *buf, size_t buf_len)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < len && o + 5 < buf_len; i++) {
-        unsigned char ch = (unsigned char)text[i];
-        if (o >= 32) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (ch >= 0x20 && ch < 0x7f)
-            buf[o++] = (char)ch;
-        else
-            o += (size_t)snprintf(buf + o, buf_len - o, "\\x%02x", ch);
-    }
-    buf[o] = '\0';
-}
-
 bool
 health_read_counter(const char *path, uint64_t *out, char *why, size_t why_len)
 {
@@ -176,7 +157,7 @@ health_read_counter(const char *path, uint64_t *out, char *why, size_t why_len)
         return false;
     }
     if (!counter_parse(text, len, out)) {
-        excerpt(text, len, shown, sizeof(shown));
+        text_excerpt(text, len, 32, shown, sizeof(shown));
         snprintf(why, why_len, "%s does not hold one non-negative integer (`%s`)", path, shown);
         return false;
     }

@@ -292,3 +292,24 @@ sha256_hex(const void *data, size_t len, char out[65])
     crypto_hash_sha256(hash, data, len);
     sodium_bin2hex(out, 65, hash, sizeof(hash));
 }
+
+char *
+text_excerpt(const char *s, size_t len, size_t max, char *buf, size_t buf_len)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; s && i < len && o + 5 < buf_len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (o >= max) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (ch >= 0x20 && ch < 0x7f)
+            buf[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(buf + o, buf_len - o, "\\x%02x", ch);
+    }
+    buf[o] = '\0';
+    return buf;
+}

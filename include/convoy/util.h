@@ -52,6 +52,12 @@ void format_duration(int64_t ms, char *buf, size_t len);
 int64_t now_mono_ms(void);
 int64_t now_wall_ms(void);
 
+/*
+ * Text from outside (a peer, a file) made safe for a log line or a message: printable ASCII as
+ * is, other bytes as \xNN, cut after about `max` bytes with "...". Returns buf.
+ */
+char *text_excerpt(const char *s, size_t len, size_t max, char *buf, size_t buf_len);
+
 /* Reads a whole file; NULL with errno set on failure. Caller frees. */
 char *read_file(const char *path, size_t *len_out);
 

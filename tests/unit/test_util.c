@@ -64,6 +64,20 @@ static const duration_case_t duration_cases[] = {
     {"1.5.5s", false, 0},
 };
 
+/* Text from outside made safe: printable as is, the rest escaped, cut with "...". */
+static void
+test_text_excerpt(void **state)
+{
+    char buf[64];
+
+    (void)state;
+    assert_string_equal(text_excerpt("abc", 3, 32, buf, sizeof(buf)), "abc");
+    assert_string_equal(text_excerpt("a\nb\xff", 4, 32, buf, sizeof(buf)), "a\\x0ab\\xff");
+    assert_string_equal(text_excerpt("abcdef", 6, 3, buf, sizeof(buf)), "abc...");
+    assert_string_equal(text_excerpt(NULL, 0, 32, buf, sizeof(buf)), "");
+    assert_string_equal(text_excerpt("abcdefghij", 10, 100, buf, 8), "abc");
+}
+
 static void
 test_parse_duration(void **state)
 {
@@ -210,7 +224,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_duration),  cmocka_unit_test(test_parse_int64),
         cmocka_unit_test(test_format_duration), cmocka_unit_test(test_sha256_hex),
-        cmocka_unit_test(test_string_buffer),
+        cmocka_unit_test(test_string_buffer),   cmocka_unit_test(test_text_excerpt),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
