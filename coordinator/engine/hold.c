@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SLOW_POLL_MS 1000
 #include <time.h>
 
 /* Two reasons are the same hold when they differ only in their figures. */
@@ -206,6 +208,10 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
     exec_result_t res = XR_OK;
     int asks = 0;
     const char *contract_of = h->plan ? h->plan->contract_of : NULL;
+    /* the fleet's answers change every heartbeat; a window or a contract gate, which can
+     * keep a migration waiting for hours, is evaluated (queries) once a second */
+    int64_t poll = h->gate && h->gate->poll_ms > 0 ? h->gate->poll_ms : 100;
+    bool slow = false;
 
     for (;;) {
         gate_verdict_t v = GATE_GO;
@@ -224,14 +230,17 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
             break;
         }
         why[0] = '\0';
+        slow = false;
         if (st == MIG_PAUSED) {
             snprintf(why, sizeof(why), "paused by request (convoy resume %s continues)", h->name);
             v = GATE_HOLD;
             t0 = now_mono_ms(); /* a bounded hold starts again after the operator resumes */
         } else if (h->plan && !hold_window_open(h->pg, h->plan, why, sizeof(why))) {
             v = GATE_HOLD;
+            slow = true;
         } else if (contract_of && !contract_open(h, contract_of, why, sizeof(why))) {
             v = GATE_HOLD;
+            slow = true;
             if (st == MIG_RUNNING && !contract_edge(h, EV_GATE_WAIT, why, &st)) {
                 res = lost(h);
                 break;
@@ -277,7 +286,7 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
         /* a hold the next ask already clears (a replay or a readers answer that is one
          * heartbeat away) is routine: only one that outlasts it is recorded and audited */
         if (++asks < 2 && v == GATE_HOLD && st != MIG_PAUSED) {
-            if (!run_ctl_sleep(h->ctl, h->gate && h->gate->poll_ms > 0 ? h->gate->poll_ms : 100)) {
+            if (!run_ctl_sleep(h->ctl, slow && poll < SLOW_POLL_MS ? SLOW_POLL_MS : poll)) {
                 res = XR_INTERRUPTED;
                 break;
             }
@@ -305,7 +314,7 @@ hold_wait(const hold_ctx_t *h, gate_query_t *q, mig_status_t known)
             last_write = now;
             free(line);
         }
-        if (!run_ctl_sleep(h->ctl, h->gate && h->gate->poll_ms > 0 ? h->gate->poll_ms : 100)) {
+        if (!run_ctl_sleep(h->ctl, slow && poll < SLOW_POLL_MS ? SLOW_POLL_MS : poll)) {
             res = XR_INTERRUPTED;
             break;
         }
