@@ -16,6 +16,8 @@
 set -uo pipefail
 
 BUILD="$(cd "${1:?usage: test_app_agent.sh BUILD_DIR}" && pwd)"
+# shellcheck source=tests/fleet/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 AGENT="$BUILD/agent/convoy-agent"
 SINK="$BUILD/tests/fleet/convoy-reportsink"
 [[ -x "$AGENT" && -x "$SINK" ]] || {
@@ -84,8 +86,7 @@ cleanup() {
     done
   fi
   # under ASan/UBSan: any report in an agent's log fails the run
-  if grep -l -E "Sanitizer|runtime error:" "$WORK"/agent-*.log 2>/dev/null; then
-    grep -h -A30 -E "Sanitizer|runtime error:" "$WORK"/agent-*.log | head -80
+  if sanitizer_reports "$WORK"; then
     log "FAIL: a sanitizer report in the logs above"
     rc=1
   fi
@@ -100,31 +101,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# A free TCP port in 58000-58999.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((58000 + RANDOM % 1000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
 
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-  local limit="$1" t0=$SECONDS
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS - t0 >= limit)) && return 1
-    sleep 0.05
-  done
-}
 
-SPORT="$(free_port)"
-DEAD_PORT="$(free_port)" # nobody listens there
-while [[ "$DEAD_PORT" == "$SPORT" ]]; do DEAD_PORT="$(free_port)"; done
+SPORT="$(free_port 58000 1000)"
+DEAD_PORT="$(free_port 58000 1000)" # nobody listens there
+while [[ "$DEAD_PORT" == "$SPORT" ]]; do DEAD_PORT="$(free_port 58000 1000)"; done
 
 report() { sed -n 's/^report //p' "$WORK/sink.txt" 2>/dev/null; }
 report_has() { report | grep -q -- "$1"; }
@@ -303,7 +284,7 @@ if [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] && { [[ "$(id -u)" -ne 0 ]] 
   if (cd / && "${RUNUSER[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1); then
     # a free port can be taken between the check and the start: try a few
     for _ in 1 2 3; do
-      PGPORT="$(free_port)"
+      PGPORT="$(free_port 58000 1000)"
       if (cd / && "${RUNUSER[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 60 \
         -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >>"$WORK/pg_ctl.log" 2>&1); then
         started=1

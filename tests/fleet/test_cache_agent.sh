@@ -17,6 +17,8 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$(cd "${1:?usage: test_cache_agent.sh BUILD_DIR}" && pwd)"
+# shellcheck source=tests/fleet/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 AGENT="$BUILD/agent/convoy-agent"
 SINK="$BUILD/tests/fleet/convoy-reportsink"
 
@@ -83,8 +85,7 @@ cleanup() {
     done
   fi
   # under ASan/UBSan: any report in an agent's log fails the run
-  if grep -l -E "Sanitizer|runtime error:" "$WORK"/agent-*.log 2>/dev/null; then
-    grep -h -A30 -E "Sanitizer|runtime error:" "$WORK"/agent-*.log | head -80
+  if sanitizer_reports "$WORK"; then
     log "FAIL: a sanitizer report in the logs above"
     rc=1
   fi
@@ -99,33 +100,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# A free TCP port in 57000-57999.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((57000 + RANDOM % 1000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
 
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-  local limit="$1" t0=$SECONDS
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS - t0 >= limit)) && return 1
-    sleep 0.05
-  done
-}
 
-PGPORT="$(free_port)"
-RPORT="$(free_port)"
-while [[ "$RPORT" == "$PGPORT" ]]; do RPORT="$(free_port)"; done
-SPORT="$(free_port)"
-while [[ "$SPORT" == "$PGPORT" || "$SPORT" == "$RPORT" ]]; do SPORT="$(free_port)"; done
+PGPORT="$(free_port 57000 1000)"
+RPORT="$(free_port 57000 1000)"
+while [[ "$RPORT" == "$PGPORT" ]]; do RPORT="$(free_port 57000 1000)"; done
+SPORT="$(free_port 57000 1000)"
+while [[ "$SPORT" == "$PGPORT" || "$SPORT" == "$RPORT" ]]; do SPORT="$(free_port 57000 1000)"; done
 PASSWORD="pw-$RANDOM$RANDOM-not-in-any-log"
 RDB=3 # the agent's Redis database; db 0 holds look-alike keys that must survive
 

@@ -101,20 +101,6 @@ fail() {
 ok() { log "ok   $*"; }
 
 status_of() { psql_p -c "SELECT status FROM convoy.migrations WHERE name = '$1'"; }
-# a free TCP port below the ephemeral range (as local-cluster.sh picks its own)
-free_port() {
-  local p hex
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    hex="$(printf '%04X' "$p")"
-    awk -v p="$hex" 'FNR > 1 { n = split($2, a, ":"); if (a[n] == p) found = 1 } END { exit !found }' \
-      /proc/net/tcp /proc/net/tcp6 2>/dev/null || {
-      echo "$p"
-      return 0
-    }
-  done
-  return 1
-}
 # http CURL-ARGS...: prints "STATUS BODY"
 http() { curl -s -m 10 -w '\n%{http_code}' "$@" | { b="$(cat)"; printf '%s %s' "${b##*$'\n'}" "${b%$'\n'*}"; }; }
 
