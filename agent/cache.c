@@ -11,6 +11,7 @@
 
 #include "convoy/log.h"
 #include "convoy/util.h"
+#include "keybatch.h"
 
 #include <hiredis.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ struct cache {
 
     queued_t *queued;
     size_t n_queued, cap_queued;
+    sb_t resp;          /* the RESP of one row's UNLINKs, reused */
     bool append_failed; /* an append ran out of memory: the flush fails */
 };
 
@@ -117,6 +119,7 @@ cache_new(const char *url, const char *host, int port, int db, const char *passw
     set_password(c, password);
     c->error = xstrdup("not connected yet");
     c->backoff = CACHE_BACKOFF_MIN;
+    sb_init(&c->resp);
     return c;
 }
 
@@ -131,6 +134,7 @@ cache_free(cache_t *c)
     free(c->host);
     free(c->error);
     free(c->queued);
+    sb_free(&c->resp);
     free(c);
 }
 
@@ -250,26 +254,32 @@ note_queued(cache_t *c, size_t slot, count_t count, int rc)
 void
 cache_append_unlink(cache_t *c, size_t slot, char *const *keys, const size_t *lens, size_t n)
 {
-    const char **argv;
-    size_t *argvlen;
-
     if (c->ctx == NULL || n == 0)
         return;
-    argv = xmalloc((CACHE_UNLINK_MAX + 1) * sizeof(*argv));
-    argvlen = xmalloc((CACHE_UNLINK_MAX + 1) * sizeof(*argvlen));
-    argv[0] = "UNLINK";
-    argvlen[0] = 6;
+    c->resp.len = 0;
     for (size_t off = 0; off < n; off += CACHE_UNLINK_MAX) {
         size_t k = n - off < CACHE_UNLINK_MAX ? n - off : CACHE_UNLINK_MAX;
-        for (size_t i = 0; i < k; i++) {
-            argv[i + 1] = keys[off + i];
-            argvlen[i + 1] = lens[off + i];
-        }
-        note_queued(c, slot, COUNT_INTEGER,
-                    redisAppendCommandArgv(c->ctx, (int)(k + 1), argv, argvlen));
+        keybatch_resp(&c->resp, "UNLINK", 6, keys + off, lens + off, k);
+        note_queued(c, slot, COUNT_INTEGER, REDIS_OK);
     }
-    free(argv);
-    free(argvlen);
+    /* one copy into hiredis' output buffer for all of the row's commands */
+    if (redisAppendFormattedCommand(c->ctx, c->resp.data, c->resp.len) != REDIS_OK)
+        c->append_failed = true;
+    if (c->resp.cap > CACHE_RESP_KEEP) { /* do not keep a huge row's buffer for good */
+        sb_free(&c->resp);
+        sb_init(&c->resp);
+    }
+}
+
+void
+cache_send(cache_t *c)
+{
+    int done = 0;
+
+    /* a failed write leaves ctx->err set, and cache_flush reports it */
+    while (c->ctx && !c->ctx->err && !done)
+        if (redisBufferWrite(c->ctx, &done) != REDIS_OK)
+            break;
 }
 
 void

@@ -2,10 +2,11 @@
  * cache.h: the Redis side of role = cache (hiredis, blocking, every call bounded by a
  * timeout).
  *
- * Commands are pipelined: the cache_append_* functions only queue a command (binary-safe
- * argv, never a formatted string) under a caller's slot; cache_flush sends them all and reads
- * every reply in order. UNLINK takes at most CACHE_UNLINK_MAX keys a command. Never KEYS,
- * never DEL.
+ * Commands are pipelined: the cache_append_* functions only queue a command (binary-safe:
+ * argv, or length-prefixed RESP from keybatch_resp, never a printf-formatted string) under a
+ * caller's slot; cache_send may push what is queued to the socket early, so Redis works while
+ * the caller prepares more; cache_flush sends the rest and reads every reply in order.
+ * UNLINK takes at most CACHE_UNLINK_MAX keys a command. Never KEYS, never DEL.
  *
  * The connection's health is a small state machine: a Redis error (cache_failed) drops the
  * connection and schedules the next attempt after a backoff of 100 ms doubling to 5 s;
@@ -26,6 +27,7 @@
 #define CACHE_BACKOFF_MAX  5000
 #define CACHE_MAX_ERROR    240 /* bytes of a Redis error kept for redis_error and last_error */
 #define CACHE_CURSOR_BYTES 32
+#define CACHE_RESP_KEEP    (4u << 20) /* a RESP buffer larger than this is not kept */
 
 typedef struct cache cache_t;
 
@@ -79,6 +81,9 @@ void cache_append_incr(cache_t *c, size_t slot, const char *key, size_t len);
 void cache_append_ping(cache_t *c, size_t slot);
 /* Commands queued and not flushed yet. */
 size_t cache_queued(const cache_t *c);
+/* Writes what is queued to the socket now (replies are still read by cache_flush); a write
+ * error is kept for cache_flush to report. */
+void cache_send(cache_t *c);
 
 /*
  * Sends every queued command and reads every reply in order. Integer replies add to

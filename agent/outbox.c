@@ -4,14 +4,16 @@
  * Every value goes to the server as a parameter; the arrays of a batch's UPDATE are text
  * literals built here from integers and booleans only ('{1,2,3}'), and the keys never go
  * back to the server at all. The keys come from the claim as text[] in PostgreSQL's text
- * output, parsed by outbox_parse_text_array (quotes and backslash escapes), and go to Redis
- * as binary-safe argv.
+ * output, split in place by keybatch_split (quotes and backslash escapes), and go to Redis
+ * binary-safe. A row's UNLINKs are sent as soon as that row is split, so Redis works on them
+ * while the next row is split.
  */
 #include "outbox.h"
 
 #include "cache.h"
 #include "convoy/log.h"
 #include "convoy/util.h"
+#include "keybatch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ typedef struct {
     int64_t id;
     row_kind_t kind;
     bool second; /* a key row whose first_at is set: this is its second pass */
+    char *text;  /* the keys' text[] output; keys point into it once split */
     char **keys;
     size_t *lens;
     size_t n_keys;
@@ -79,96 +82,6 @@ struct outbox {
         uint64_t batches, rows, first, confirmed, in_progress, removed, incr, scans, failed;
     } acc; /* since the last log line */
 };
-
-/* ---- the text[] output ------------------------------------------------------------ */
-
-static void
-push_key(char ***keys, size_t **lens, size_t *n, size_t *cap, const char *s, size_t len)
-{
-    if (*n == *cap) {
-        *cap = *cap ? 2 * *cap : 16;
-        *keys = xrealloc(*keys, *cap * sizeof(**keys));
-        *lens = xrealloc(*lens, *cap * sizeof(**lens));
-    }
-    (*keys)[*n] = xstrndup(s, len);
-    (*lens)[*n] = len;
-    (*n)++;
-}
-
-void
-outbox_keys_free(char **keys, size_t *lens, size_t n)
-{
-    strv_free(keys, n);
-    free(lens);
-}
-
-bool
-outbox_parse_text_array(const char *s, char ***keys_out, size_t **lens_out, size_t *n_out)
-{
-    char **keys = NULL;
-    size_t *lens = NULL, n = 0, cap = 0;
-    const char *p = s;
-    int depth = 0;
-    bool closed = false;
-    sb_t sb;
-
-    *keys_out = NULL;
-    *lens_out = NULL;
-    *n_out = 0;
-    if (*p == '[') { /* dimensions other than the default: "[0:2]={a,b,c}" */
-        p = strchr(p, '=');
-        if (p == NULL)
-            return false;
-        p++;
-    }
-    if (*p != '{')
-        return false;
-    sb_init(&sb);
-    while (*p && !closed) {
-        char ch = *p;
-        if (ch == '{') {
-            depth++;
-            p++;
-        } else if (ch == '}') {
-            depth--;
-            p++;
-            closed = depth == 0;
-        } else if (ch == ',' && depth > 0) {
-            p++;
-        } else if (ch == '"' && depth > 0) {
-            sb.len = 0;
-            sb_puts(&sb, "");
-            for (p++; *p && *p != '"'; p++) {
-                if (*p == '\\' && p[1] != '\0')
-                    p++;
-                sb_putc(&sb, *p);
-            }
-            if (*p != '"')
-                break;
-            p++;
-            push_key(&keys, &lens, &n, &cap, sb.data, sb.len);
-        } else if (depth > 0) {
-            const char *start = p;
-            while (*p && *p != ',' && *p != '}' && *p != '{' && *p != '"')
-                p++;
-            if (*p == '{' || *p == '"' || *p == '\0')
-                break;
-            if (!((size_t)(p - start) == 4 && strncasecmp(start, "NULL", 4) == 0))
-                push_key(&keys, &lens, &n, &cap, start, (size_t)(p - start));
-        } else {
-            break;
-        }
-    }
-    sb_free(&sb);
-    if (!closed || *p != '\0') {
-        outbox_keys_free(keys, lens, n);
-        return false;
-    }
-    *keys_out = keys;
-    *lens_out = lens;
-    *n_out = n;
-    return true;
-}
 
 /* ---- life cycle ------------------------------------------------------------------- */
 
@@ -277,7 +190,9 @@ static void
 rows_free(row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        outbox_keys_free(rows[i].keys, rows[i].lens, rows[i].n_keys);
+        free(rows[i].text);
+        free(rows[i].keys);
+        free(rows[i].lens);
         free(rows[i].err);
     }
     free(rows);
@@ -319,65 +234,106 @@ record_attempts(pg_t *pg, const int64_t *ids, size_t n, const char *err)
     return st;
 }
 
-/* Claims a batch inside the open transaction. */
+typedef struct {
+    outbox_t *o;
+    bool start; /* queue the rows' Redis commands (false: only claim them) */
+    row_t *rows;
+    size_t n, cap;
+    bool bad_shape;
+} claim_t;
+
+/*
+ * One claimed row, as it arrives. A key or bump row's commands go to Redis at once, so Redis
+ * works on this row while the server sends the next one and the agent splits it.
+ */
+static void
+claim_row(const PGresult *res, void *arg)
+{
+    claim_t *c = arg;
+    row_t *r;
+    const char *kind;
+
+    if (PQnfields(res) != 4) {
+        c->bad_shape = true;
+        return;
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        c->rows = xrealloc(c->rows, c->cap * sizeof(*c->rows));
+    }
+    r = &c->rows[c->n];
+    memset(r, 0, sizeof(*r));
+    memcpy(r->cursor, "0", 2);
+    if (!parse_int64(PQgetvalue(res, 0, 0), 1, INT64_MAX, &r->id)) {
+        log_warn("outbox: a row with id `%s`: skipped", PQgetvalue(res, 0, 0));
+        return; /* cannot even record an attempt for it (never the case with a bigserial) */
+    }
+    c->n++;
+    r->second = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+    kind = PQgetvalue(res, 0, 1);
+    if (strcmp(kind, "key") == 0)
+        r->kind = ROW_KEY;
+    else if (strcmp(kind, "bump") == 0)
+        r->kind = ROW_BUMP;
+    else if (strcmp(kind, "purge") == 0)
+        r->kind = ROW_PURGE;
+    else
+        r->err = xasprintf("unknown kind `%s` (key, bump or purge)", kind);
+    if (r->err == NULL) {
+        r->text = PQgetisnull(res, 0, 2)
+                      ? NULL
+                      : xstrndup(PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
+        if (r->text == NULL || !keybatch_split(r->text, &r->keys, &r->lens, &r->n_keys))
+            r->err = xstrdup("cannot parse the keys array");
+    }
+    if (r->err) {
+        log_warn("outbox: row %lld: %s; it stays pending", (long long)r->id, r->err);
+        return;
+    }
+    if (!c->start)
+        return;
+    if (r->kind == ROW_KEY)
+        cache_append_unlink(c->o->cache, c->n - 1, r->keys, r->lens, r->n_keys);
+    else if (r->kind == ROW_BUMP)
+        for (size_t j = 0; j < r->n_keys; j++)
+            cache_append_incr(c->o->cache, c->n - 1, r->keys[j], r->lens[j]);
+    cache_send(c->o->cache);
+}
+
+/* Reads and drops the replies to commands queued for a claim that failed: the rows stay
+ * pending, and the next batch must not count those replies as its own. */
+static void
+discard_queued(outbox_t *o)
+{
+    char *err = NULL;
+
+    if (cache_queued(o->cache) > 0 &&
+        cache_flush(o->cache, NULL, NULL, 0, &err) == CACHE_CONN_ERROR)
+        cache_failed(o->cache, err, false, now_mono_ms());
+    free(err);
+}
+
+/*
+ * Claims a batch inside the open transaction, row by row, queueing (and sending) each key
+ * and bump row's Redis commands under its index as it arrives; the replies are read later
+ * by cache_flush. On an error the rows claimed so far are still returned (their Redis work
+ * may be done; the caller rolls back, so it is done again later).
+ */
 static pg_status_t
-claim(outbox_t *o, pg_t *pg, row_t **rows_out, size_t *n_out)
+claim(outbox_t *o, pg_t *pg, bool start, row_t **rows_out, size_t *n_out)
 {
     char interval[48];
     const char *params[1] = {interval};
-    PGresult *res = NULL;
+    claim_t c = {.o = o, .start = start};
     pg_status_t st;
-    row_t *rows;
-    int nt;
 
-    *rows_out = NULL;
-    *n_out = 0;
     snprintf(interval, sizeof(interval), "%lld milliseconds", (long long)o->second_pass_ms);
-    st = pg_run(pg, claim_sql, 1, params, &res);
-    if (st != PG_OK)
-        return st;
-    nt = PQntuples(res);
-    if (PQnfields(res) != 4) {
-        PQclear(res);
-        return PG_ERROR;
-    }
-    rows = xcalloc((size_t)(nt ? nt : 1), sizeof(*rows));
-    for (int i = 0; i < nt; i++) {
-        row_t *r = &rows[i];
-        const char *kind = PQgetvalue(res, i, 1);
-
-        if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &r->id)) {
-            log_warn("outbox: a row with id `%s`: skipped", PQgetvalue(res, i, 0));
-            continue; /* cannot even record an attempt for it */
-        }
-        r->second = strcmp(PQgetvalue(res, i, 3), "t") == 0;
-        if (strcmp(kind, "key") == 0)
-            r->kind = ROW_KEY;
-        else if (strcmp(kind, "bump") == 0)
-            r->kind = ROW_BUMP;
-        else if (strcmp(kind, "purge") == 0)
-            r->kind = ROW_PURGE;
-        else
-            r->err = xasprintf("unknown kind `%s` (key, bump or purge)", kind);
-        if (r->err == NULL &&
-            (PQgetisnull(res, i, 2) ||
-             !outbox_parse_text_array(PQgetvalue(res, i, 2), &r->keys, &r->lens, &r->n_keys)))
-            r->err = xstrdup("cannot parse the keys array");
-        if (r->err)
-            log_warn("outbox: row %lld: %s; it stays pending", (long long)r->id, r->err);
-        memcpy(r->cursor, "0", 2);
-    }
-    PQclear(res);
-    /* rows whose id did not parse are dropped (never the case with a bigserial) */
-    {
-        size_t k = 0;
-        for (int i = 0; i < nt; i++)
-            if (rows[i].id > 0)
-                rows[k++] = rows[i];
-        *n_out = k;
-    }
-    *rows_out = rows;
-    return PG_OK;
+    st = pg_run_rows(pg, claim_sql, 1, params, claim_row, &c);
+    if (st == PG_OK && c.bad_shape)
+        st = PG_ERROR;
+    *rows_out = c.rows ? c.rows : xcalloc(1, sizeof(row_t));
+    *n_out = c.n;
+    return st;
 }
 
 static purge_pos_t *
@@ -506,9 +462,10 @@ fail_due_rows(outbox_t *o, pg_t *pg, bool *table)
 
     if (st != PG_OK)
         return st;
-    st = claim(o, pg, &rows, &n);
+    st = claim(o, pg, false, &rows, &n);
     if (st != PG_OK) {
         bool missing = strcmp(pg_sqlstate(pg), "42P01") == 0;
+        rows_free(rows, n);
         rollback(pg);
         if (missing)
             *table = false;
@@ -691,9 +648,12 @@ outbox_run(outbox_t *o, pg_t *pg, bool *table, int64_t now, bool tick, int64_t *
 
     if ((st = pg_exec(pg, "BEGIN")) != PG_OK)
         return st;
-    if ((st = claim(o, pg, &rows, &n)) != PG_OK) {
+    st = claim(o, pg, true, &rows, &n);
+    if (st != PG_OK) {
         bool missing = strcmp(pg_sqlstate(pg), "42P01") == 0;
         log_debug("outbox: claim: %s", pg_errmsg(pg));
+        rows_free(rows, n);
+        discard_queued(o);
         rollback(pg);
         if (missing) /* gone since the last report: quietly nothing */
             *table = false;
@@ -710,19 +670,9 @@ outbox_run(outbox_t *o, pg_t *pg, bool *table, int64_t now, bool tick, int64_t *
         return PG_OK;
     }
 
-    /* keys and bumps: one pipeline for the whole batch */
+    /* keys and bumps: their commands are queued (and mostly sent) by the claim */
     sums = xcalloc(n, sizeof(*sums));
     errs = xcalloc(n, sizeof(*errs));
-    for (size_t i = 0; i < n; i++) {
-        row_t *r = &rows[i];
-        if (r->err)
-            continue;
-        if (r->kind == ROW_KEY)
-            cache_append_unlink(o->cache, i, r->keys, r->lens, r->n_keys);
-        else if (r->kind == ROW_BUMP)
-            for (size_t j = 0; j < r->n_keys; j++)
-                cache_append_incr(o->cache, i, r->keys[j], r->lens[j]);
-    }
     if (cache_queued(o->cache) > 0)
         cst = cache_flush(o->cache, sums, errs, n, &err);
     if (cst == CACHE_REPLY_ERROR) {

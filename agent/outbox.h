@@ -48,12 +48,4 @@ outbox_run(outbox_t *o, pg_t *pg, bool *table, int64_t now, bool tick, int64_t *
 /* redis_ok, redis_error and cache_confirmed into a report (redis_error is replaced). */
 void outbox_report(const outbox_t *o, Convoy__Wire__Report *r);
 
-/*
- * Parses PostgreSQL's text output of a text[] ({a,"b c",NULL}, nested braces flattened,
- * NULL elements skipped). True with the keys, their lengths and their count (free them
- * with outbox_keys_free).
- */
-bool outbox_parse_text_array(const char *s, char ***keys, size_t **lens, size_t *n);
-void outbox_keys_free(char **keys, size_t *lens, size_t n);
-
 #endif

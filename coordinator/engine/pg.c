@@ -116,6 +116,33 @@ pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresu
 }
 
 pg_status_t
+pg_run_rows(pg_t *pg,
+            const char *sql,
+            int nparams,
+            const char *const *params,
+            void (*on_row)(const PGresult *row, void *arg),
+            void *arg)
+{
+    PGresult *r;
+    pg_status_t st = PG_OK;
+    bool ended = false;
+
+    if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+        return record_result(pg, NULL);
+    PQsetSingleRowMode(pg->conn);
+    while ((r = PQgetResult(pg->conn)) != NULL) {
+        if (PQresultStatus(r) == PGRES_SINGLE_TUPLE)
+            on_row(r, arg);
+        else if (!ended) { /* the end of the rows, or the error that ended them */
+            st = record_result(pg, r);
+            ended = true;
+        }
+        PQclear(r);
+    }
+    return ended ? st : record_result(pg, NULL);
+}
+
+pg_status_t
 pg_prepare(pg_t *pg, const char *name, const char *sql, int nparams)
 {
     PGresult *r = PQprepare(pg->conn, name, sql, nparams, NULL);

@@ -29,6 +29,18 @@ void pg_close(pg_t **pg);
 /* Runs SQL with text parameters. Returns the status; *res (if given) gets the result. */
 pg_status_t
 pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **res);
+/*
+ * Runs sql in single-row mode: on_row gets each row as soon as it arrives (a
+ * PGRES_SINGLE_TUPLE result with one row, cleared after the call), so the caller can work on
+ * the first rows while the server still produces the others. Returns the status of the
+ * whole statement: an error can follow rows already passed on.
+ */
+pg_status_t pg_run_rows(pg_t *pg,
+                        const char *sql,
+                        int nparams,
+                        const char *const *params,
+                        void (*on_row)(const PGresult *row, void *arg),
+                        void *arg);
 /* Prepares a named statement (the extended protocol: one round trip per execution). */
 pg_status_t pg_prepare(pg_t *pg, const char *name, const char *sql, int nparams);
 pg_status_t
