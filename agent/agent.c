@@ -387,6 +387,11 @@ db_connect(agent_t *a)
     a->db_backoff = DB_BACKOFF_MIN_MS;
     a->db_retry_at = 0;
     metrics_state_reset(&a->ms);
+    /* role = cache: a write to the outbox wakes the worker at once (the schema's
+     * outbox_notify trigger); without it the worker still polls at every tick */
+    if (a->outbox && pg_exec(a->pg, "LISTEN " OUTBOX_CHANNEL) != PG_OK)
+        log_warn("database: LISTEN %s failed (the outbox is polled at every tick only): %s",
+                 OUTBOX_CHANNEL, pg_errmsg(a->pg));
 }
 
 static void
@@ -410,6 +415,32 @@ db_check(agent_t *a, pg_status_t st, int64_t now)
         return;
     if (st == PG_CONN_LOST || PQstatus(a->pg->conn) != CONNECTION_OK)
         db_lost(a, pg_errmsg(a->pg), now);
+}
+
+/* role = cache: true when a notification on the outbox channel came in (read from the
+ * socket when it is readable, or left buffered by an earlier query). */
+static bool
+db_notified(agent_t *a, bool readable, int64_t now)
+{
+    PGnotify *n;
+    bool any = false;
+
+    if (a->pg == NULL)
+        return false;
+    if (readable && !PQconsumeInput(a->pg->conn)) {
+        db_lost(a, PQerrorMessage(a->pg->conn), now); /* noticed here before the next query */
+        return false;
+    }
+    while ((n = PQnotifies(a->pg->conn)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    /* only a primary's outbox notifies (LISTEN fails on a standby): the table exists even
+     * when no report since a reconnect has said so yet (a claim that fails with 42P01 says
+     * otherwise again) */
+    if (any)
+        a->ms.invalidations_table = true;
+    return any;
 }
 
 /* ---- wait_lsn -------------------------------------------------------------------- */
@@ -1244,7 +1275,7 @@ agent_run(agent_config_t *cfg)
         a.next_tick = now; /* the first REPORT right away */
     }
 
-    n_items = 2 * a.n_coords + 1;
+    n_items = 2 * a.n_coords + 2;
     items = xcalloc(n_items, sizeof(*items));
     while (!a.stop) {
         int64_t now = now_mono_ms(), wake = next_wakeup(&a);
@@ -1256,6 +1287,8 @@ agent_run(agent_config_t *cfg)
             items[k++] = (zmq_pollitem_t){a.coords[i].mon, -1, a.coords[i].mon ? ZMQ_POLLIN : 0, 0};
         }
         items[k++] = (zmq_pollitem_t){NULL, sig_pipe[0], ZMQ_POLLIN, 0};
+        if (a.outbox && a.pg)
+            items[k++] = (zmq_pollitem_t){NULL, PQsocket(a.pg->conn), ZMQ_POLLIN, 0};
         if (zmq_poll(items, (int)k, timeout) < 0 && zmq_errno() != EINTR) {
             log_error("zmq_poll: %s", zmq_strerror(zmq_errno()));
             rc = 1;
@@ -1290,6 +1323,9 @@ agent_run(agent_config_t *cfg)
                 a.next_tick = now + a.hb_ms;
         }
         now = now_mono_ms();
+        if (a.outbox &&
+            db_notified(&a, k > 2 * a.n_coords + 1 && (items[k - 1].revents & ZMQ_POLLIN), now))
+            a.cache_next = now;
         if (a.outbox && now >= a.cache_next)
             cache_work(&a, now, false);
         waits_expire(&a, now_mono_ms());

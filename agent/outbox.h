@@ -21,7 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define OUTBOX_BATCH    50  /* rows claimed a batch */
+#define OUTBOX_BATCH    50 /* rows claimed a batch */
+/* The channel the schema's outbox_notify trigger (coordinator/engine/state.c) notifies on
+ * each write to convoy.invalidations; the worker LISTENs on it. */
+#define OUTBOX_CHANNEL  "convoy_outbox"
 #define OUTBOX_PURGE_MS 200 /* a batch's purge work stops after this long (the rest: later) */
 
 typedef struct outbox outbox_t;

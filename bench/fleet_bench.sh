@@ -784,15 +784,19 @@ inv_on() {
         die "$m: $(q "SELECT count(*) FROM convoy.invalidations WHERE migration = '$m' AND confirmed_at IS NULL") invalidations still unconfirmed 60 s after the migration was done"
     read -r ON_CALLS ON_USEC < <(unlink_stats)
     ON_LEFT="$(keys_left)"
-    # rows keys removed first_ms confirmed_ms lag_p50 lag_max tail_ms attempts
-    read -r INV_ROWS INV_KEYS INV_REMOVED INV_FIRST_MS INV_CONF_MS INV_LAG50 INV_LAGMAX INV_TAIL INV_ATTEMPTS < <(q "
+    # rows keys removed first_ms confirmed_ms lag_p50 lag_max tail_ms attempts batch_rate
+    # batch_rate: the keys over the sum of each row's first_at - created_at, i.e. the rate
+    # while there was something to invalidate: from the moment a batch wrote its keys (just
+    # before its commit) to the moment they were gone
+    read -r INV_ROWS INV_KEYS INV_REMOVED INV_FIRST_MS INV_CONF_MS INV_LAG50 INV_LAGMAX INV_TAIL INV_ATTEMPTS INV_BATCH_RATE < <(q "
         SELECT count(*), sum(cardinality(keys)), sum(removed),
                round(extract(epoch FROM max(first_at) - min(created_at)) * 1000),
                round(extract(epoch FROM max(confirmed_at) - min(created_at)) * 1000),
                round(percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_at - created_at) * 1000)),
                round(max(extract(epoch FROM first_at - created_at) * 1000)),
                round(extract(epoch FROM max(first_at) - max(created_at)) * 1000),
-               sum(attempts)
+               sum(attempts),
+               round((sum(removed) / nullif(sum(extract(epoch FROM first_at - created_at)), 0))::numeric)
           FROM convoy.invalidations WHERE migration = '$m' AND kind = 'key'" | tr '|' ' ')
     INV_STEPS="$(q "SELECT string_agg('step ' || step || ': ' || n || ' rows, ' || k || ' keys, ' || r || ' removed', '; ' ORDER BY step)
                   FROM (SELECT step, count(*) n, sum(cardinality(keys)) k, sum(removed) r FROM convoy.invalidations
@@ -859,14 +863,15 @@ invalidation_rep() {
     onoff_w="$(awk -v a="$ON_WIN" -v b="$OFF_WIN" 'BEGIN { printf "%.3f", b / a }')"
     verdict=ok
     DR_RATIO="$(awk -v a="$DR_RATE" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
+    BATCH_RATIO="$(awk -v a="$INV_BATCH_RATE" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
     if [[ $ON_LEFT != 0 || $DR_LEFT != 0 ]]; then
         verdict="FAILED: $ON_LEFT + $DR_LEFT keys left"
         INV_FAILED=$((INV_FAILED + 1))
     elif [[ $INV_REMOVED != "$ROWS" ]]; then
         verdict="note: removed $INV_REMOVED, not $ROWS"
     fi
-    # rep order base_ms base_rate first_ms rate1 conf_ms rate2 ratio ratio_c fill_on fill_off onoff win_on win_off onoff_w left
-    echo "$REP $([[ $order == offon ]] && echo off,on || echo on,off) $BASE_MS $BASE_RATE $INV_FIRST_MS $r1 $INV_CONF_MS $r2 $ratio $ratio_c $ON_FILL $OFF_FILL $onoff $ON_WIN $OFF_WIN $onoff_w $ON_LEFT $DR_MS $DR_RATE $DR_RATIO" >>"$WORK/inv.txt"
+    # rep order base_ms base_rate first_ms rate1 conf_ms rate2 ratio ratio_c fill_on fill_off onoff win_on win_off onoff_w left dr_ms dr_rate dr_ratio batch_rate batch_ratio
+    echo "$REP $([[ $order == offon ]] && echo off,on || echo on,off) $BASE_MS $BASE_RATE $INV_FIRST_MS $r1 $INV_CONF_MS $r2 $ratio $ratio_c $ON_FILL $OFF_FILL $onoff $ON_WIN $OFF_WIN $onoff_w $ON_LEFT $DR_MS $DR_RATE $DR_RATIO $INV_BATCH_RATE $BATCH_RATIO" >>"$WORK/inv.txt"
     {
         echo "rep $REP (order: $([[ $order == offon ]] && echo "(3) off, then (2) on" || echo "(2) on, then (3) off"); load avg (1 min) at (1) $LOAD_BASE, (2) $LOAD_ON, (3) $LOAD_OFF):"
         echo "  (1) baseline: redis-cli --pipe, $(((ROWS + 999) / 1000)) UNLINK of <= 1000 keys: $BASE_MS ms, $BASE_RATE keys/s; '$BASE_REPLY'; Redis cmdstat_unlink: $BASE_CALLS calls, $BASE_USEC us in the server ($(awk -v u="$BASE_USEC" -v n="$ROWS" 'BEGIN { printf "%.2f", u / n }') us/key); keys left $BASE_LEFT"
@@ -875,6 +880,7 @@ invalidation_rep() {
         echo "      first created_at -> last confirmed_at: $INV_CONF_MS ms = $r2 keys/s, ratio to (1) $ratio_c (includes the 500 ms second pass)"
         echo "      the first pass's rate is $(awk -v a="$r1" -v n="$ON_ROWS" -v t="$ON_FILL" 'BEGIN { printf "%.2f", a / (n / (t / 1000)) }') of the fill pass's own rate (rows/s below): the agent cannot unlink keys before their batch commits"
         echo "      per row first_at - created_at: p50 $INV_LAG50 ms, max $INV_LAGMAX ms; last first_at - last created_at $INV_TAIL ms"
+        echo "      per batch (keys / sum of first_at - created_at): $INV_BATCH_RATE keys/s, ratio to (1) $BATCH_RATIO"
         echo "      Redis cmdstat_unlink during (2): $ON_CALLS calls, $ON_USEC us in the server (both passes); user:1..user:$ROWS left at the end: $ON_LEFT"
         echo "      fill pass: $ON_FILL ms ($(awk -v n="$ON_ROWS" -v t="$ON_FILL" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s), $ON_ROWS rows in $ON_BATCHES batches (last size $ON_BSIZE); backfill window (first backfill step start -> last end) $ON_WIN ms"
         echo "  (3) fill pass: $OFF_FILL ms ($(awk -v n="$OFF_ROWS" -v t="$OFF_FILL" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s), $OFF_ROWS rows in $OFF_BATCHES batches (last size $OFF_BSIZE); backfill window $OFF_WIN ms"
@@ -892,7 +898,7 @@ median_col() {
 range_col() { awk -v c="$1" '{ print $c }' "$WORK/inv.txt" | sort -g | awk -v f="${2:-%.2f}" 'NR == 1 { a = $1 } { b = $1 } END { printf f "-" f, a, b }'; }
 
 case_invalidation() {
-    local order=onoff other=offon r m_ratio m_ratio_c m_onoff m_base m_r1 m_drain verdict dverdict t_start=$SECONDS
+    local order=onoff other=offon r m_ratio m_ratio_c m_onoff m_base m_r1 m_drain m_batch verdict dverdict bverdict t_start=$SECONDS
     ((REVERSE)) && order=offon other=onoff
     INV_FAILED=0
 
@@ -918,6 +924,7 @@ case_invalidation() {
     m_base="$(median_col 4 %.0f)"
     m_r1="$(median_col 6 %.0f)"
     m_drain="$(median_col 20)"
+    m_batch="$(median_col 22)"
 
     echo
     echo "=== fleet_bench --case invalidation: Redis invalidation during a backfill ==="
@@ -943,8 +950,10 @@ case_invalidation() {
     awk -v r="$m_ratio" 'BEGIN { exit !(r >= 0.8) }' || verdict="NOT met: bounded by the backfill's own rate"
     dverdict="met"
     awk -v r="$m_drain" 'BEGIN { exit !(r >= 0.8) }' || dverdict="NOT met"
+    bverdict="met"
+    awk -v r="$m_batch" 'BEGIN { exit !(r >= 0.8) }' || bverdict="NOT met"
     ((INV_FAILED == 0)) || verdict="$verdict; $INV_FAILED repetition(s) FAILED: keys left in Redis"
-    echo "SUMMARY invalidation: convoy $m_r1 keys/s vs baseline $m_base keys/s (medians): ratio median $m_ratio (range $(range_col 9)) (goal >= 0.8: $verdict), to the last confirmation $m_ratio_c; the agent's own rate on a backlog: ratio median $m_drain (range $(range_col 20)) (goal >= 0.8: $dverdict); fill pass throughput with/without invalidation median $m_onoff (range $(range_col 13)); keys left $(awk '{ s += $17 } END { print s + 0 }' "$WORK/inv.txt") over $REPEAT repetition(s) of $ROWS keys"
+    echo "SUMMARY invalidation: convoy $m_r1 keys/s vs baseline $m_base keys/s (medians): ratio median $m_ratio (range $(range_col 9)) (goal >= 0.8: $verdict), to the last confirmation $m_ratio_c; per batch, from its keys written to their first UNLINK pass: ratio median $m_batch (range $(range_col 22)) (goal >= 0.8: $bverdict); the agent's own rate on a backlog: ratio median $m_drain (range $(range_col 20)) (goal >= 0.8: $dverdict); fill pass throughput with/without invalidation median $m_onoff (range $(range_col 13)); keys left $(awk '{ s += $17 } END { print s + 0 }' "$WORK/inv.txt") over $REPEAT repetition(s) of $ROWS keys"
     ((INV_FAILED == 0)) || exit 1
 }
 

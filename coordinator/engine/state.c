@@ -51,6 +51,13 @@ static const char schema_sql[] =
     "last_error text, agent text);\n"
     "CREATE INDEX IF NOT EXISTS invalidations_pending ON convoy.invalidations (id) WHERE "
     "confirmed_at IS NULL;\n"
+    /* version 9: each write to the outbox wakes the cache agents at once (they LISTEN on
+     * convoy_outbox, agent/outbox.h); they still poll at every tick. One notification per
+     * transaction, delivered at its commit. */
+    "CREATE OR REPLACE FUNCTION convoy.outbox_notify() RETURNS trigger LANGUAGE plpgsql AS\n"
+    "$$BEGIN PERFORM pg_notify('convoy_outbox', ''); RETURN NULL; END$$;\n"
+    "CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON convoy.invalidations\n"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION convoy.outbox_notify();\n"
     /* convoy verify's results; the gates (expand, contract) per migration */
     "CREATE TABLE IF NOT EXISTS convoy.verifications (id bigserial PRIMARY KEY, migration text "
     "NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), ok boolean NOT NULL, report "

@@ -199,11 +199,11 @@ else
   ok "no convoy.invalidations: no warnings, REPORT role=cache redis_ok=1 cache_pending=0"
 fi
 
-# the outbox, exactly as the coordinator's state schema creates it
-DDL="$(awk '/CREATE TABLE IF NOT EXISTS convoy.invalidations/,/confirmed_at IS NULL;/' \
+# the outbox and its notify trigger, exactly as the coordinator's state schema creates them
+DDL="$(awk '/CREATE TABLE IF NOT EXISTS convoy.invalidations/,/EXECUTE FUNCTION convoy.outbox_notify/' \
   "$ROOT/coordinator/engine/state.c" | sed -E 's/^[[:space:]]*"//; s/"[[:space:]]*$//' |
   tr -d '\n' | sed 's/\\n/\n/g')"
-[[ "$DDL" == *"CREATE TABLE IF NOT EXISTS convoy.invalidations"*"invalidations_pending"* ]] ||
+[[ "$DDL" == *"CREATE TABLE IF NOT EXISTS convoy.invalidations"*"invalidations_pending"*"outbox_notify();" ]] ||
   { fail "cannot read the outbox DDL from state.c"; exit 1; }
 q "CREATE SCHEMA convoy" && psql_p -c "$DDL" || { fail "creating the outbox"; exit 1; }
 
@@ -393,6 +393,44 @@ id="$(insert_keys m9 rot: 1 10)"
 wait_for 10 confirmed "$id" && [[ "$(count_keys 'rot:*')" == 0 ]] &&
   ok "password rotated: SIGHUP reconnects with the new one, rows confirmed" || fail "not confirmed after the rotation"
 
+# ---- a write to the outbox wakes the agent (LISTEN), also after a database restart ----------
+CASE=notify
+stop_agent
+sed -i 's/^heartbeat = .*/heartbeat = 10s/' "$WORK/agent.ini"
+agent_start 4
+wait_for 30 grep -q "database: connected" "$WORK/agent-4.log" || fail "agent 4 did not connect"
+sleep 0.5
+# lag_ms ID: first_at - created_at of the row, in ms
+lag_ms() { q "SELECT round(extract(epoch FROM first_at - created_at) * 1000) FROM convoy.invalidations WHERE id = $1"; }
+notify_trials() { # notify_trials TAG: three rows, each must be worked long before the 10 s tick
+  local i id lag lags=""
+  for i in 1 2 3; do
+    fill "nt$1$i:" 1 100 v
+    id="$(insert_keys "m10$1$i" "nt$1$i:" 1 100)"
+    wait_for 15 first_done "$id" || { echo "row $id: no first pass"; return 1; }
+    lag="$(lag_ms "$id")"
+    lags="$lags $lag"
+    ((lag < 1000)) || { echo "row $id waited $lag ms (the tick is 10 s)"; return 1; }
+    sleep 0.3
+  done
+  echo "$lags"
+}
+if out="$(notify_trials a)"; then
+  ok "heartbeat 10 s: 3 rows worked $out ms after their insert (woken by the notification)"
+else
+  fail "$out"
+fi
+(cd / && "${RUNUSER[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w -t 60 restart >/dev/null 2>&1) ||
+  fail "pg_ctl restart"
+wait_for 30 bash -c "[[ \$(grep -c 'database: connected' '$WORK/agent-4.log') -ge 2 ]]" ||
+  fail "agent 4 did not reconnect after the restart"
+sleep 0.5
+if out="$(notify_trials b)"; then
+  ok "after a database restart (noticed on the LISTEN socket, not at the tick): 3 rows worked $out ms after their insert"
+else
+  fail "after the restart: $out"
+fi
+
 CASE=hygiene
 [[ "$(cmdstat keys)" == 0 && "$(cmdstat del)" == 0 ]] && ok "no KEYS and no DEL ever reached Redis" ||
   fail "KEYS $(cmdstat keys), DEL $(cmdstat del)"
@@ -406,6 +444,6 @@ grep -q "outbox: .* rows\? in .* batch" "$WORK/agent-1.log" || fail "no outbox p
 dups="$(grep -h "INFO .* outbox: " "$WORK/agent-1.log" | cut -c1-20 | sort | uniq -d | wc -l)"
 [[ "$dups" == 0 ]] && ok "at most one outbox line a second" || fail "$dups seconds with two outbox lines"
 stop_agent
-grep -q "INFO .* stopped" "$WORK/agent-3.log" || fail "the agent did not stop on SIGTERM"
+grep -q "INFO .* stopped" "$WORK/agent-4.log" || fail "the agent did not stop on SIGTERM"
 
 ((${#FAILED[@]} == 0)) && log "all cases passed"
