@@ -285,8 +285,11 @@ sample_once(sampler_t *sp)
             sp->iv = xrealloc(sp->iv, sp->cap_iv * sizeof(hold_iv_t));
         }
         memset(&sp->iv[sp->n_iv], 0, sizeof(hold_iv_t));
-        snprintf(sp->iv[sp->n_iv].mode, sizeof(sp->iv[0].mode), "%s", seen[j].mode);
-        snprintf(sp->iv[sp->n_iv].table, sizeof(sp->iv[0].table), "%s", seen[j].table);
+        /* cut to the interval's fields (a lock mode fits; a long table name is cut) */
+        snprintf(sp->iv[sp->n_iv].mode, sizeof(sp->iv[0].mode), "%.*s",
+                 (int)sizeof(sp->iv[0].mode) - 1, seen[j].mode);
+        snprintf(sp->iv[sp->n_iv].table, sizeof(sp->iv[0].table), "%.*s",
+                 (int)sizeof(sp->iv[0].table) - 1, seen[j].table);
         sp->iv[sp->n_iv].start = sp->iv[sp->n_iv].end = s.t;
         sp->iv[sp->n_iv].phase = s.phase;
         sp->iv[sp->n_iv].open = true;
