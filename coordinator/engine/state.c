@@ -628,7 +628,8 @@ state_init_owner(pg_t *pg, const char *runner, char **err)
             "'convoy_owner') THEN CREATE ROLE convoy_owner NOLOGIN; END IF; END$$;\n"
             "CREATE SCHEMA IF NOT EXISTS convoy AUTHORIZATION convoy_owner;\n"
             "ALTER SCHEMA convoy OWNER TO convoy_owner;\n"
-            /* what an earlier convoy created as the runner becomes the owner's */
+            /* what an earlier convoy created as the runner becomes the owner's (the functions:
+             * every one schema_sql creates) */
             "DO $$DECLARE o record; BEGIN\n"
             "  FOR o IN SELECT c.oid::regclass AS r FROM pg_class c WHERE c.relnamespace = "
             "'convoy'::regnamespace AND c.relkind IN ('r', 'S', 'v', 'p') AND NOT EXISTS (SELECT 1 "
@@ -637,7 +638,8 @@ state_init_owner(pg_t *pg, const char *runner, char **err)
             "    EXECUTE format('ALTER TABLE %s OWNER TO convoy_owner', o.r);\n"
             "  END LOOP;\n"
             "  FOR o IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.pronamespace "
-            "= 'convoy'::regnamespace AND p.proname IN ('fence', 'audit_append_only') LOOP\n"
+            "= 'convoy'::regnamespace AND p.proname IN ('fence', 'audit_append_only', "
+            "'outbox_notify') LOOP\n"
             "    EXECUTE format('ALTER FUNCTION %s OWNER TO convoy_owner', o.f);\n"
             "  END LOOP;\n"
             "END$$;\n"
