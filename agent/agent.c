@@ -1211,6 +1211,7 @@ agent_run(agent_config_t *cfg)
     agent_t a;
     zmq_pollitem_t *items;
     size_t n_items;
+    int pg_item;
     int rc = 0;
 
     memset(&a, 0, sizeof(a));
@@ -1287,8 +1288,11 @@ agent_run(agent_config_t *cfg)
             items[k++] = (zmq_pollitem_t){a.coords[i].mon, -1, a.coords[i].mon ? ZMQ_POLLIN : 0, 0};
         }
         items[k++] = (zmq_pollitem_t){NULL, sig_pipe[0], ZMQ_POLLIN, 0};
-        if (a.outbox && a.pg)
+        pg_item = -1; /* role = cache: the database socket, for the outbox's notifications */
+        if (a.outbox && a.pg) {
+            pg_item = (int)k;
             items[k++] = (zmq_pollitem_t){NULL, PQsocket(a.pg->conn), ZMQ_POLLIN, 0};
+        }
         if (zmq_poll(items, (int)k, timeout) < 0 && zmq_errno() != EINTR) {
             log_error("zmq_poll: %s", zmq_strerror(zmq_errno()));
             rc = 1;
@@ -1323,8 +1327,7 @@ agent_run(agent_config_t *cfg)
                 a.next_tick = now + a.hb_ms;
         }
         now = now_mono_ms();
-        if (a.outbox &&
-            db_notified(&a, k > 2 * a.n_coords + 1 && (items[k - 1].revents & ZMQ_POLLIN), now))
+        if (a.outbox && db_notified(&a, pg_item >= 0 && (items[pg_item].revents & ZMQ_POLLIN), now))
             a.cache_next = now;
         if (a.outbox && now >= a.cache_next)
             cache_work(&a, now, false);

@@ -231,19 +231,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-psql_p() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+# psql_p, wait_for, free_port: the fleet tests' helpers
+# shellcheck source=../tests/fleet/lib.sh
+. "$ROOT/tests/fleet/lib.sh"
 q() { psql_p -c "$1"; }         # the primary
 q_r2() { psql_p -d "$R2" -c "$1"; }
-
-# wait_for SECONDS CMD...: until CMD succeeds; false on timeout
-wait_for() {
-    local limit="$1" t0=$SECONDS
-    shift
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS - t0 >= limit)) && return 1
-        sleep 0.05
-    done
-}
 
 # pctl P FILE: the P-th percentile (nearest rank) of the numbers in FILE, one a line
 pctl() {
@@ -597,20 +589,6 @@ case_throughput() {
 }
 
 # ============================================================================== agents
-port_in_use() {
-    local hex
-    hex="$(printf '%04X' "$1")"
-    awk -v p="$hex" 'FNR > 1 { n = split($2, a, ":"); if (a[n] == p) found = 1 } END { exit !found }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    die "no free TCP port"
-}
 # cpu_ticks PID: utime + stime (all threads), in clock ticks
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
@@ -626,7 +604,7 @@ case_agents() {
     "$CONVOY" keygen --out "$keys/coordinator" >/dev/null 2>&1 || die "convoy keygen failed"
     "$CONVOY" keygen --out "$keys/primary" >/dev/null 2>&1 || die "convoy keygen failed"
     "$AGENTSIM" --keygen "$AGENTS" --out "$keys/sim.keys" || die "convoy-agentsim --keygen failed"
-    port="$(free_port)"
+    port="$(free_port)" || die "no free TCP port"
     conninfo="$(sed -n 's/^conninfo = //p' "$CONVOY_CLUSTER" | head -1)" # the primary's
     {
         echo "; $PROG --case agents: $AGENTS simulated agents (convoy-agentsim), no agent for the primary"

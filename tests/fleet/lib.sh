@@ -1,5 +1,5 @@
 # lib.sh: what the fleet's shell tests share (test_fleet.sh, test_liveview.sh, test_cache_agent.sh,
-# test_app_agent.sh source it).
+# test_app_agent.sh and bench/fleet_bench.sh source it).
 
 psql_p() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
