@@ -8,72 +8,26 @@
 #     server's statement log shows no writing statement from convoy's sessions.
 # The server runs as the postgres user (runuser when root) on a free port in a temp dir,
 # stopped and removed on any exit.
-set -uo pipefail
+PG_TEST_NAME=explain
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/pg.sh"
 
-convoy=${CONVOY_BIN:?set CONVOY_BIN to the convoy binary}
-
-skip() {
-    echo "SKIP: $*" >&2
-    [[ -n ${CONVOY_TEST_NO_SKIP:-} ]] && exit 1
-    exit 77
-}
-
-bindir=${CONVOY_PG_BINDIR:-}
-if [[ -z $bindir ]]; then
-    for d in /usr/lib/postgresql/15/bin "$(pg_config --bindir 2>/dev/null)"; do
-        [[ -x $d/initdb && -x $d/pg_ctl ]] && bindir=$d && break
-    done
-fi
-[[ -n $bindir && -x $bindir/initdb ]] || skip "PostgreSQL server binaries not found"
-command -v jq >/dev/null 2>&1 || skip "jq is not installed"
-sharedir=$("$bindir/pg_config" --sharedir 2>/dev/null || pg_config --sharedir)
+sharedir=$("$PGBIN/pg_config" --sharedir 2>/dev/null || pg_config --sharedir)
 [[ -f $sharedir/extension/hypopg.control ]] || skip "HypoPG is not installed (postgresql-15-hypopg)"
 [[ -f $sharedir/extension/pg_stat_statements.control ]] || skip "pg_stat_statements missing"
 
-as_pg=()
-if [[ $(id -u) -eq 0 ]]; then
-    runuser=$(command -v runuser || echo /usr/sbin/runuser)
-    as_pg=("$runuser" -u postgres --)
-fi
-
-tmp=$(mktemp -d /tmp/convoy-explain.XXXXXX)
-chmod 0755 "$tmp"
-[[ $(id -u) -eq 0 ]] && chown postgres "$tmp"
-data=$tmp/data
-cleanup() {
-    [[ -f $data/postmaster.pid ]] && "${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"${as_pg[@]}" "$bindir/initdb" -A trust --nosync -U postgres -D "$data" >"$tmp/initdb.log" 2>&1 ||
-    { cat "$tmp/initdb.log" >&2; exit 1; }
-cat >>"$data/postgresql.conf" <<EOF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$tmp'
-fsync = off
-shared_preload_libraries = 'pg_stat_statements'
+PG_CONF="shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track_utility = off
 log_statement = 'all'
-log_line_prefix = '[%a] '
-EOF
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -l "$tmp/server.log" -w -t 60 start >/dev/null ||
-    { cat "$tmp/server.log" >&2; exit 1; }
+log_line_prefix = '[%a] '"
+start_pg
 
-failures=0
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
 psql_db() {
     local db=$1
     shift
-    psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
+    psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d "$db" "$@"
 }
-conninfo() { echo "host=127.0.0.1 port=$port dbname=$1 user=postgres"; }
+conninfo() { db "$1"; }
 
 # Two PROD databases: with HypoPG installed (by an administrator, before the review) and without.
 for db in prod prod_nohypo; do
@@ -125,7 +79,7 @@ snapshot() {
 }
 before_prod=$(snapshot prod)
 before_nohypo=$(snapshot prod_nohypo)
-log_mark=$(wc -l <"$tmp/server.log")
+log_mark=$(wc -l <"$tmp/pg.log")
 
 # run EXPECTED_RC OUT ARGS...
 run() {
@@ -208,7 +162,7 @@ $(snapshot prod)"
 [[ $(psql_db prod -c "SELECT count(*) FROM pg_class WHERE relname = 'users_name_idx'") == 1 ]] ||
     fail "the index was really dropped"
 # every statement convoy's sessions sent, from the server's own log
-tail -n +"$((log_mark + 1))" "$tmp/server.log" | grep '^\[convoy' | grep -E 'statement: |execute [^:]*: ' \
+tail -n +"$((log_mark + 1))" "$tmp/pg.log" | grep '^\[convoy' | grep -E 'statement: |execute [^:]*: ' \
     >"$tmp/convoy_statements.log"
 [[ -s $tmp/convoy_statements.log ]] || fail "no convoy statement in the server log (log_line_prefix?)"
 if grep -E -i '(statement|execute [^:]*): *(CREATE|ALTER|DROP|INSERT|UPDATE|DELETE|TRUNCATE|COPY|GRANT|REVOKE|VACUUM|ANALYZE|CLUSTER|REINDEX|COMMENT|SELECT .*(nextval|setval|pg_advisory))' \
