@@ -15,6 +15,23 @@ chunk_init(chunk_ctl_t *c, int64_t target_ms, int64_t initial_rows)
     c->rate = 0;
 }
 
+int
+chunk_split(int64_t base, int64_t up, int want, int64_t *bounds)
+{
+    int64_t span = up > base ? up - base : 0, q, rem;
+    int n = want < 1 ? 1 : want;
+
+    if (span < n)
+        n = span > 1 ? (int)span : 1;
+    q = span / n;
+    rem = span % n; /* spread over the first ranges: never overflows, rem < n */
+    bounds[0] = base;
+    for (int i = 1; i < n; i++)
+        bounds[i] = base + q * i + (rem * i) / n;
+    bounds[n] = up;
+    return n;
+}
+
 int64_t
 chunk_observe(chunk_ctl_t *c, int64_t rows, int64_t elapsed_ms)
 {

@@ -1,6 +1,7 @@
 /*
- * backfill.c: keyset-paged passes; each batch is one prepared statement that updates,
- * checkpoints and checks the fencing token together.
+ * backfill.c: the batched passes; each batch updates, checkpoints and checks the fencing
+ * token in one transaction. Range-paged passes (a dense integer key, heap blocks) run in
+ * lanes: one or more sessions side by side, each on its own range.
  */
 #include "convoy/backfill.h"
 
@@ -22,6 +23,7 @@
     "i AS (INSERT INTO convoy.invalidations (migration, step, kind, keys) SELECT $" #M ", $" #S    \
     "::int, 'key', " OUTBOX_KEYS "), "
 
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,38 @@
 #define LEASE_SEEN_SQL                                                                             \
     "lr AS (UPDATE convoy.lease SET renewed_at = now() WHERE migration = $1 AND token = "          \
     "$3::bigint) "
+
+/* A lane's state: between batches, or which statement of its batch transaction is out. */
+typedef enum {
+    LANE_IDLE,     /* ready for its next batch */
+    LANE_BEGIN,    /* BEGIN sent */
+    LANE_WRITE,    /* the batch's write sent */
+    LANE_CP,       /* the checkpoint sent */
+    LANE_COMMIT,   /* COMMIT sent */
+    LANE_ROLLBACK, /* ROLLBACK sent: the batch failed with `failed` */
+    LANE_WAIT,     /* a retry's delay, until wake_at */
+    LANE_DONE,     /* its range is covered */
+} lane_phase_t;
+
+/*
+ * One session filling one range of a range-paged pass: keys (pos, end] on the integer path,
+ * heap blocks [pos, end) on the block path. Its position is element `idx` of the
+ * checkpoint's last_key; a pass has one lane unless -- convoy:backfill-workers asks for more.
+ */
+typedef struct {
+    pg_t *pg; /* the step's session for lane 1, its own for the others */
+    bool own_pg;
+    int idx;
+    int64_t start, pos, end;
+    chunk_ctl_t ctl;
+    lane_phase_t phase;
+    int64_t hi, covered, updated, size, t0, wake_at, fail_since;
+    int failures;
+    pg_status_t failed;
+    char *error; /* the failed statement's message and SQLSTATE, until the batch ends */
+    char sqlstate[6];
+    bool prepared_write, prepared_cp, abort_req, paused;
+} lane_t;
 
 typedef struct {
     bf_ctx_t *c;
@@ -50,6 +84,9 @@ typedef struct {
     char name_first[32], name_next[32], name_write[32], name_cp[32];
     bool seen_paused; /* the last batch saw the migration paused */
     bool prepared_first, prepared_next, prepared_write, prepared_cp;
+    lane_t lanes[MIGRATION_MAX_BACKFILL_WORKERS];
+    int n_lanes;
+    int stored_lanes; /* how many ranges the checkpoint holds (0: none yet) */
 } bf_t;
 
 static char **
@@ -173,13 +210,16 @@ load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
     for (size_t i = 0; i < b->k; i++)
         sb_printf(&cols, "upper_key[%zu], ", i + 1);
     sql = xasprintf("SELECT %s rows_done, rows_updated, coalesce(rows_total, -1), "
-                    "coalesce(batch_size, 0), last_key IS NULL, upper_key IS NULL "
+                    "coalesce(batch_size, 0), last_key IS NULL, upper_key IS NULL, "
+                    "coalesce(array_length(upper_key, 1), 0) "
                     "FROM convoy.backfill WHERE migration = $1 AND step = $2::int",
                     cols.data);
     if (pg_run(c->pg, sql, 2, p, &r) != PG_OK) {
         set_error(b, "reading the backfill checkpoint");
         goto done;
     }
+    if (PQntuples(r) == 1)
+        b->stored_lanes = atoi(PQgetvalue(r, 0, (int)(2 * b->k) + 6));
     if (c->step->catchup && c->step->fill_step > 0) {
         /* the first pass's upper bound: rows at or below it existed when it started */
         PGresult *e = NULL;
@@ -309,7 +349,7 @@ choose_int_path(bf_t *b)
     char *sql, *min;
     int64_t up_v;
 
-    if (b->k != 1 || b->rows_total <= 0)
+    if (b->k != 1 || (b->rows_total <= 0 && b->stored_lanes <= 1))
         return;
     t = b->c->step->key_types[0];
     if (strcmp(t, "bigint") != 0 && strcmp(t, "integer") != 0 && strcmp(t, "smallint") != 0)
@@ -324,7 +364,9 @@ choose_int_path(bf_t *b)
     up_v = strtoll(b->up[0], NULL, 10);
     if (b->int_min <= INT64_MIN + 1 || up_v < b->int_min)
         return;
-    b->int_path = (double)b->rows_total * 2.0 >= (double)up_v - (double)b->int_min + 1.0;
+    /* a checkpoint split into ranges is resumed on them, however dense the keys are now */
+    b->int_path = b->stored_lanes > 1 ||
+                  (double)b->rows_total * 2.0 >= (double)up_v - (double)b->int_min + 1.0;
 }
 
 /* The rows a pass rewrites: NULL ones, and on a catch-up also existing rows that drifted. */
@@ -361,19 +403,18 @@ write_head(const step_t *s)
 }
 
 /*
- * The batch statement. Parameters: $1 migration, $2 step, $3 token, $4 covered (int path)
- * or size, $5 size (int path), then lo keys (int path, or generic `next`), then hi keys
- * (int path) or up keys (generic), then the catch-up edge keys.
+ * The keyset path's batch statement. Parameters: $1 migration, $2 step, $3 token, $4 size,
+ * then the lo keys (`next` only), the up keys, then the catch-up edge keys.
  */
 static char *
 batch_sql(const bf_t *b, bool with_lo)
 {
     const step_t *s = b->c->step;
-    int np = b->int_path ? 5 : 4;
+    int np = 4;
     int lo_p = 0, hi_p, edge_p;
     char *lo_t = NULL, *hi_t, *pred, *sql, *head = write_head(s);
 
-    if (b->int_path || with_lo) {
+    if (with_lo) {
         lo_p = np + 1;
         np += (int)b->k;
     }
@@ -384,19 +425,7 @@ batch_sql(const bf_t *b, bool with_lo)
     if (lo_p)
         lo_t = param_tuple(b, lo_p);
     hi_t = param_tuple(b, hi_p);
-    if (b->int_path) {
-        sql = xasprintf(
-            "WITH u AS (%s WHERE %s > %s AND %s <= %s AND %s RETURNING 1), "
-            "cp AS (UPDATE convoy.backfill SET last_key = ARRAY[$%d]::text[], rows_done = "
-            "rows_done + $4::bigint, rows_updated = rows_updated + (SELECT count(*) FROM u), "
-            "batches = batches + 1, batch_size = $5::int, updated_at = now() "
-            "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
-                1, 3) " RETURNING 1), " LEASE_SEEN_SQL
-                      "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM cp), (SELECT status "
-                      "FROM "
-                      "convoy.migrations WHERE name = $1), $4::bigint, $%d::text",
-            head, b->keys, lo_t, b->keys, hi_t, pred, hi_p, hi_p);
-    } else {
+    {
         sb_t sel, join, last, arr, lastcols;
         sb_init(&sel);
         sb_init(&join);
@@ -476,31 +505,16 @@ with_outbox(const step_t *s, char *write_sql, int n)
 
 /* Prepares `name` once per pass. */
 static pg_status_t
-prepare_once(bf_t *b, const char *name, bool *prepared, char *sql)
+prepare_once(pg_t *pg, const char *name, bool *prepared, char *sql)
 {
     pg_status_t st = PG_OK;
 
     if (!*prepared) {
-        st = pg_prepare(b->c->pg, name, sql, 0);
+        st = pg_prepare(pg, name, sql, 0);
         *prepared = st == PG_OK;
     }
     free(sql);
     return st;
-}
-
-/* The checkpoint, the fencing check and the lease's progress, after a batch's write. */
-static pg_status_t
-prepare_checkpoint(bf_t *b)
-{
-    return prepare_once(
-        b, b->name_cp, &b->prepared_cp,
-        xstrdup("WITH cp AS (UPDATE convoy.backfill SET last_key = ARRAY[$4::text], "
-                "rows_done = rows_done + $5::bigint, rows_updated = rows_updated + $6::bigint, "
-                "batches = batches + 1, batch_size = $7::int, updated_at = now() "
-                "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
-                    1, 3) " RETURNING 1), " LEASE_SEEN_SQL
-                          "SELECT (SELECT count(*) FROM cp), (SELECT status FROM "
-                          "convoy.migrations WHERE name = $1)"));
 }
 
 /* How a failed batch statement ends: retried, fenced, connection lost or failed. */
@@ -520,72 +534,6 @@ batch_failure(bf_t *b, pg_status_t st, bool in_tx)
         strcmp(c->sqlstate, "40001") == 0)
         return BATCH_RETRY;
     return BATCH_FAIL;
-}
-
-/*
- * One batch transaction of the range paths: BEGIN, the prepared write (its command tag
- * counts the rows), the fenced checkpoint at `last_key`, COMMIT.
- */
-static batch_t
-write_batch(bf_t *b,
-            const char *const *wp,
-            int nwp,
-            const char *last_key,
-            int64_t covered,
-            int64_t size,
-            int64_t *updated,
-            bool *abort_req)
-{
-    bf_ctx_t *c = b->c;
-    char cov[32], upd[32], sz[32], stepno[16], tok[32];
-    const char *cp[7] = {c->migration, stepno, tok, last_key, cov, upd, sz};
-    PGresult *r = NULL;
-    pg_status_t st;
-    batch_t res = BATCH_FAIL;
-
-    snprintf(cov, sizeof(cov), "%lld", (long long)covered);
-    snprintf(sz, sizeof(sz), "%lld", (long long)size);
-    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
-    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
-    *abort_req = false;
-    st = prepare_checkpoint(b);
-    if (st == PG_OK)
-        st = pg_exec(c->pg, "BEGIN");
-    if (st == PG_OK) {
-        /* with an outbox the write also takes the migration and step, and returns its count */
-        const char **all = xcalloc((size_t)nwp + 2, sizeof(char *));
-        memcpy(all, wp, (size_t)nwp * sizeof(char *));
-        all[nwp] = c->migration;
-        all[nwp + 1] = stepno;
-        st =
-            pg_run_prepared(c->pg, b->name_write, c->step->cache_keys_sql ? nwp + 2 : nwp, all, &r);
-        free(all);
-    }
-    if (st != PG_OK)
-        return batch_failure(b, st, true);
-    *updated = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-                                 : strtoll(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    r = NULL;
-    snprintf(upd, sizeof(upd), "%lld", (long long)*updated);
-    if ((st = pg_run_prepared(c->pg, b->name_cp, 7, cp, &r)) != PG_OK)
-        return batch_failure(b, st, true);
-    if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
-        pg_exec(c->pg, "ROLLBACK");
-        free(c->error);
-        c->error = xstrdup("the backfill checkpoint row disappeared");
-        goto done;
-    }
-    *abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
-    b->seen_paused = strcmp(PQgetvalue(r, 0, 1), "paused") == 0;
-    if ((st = pg_exec(c->pg, "COMMIT")) != PG_OK) {
-        PQclear(r);
-        return batch_failure(b, st, true);
-    }
-    res = BATCH_OK;
-done:
-    PQclear(r);
-    return res;
 }
 
 /*
@@ -621,101 +569,6 @@ before_batch(bf_t *b, chunk_ctl_t *ctl)
     return BF_DONE;
 }
 
-/* The catch-up's batch: a block range, read in heap order. */
-static batch_t
-run_ctid_batch(
-    bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finished, bool *abort_req)
-{
-    bf_ctx_t *c = b->c;
-    const step_t *s = c->step;
-    int64_t blocks = (int64_t)((double)size / b->rows_per_block);
-    int64_t lo_v = b->blk_lo, hi_v;
-    char lo_s[48], hi_s[48], hi_n[32];
-    const char **wp = xcalloc(2 + b->k, sizeof(char *));
-    pg_status_t st;
-    batch_t res = BATCH_FAIL;
-    int nwp = 0;
-
-    if (blocks < 1)
-        blocks = 1;
-    hi_v = b->blk_up - lo_v <= blocks ? b->blk_up : lo_v + blocks;
-    snprintf(lo_s, sizeof(lo_s), "(%lld,0)", (long long)lo_v);
-    snprintf(hi_s, sizeof(hi_s), "(%lld,0)", (long long)hi_v);
-    snprintf(hi_n, sizeof(hi_n), "%lld", (long long)hi_v);
-    wp[nwp++] = lo_s;
-    wp[nwp++] = hi_s;
-    for (size_t i = 0; b->edge && i < b->k; i++)
-        wp[nwp++] = b->edge[i];
-    *finished = hi_v >= b->blk_up;
-    {
-        char *head = write_head(s), *pred = pass_predicate(b, 3);
-        st = prepare_once(
-            b, b->name_write, &b->prepared_write,
-            with_outbox(s,
-                        xasprintf("%s WHERE ctid >= $1::tid AND ctid < $2::tid AND %s", head, pred),
-                        nwp));
-        free(head);
-        free(pred);
-    }
-    if (st != PG_OK) {
-        free(wp);
-        return batch_failure(b, st, true);
-    }
-    *covered = (int64_t)((double)(hi_v - lo_v) * b->rows_per_block);
-    res = write_batch(b, wp, nwp, hi_n, *covered, size, updated, abort_req);
-    if (res == BATCH_OK)
-        b->blk_lo = hi_v;
-    free(wp);
-    return res;
-}
-
-/*
- * A dense integer key's batch: the write itself (its command tag counts the rows, so no
- * RETURNING has to be collected), then the checkpoint, the fencing check and the lease's
- * progress, in one transaction: BEGIN, two prepared statements, COMMIT.
- */
-static batch_t
-run_int_batch(
-    bf_t *b, int64_t size, int64_t *covered, int64_t *updated, bool *finished, bool *abort_req)
-{
-    bf_ctx_t *c = b->c;
-    const step_t *s = c->step;
-    int64_t lo_v = b->lo ? strtoll(b->lo[0], NULL, 10) : b->int_min - 1;
-    int64_t up_v = strtoll(b->up[0], NULL, 10);
-    int64_t hi_v = up_v - lo_v <= size ? up_v : lo_v + size;
-    char lo_s[32], hi_s[32];
-    const char *wp[3] = {lo_s, hi_s, b->edge && s->catchup ? b->edge[0] : NULL};
-    pg_status_t st;
-    batch_t res = BATCH_FAIL;
-
-    snprintf(lo_s, sizeof(lo_s), "%lld", (long long)lo_v);
-    snprintf(hi_s, sizeof(hi_s), "%lld", (long long)hi_v);
-    *finished = hi_v >= up_v;
-    {
-        char *head = write_head(s), *pred = pass_predicate(b, 3);
-        char *lo_t = param_tuple(b, 1), *hi_t = param_tuple(b, 2);
-        st = prepare_once(b, b->name_write, &b->prepared_write,
-                          with_outbox(s,
-                                      xasprintf("%s WHERE %s > %s AND %s <= %s AND %s", head,
-                                                b->keys, lo_t, b->keys, hi_t, pred),
-                                      wp[2] ? 3 : 2));
-        free(head);
-        free(pred);
-        free(lo_t);
-        free(hi_t);
-    }
-    if (st != PG_OK)
-        return batch_failure(b, st, true);
-    *covered = hi_v - lo_v;
-    res = write_batch(b, wp, wp[2] ? 3 : 2, hi_s, *covered, size, updated, abort_req);
-    if (res == BATCH_OK) {
-        strv_free(b->lo, b->lo ? 1 : 0);
-        b->lo = xcalloc(1, sizeof(char *));
-        b->lo[0] = xstrdup(hi_s);
-    }
-    return res;
-}
-
 /* One batch, one round trip. */
 static batch_t
 run_batch(
@@ -724,7 +577,7 @@ run_batch(
     bf_ctx_t *c = b->c;
     size_t k = b->k;
     const char **p = xcalloc(3 * k + 6, sizeof(char *));
-    char stepno[16], tok[32], cov[32], sz[32], lo_s[32];
+    char stepno[16], tok[32], sz[32];
     char **hi = NULL;
     PGresult *r = NULL;
     batch_t res = BATCH_FAIL;
@@ -732,14 +585,6 @@ run_batch(
     const char *name;
     int np = 0;
 
-    if (b->ctid_path) {
-        free(p);
-        return run_ctid_batch(b, size, covered, updated, finished, abort_req);
-    }
-    if (b->int_path) {
-        free(p);
-        return run_int_batch(b, size, covered, updated, finished, abort_req);
-    }
     *finished = false;
     *abort_req = false;
     snprintf(stepno, sizeof(stepno), "%d", c->step_no);
@@ -748,29 +593,13 @@ run_batch(
     p[np++] = c->migration;
     p[np++] = stepno;
     p[np++] = tok;
-    if (b->int_path) {
-        int64_t lo_v = b->lo ? strtoll(b->lo[0], NULL, 10) : b->int_min - 1;
-        int64_t up_v = strtoll(b->up[0], NULL, 10);
-        int64_t hi_v = up_v - lo_v <= size ? up_v : lo_v + size;
-        hi = xcalloc(1, sizeof(char *));
-        hi[0] = xasprintf("%lld", (long long)hi_v);
-        snprintf(lo_s, sizeof(lo_s), "%lld", (long long)lo_v);
-        snprintf(cov, sizeof(cov), "%lld", (long long)(hi_v - lo_v));
-        p[np++] = cov;
-        p[np++] = sz;
-        p[np++] = lo_s;
-        p[np++] = hi[0];
-        *finished = hi_v >= up_v;
-        name = b->name_next;
-    } else {
-        p[np++] = sz;
-        if (b->lo)
-            for (size_t i = 0; i < k; i++)
-                p[np++] = b->lo[i];
+    p[np++] = sz;
+    if (b->lo)
         for (size_t i = 0; i < k; i++)
-            p[np++] = b->up[i];
-        name = b->lo ? b->name_next : b->name_first;
-    }
+            p[np++] = b->lo[i];
+    for (size_t i = 0; i < k; i++)
+        p[np++] = b->up[i];
+    name = b->lo ? b->name_next : b->name_first;
     for (size_t i = 0; b->edge && c->step->catchup && i < k; i++)
         p[np++] = b->edge[i];
     {
@@ -796,12 +625,9 @@ run_batch(
     *covered = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
     *abort_req = strcmp(PQgetvalue(r, 0, 2), "aborting") == 0;
     b->seen_paused = strcmp(PQgetvalue(r, 0, 2), "paused") == 0;
-    if (!b->int_path) {
-        *finished = *covered < size;
-        if (*covered > 0) {
-            hi = keys_from_row(r, 0, 4, k);
-        }
-    }
+    *finished = *covered < size;
+    if (*covered > 0)
+        hi = keys_from_row(r, 0, 4, k);
     if (hi) {
         for (size_t i = 0; b->lo && i < k; i++)
             free(b->lo[i]);
@@ -929,12 +755,13 @@ report_progress(bf_t *b, int64_t started, int64_t run_rows, int64_t size, int64_
     int64_t wall = now_mono_ms() - started;
     double pct;
 
-    if (b->ctid_path) {
-        pct = b->blk_up > 0 ? 100.0 * (double)b->blk_lo / (double)b->blk_up : 100.0;
-    } else if (b->int_path && b->lo) {
-        double span = (double)(strtoll(b->up[0], NULL, 10) - b->int_min + 1);
-        pct = span > 0 ? 100.0 * (double)(strtoll(b->lo[0], NULL, 10) - b->int_min + 1) / span
-                       : 100.0;
+    if (b->n_lanes > 0) {
+        double span = 0, covered = 0;
+        for (int i = 0; i < b->n_lanes; i++) {
+            span += (double)(b->lanes[i].end - b->lanes[i].start);
+            covered += (double)(b->lanes[i].pos - b->lanes[i].start);
+        }
+        pct = span > 0 ? 100.0 * covered / span : 100.0;
     } else {
         pct = b->rows_total > 0 ? 100.0 * (double)c->rows_done / (double)b->rows_total : 100.0;
     }
@@ -953,6 +780,552 @@ report_progress(bf_t *b, int64_t started, int64_t run_rows, int64_t size, int64_
     e.batch_rows = size;
     e.batch_ms = elapsed;
     events_emit(c->events, &e);
+}
+
+/* ---- The range paths (dense integer key, heap blocks): lanes ---- */
+
+/*
+ * A batch hit a lock or statement timeout: true (with the delay before the retry) while
+ * the retry budget lasts; the same policy and message for every path.
+ */
+static bool
+retry_delay(bf_t *b, int *failures, int64_t *fail_since, chunk_ctl_t *ctl, int64_t *delay)
+{
+    bf_ctx_t *c = b->c;
+
+    if (*failures == 0)
+        *fail_since = now_mono_ms();
+    (*failures)++;
+    chunk_observe(ctl, 0, (int64_t)((double)c->target_ms * CHUNK_OUTLIER_FACTOR) + 1);
+    if (!retry_allowed(c->retry, *failures, now_mono_ms() - *fail_since))
+        return false;
+    *delay = retry_delay_ms(c->retry, *failures, randombytes_random());
+    events_line(c->events, EVT_WAIT, c->migration, c->step_no,
+                "    waiting: batch hit a lock or statement timeout (%s); retry %d in %lld ms "
+                "with %lld rows",
+                c->error, *failures, (long long)*delay, (long long)ctl->size);
+    return true;
+}
+
+/* The session settings of a backfill pass (the step's session, and each lane's own). */
+static char *
+session_settings(const bf_ctx_t *c)
+{
+    /* synchronous_commit off: a batch and its checkpoint commit together, so a crash loses
+     * at most whole batches, which the resume redoes; nothing waits for each WAL flush */
+    return xasprintf("SET convoy.backfill = 'on'; SET synchronous_commit = off; "
+                     "SET lock_timeout = '%lldms'; "
+                     "SET statement_timeout = '%lldms'",
+                     (long long)c->lock_timeout_ms,
+                     (long long)(c->target_ms * 20 > 10000 ? c->target_ms * 20 : 10000));
+}
+
+/* Each range's element of the checkpoint: upper_key[i] and last_key[i] (NULL: none). */
+static bool
+read_ranges(bf_t *b, int64_t *up, int64_t *last, bool *last_null, int *n)
+{
+    bf_ctx_t *c = b->c;
+    char stepno[16];
+    const char *p[2] = {c->migration, stepno};
+    PGresult *r = NULL;
+
+    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+    if (pg_run(c->pg,
+               "SELECT upper_key[i], last_key[i] IS NULL, last_key[i] FROM convoy.backfill, "
+               "generate_series(1, coalesce(array_length(upper_key, 1), 0)) i "
+               "WHERE migration = $1 AND step = $2::int ORDER BY i",
+               2, p, &r) != PG_OK) {
+        set_error(b, "reading the backfill checkpoint's ranges");
+        return false;
+    }
+    *n = PQntuples(r) < MIGRATION_MAX_BACKFILL_WORKERS ? PQntuples(r)
+                                                       : MIGRATION_MAX_BACKFILL_WORKERS;
+    for (int i = 0; i < *n; i++) {
+        up[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        last_null[i] = PQgetvalue(r, i, 1)[0] == 't';
+        last[i] = last_null[i] ? 0 : strtoll(PQgetvalue(r, i, 2), NULL, 10);
+    }
+    PQclear(r);
+    return true;
+}
+
+/*
+ * Splits the pass into lanes. The ranges are fixed by the first start: upper_key holds the
+ * pass's bound, then where ranges 2..n begin. Until a batch has committed (nothing is
+ * covered yet) the split follows the plan's worker count; after that the stored one.
+ */
+static bool
+split_lanes(bf_t *b, int64_t base, int64_t up, int want)
+{
+    bf_ctx_t *c = b->c;
+    int64_t stored_up[MIGRATION_MAX_BACKFILL_WORKERS], last[MIGRATION_MAX_BACKFILL_WORKERS];
+    int64_t bound[MIGRATION_MAX_BACKFILL_WORKERS + 1];
+    bool last_null[MIGRATION_MAX_BACKFILL_WORKERS];
+    int n = 0, w;
+
+    if (!read_ranges(b, stored_up, last, last_null, &n))
+        return false;
+    if (c->rows_done > 0 && n > 0) {
+        w = n;
+        for (int i = 1; i < w; i++)
+            bound[i] = stored_up[i];
+    } else {
+        sb_t arr;
+        char stepno[16], tok[32];
+        const char *p[4] = {c->migration, stepno, tok, NULL};
+
+        memset(last_null, 1, sizeof(last_null));
+        w = chunk_split(
+            base, up, want > MIGRATION_MAX_BACKFILL_WORKERS ? MIGRATION_MAX_BACKFILL_WORKERS : want,
+            bound);
+        sb_init(&arr);
+        sb_printf(&arr, "{%lld", (long long)up);
+        for (int i = 1; i < w; i++)
+            sb_printf(&arr, ",%lld", (long long)bound[i]);
+        sb_putc(&arr, '}');
+        if (w != (n > 0 ? n : 1)) {
+            snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+            snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
+            p[3] = arr.data;
+            if (pg_run(c->pg,
+                       "UPDATE convoy.backfill SET upper_key = $4::text[], last_key = NULL "
+                       "WHERE migration = $1 AND step = $2::int AND rows_done = 0 AND " FENCE_SQL(
+                           1, 3),
+                       4, p, NULL) != PG_OK) {
+                set_error(b, "splitting the backfill into ranges");
+                sb_free(&arr);
+                return false;
+            }
+        }
+        sb_free(&arr);
+    }
+    bound[0] = base;
+    bound[w] = up;
+    b->n_lanes = w;
+    for (int i = 0; i < w; i++) {
+        lane_t *l = &b->lanes[i];
+        memset(l, 0, sizeof(*l));
+        l->idx = i + 1;
+        l->start = bound[i];
+        l->end = bound[i + 1];
+        l->pos = i < n && !last_null[i] ? last[i] : l->start;
+        l->phase = l->pos >= l->end ? LANE_DONE : LANE_IDLE;
+    }
+    return true;
+}
+
+/* Lane 1 runs on the step's session; the others on sessions of their own, set up alike. */
+static bool
+open_lanes(bf_t *b)
+{
+    bf_ctx_t *c = b->c;
+    char *set = NULL, *sp = pg_value(c->pg, "SELECT current_setting('search_path')", 0, NULL);
+    bool ok = true;
+
+    b->lanes[0].pg = c->pg;
+    for (int i = 1; ok && i < b->n_lanes; i++) {
+        lane_t *l = &b->lanes[i];
+        char *err = NULL;
+        const char *p[1] = {sp};
+        if ((l->pg = pg_connect_like(c->pg, &err)) == NULL) {
+            free(c->error);
+            c->error = xasprintf("opening backfill session %d of %d: %s", i + 1, b->n_lanes, err);
+            c->sqlstate[0] = '\0';
+            free(err);
+            ok = false;
+            break;
+        }
+        l->own_pg = true;
+        if (set == NULL)
+            set = session_settings(c);
+        if (pg_exec(l->pg, set) != PG_OK ||
+            (sp &&
+             pg_run(l->pg, "SELECT set_config('search_path', $1, false)", 1, p, NULL) != PG_OK)) {
+            free(c->error);
+            c->error = xasprintf("preparing backfill session %d: %s", i + 1, pg_errmsg(l->pg));
+            ok = false;
+        }
+        if (c->ctl && i - 1 < RUN_CTL_MAX_EXTRA)
+            c->ctl->extra[i - 1] = l->pg->cancel;
+    }
+    free(set);
+    free(sp);
+    return ok;
+}
+
+static void
+close_lanes(bf_t *b)
+{
+    for (int i = 0; i < b->n_lanes; i++) {
+        free(b->lanes[i].error);
+        b->lanes[i].error = NULL;
+    }
+    for (int i = 1; i < b->n_lanes; i++) {
+        if (b->c->ctl && i - 1 < RUN_CTL_MAX_EXTRA)
+            b->c->ctl->extra[i - 1] = NULL;
+        if (b->lanes[i].own_pg)
+            pg_close(&b->lanes[i].pg);
+    }
+}
+
+/* The lane's write, prepared on its session: a key range or a block range. */
+static pg_status_t
+prepare_lane(bf_t *b, lane_t *l, int nwp)
+{
+    const step_t *s = b->c->step;
+    char *head, *pred, *where;
+    pg_status_t st;
+
+    if (l->prepared_write && l->prepared_cp)
+        return PG_OK;
+    head = write_head(s);
+    pred = pass_predicate(b, 3);
+    if (b->ctid_path) {
+        where = xstrdup("ctid >= $1::tid AND ctid < $2::tid");
+    } else {
+        char *lo_t = param_tuple(b, 1), *hi_t = param_tuple(b, 2);
+        where = xasprintf("%s > %s AND %s <= %s", b->keys, lo_t, b->keys, hi_t);
+        free(lo_t);
+        free(hi_t);
+    }
+    st = prepare_once(l->pg, b->name_write, &l->prepared_write,
+                      with_outbox(s, xasprintf("%s WHERE %s AND %s", head, where, pred), nwp));
+    free(where);
+    free(head);
+    free(pred);
+    if (st != PG_OK)
+        return st;
+    /* the checkpoint at the lane's element, the fencing check and the lease's progress */
+    return prepare_once(
+        l->pg, b->name_cp, &l->prepared_cp,
+        xstrdup("WITH cp AS (UPDATE convoy.backfill SET last_key[$8::int] = $4::text, "
+                "rows_done = rows_done + $5::bigint, rows_updated = rows_updated + $6::bigint, "
+                "batches = batches + 1, batch_size = $7::int, updated_at = now() "
+                "WHERE migration = $1 AND step = $2::int AND " FENCE_SQL(
+                    1, 3) " RETURNING 1), " LEASE_SEEN_SQL
+                          "SELECT (SELECT count(*) FROM cp), (SELECT status FROM "
+                          "convoy.migrations WHERE name = $1)"));
+}
+
+typedef struct {
+    bf_result_t end; /* BF_ERROR with !ending: none yet */
+    bool ending;
+    bool gate_due; /* a batch finished: ask the gate before the next one starts */
+    int failed_lane;
+    int64_t started, run_rows;
+} lanes_run_t;
+
+static bool
+severe(bf_result_t r)
+{
+    return r == BF_FENCED || r == BF_CONN_LOST || r == BF_FAILED || r == BF_ERROR;
+}
+
+/* The pass ends with r once no lane has a statement out (a severe end outranks the others). */
+static void
+lanes_end(lanes_run_t *lr, bf_result_t r)
+{
+    if (!lr->ending || (severe(r) && !severe(lr->end))) {
+        lr->end = r;
+        lr->ending = true;
+    }
+}
+
+static void
+lane_error(lane_t *l, const char *what)
+{
+    free(l->error);
+    l->error = xasprintf("%s: %s", what, pg_errmsg(l->pg));
+    snprintf(l->sqlstate, sizeof(l->sqlstate), "%s", pg_sqlstate(l->pg));
+}
+
+/* The lane's batch failed with st and its transaction is over: retry, or end the pass. */
+static void
+lane_failed(bf_t *b, lanes_run_t *lr, lane_t *l, pg_status_t st)
+{
+    bf_ctx_t *c = b->c;
+    int64_t delay = 0;
+
+    l->phase = LANE_IDLE;
+    if (!(lr->ending && severe(lr->end))) { /* the error the pass reports: the first severe */
+        free(c->error);
+        c->error = xstrdup(l->error ? l->error : "batch failed");
+        snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", l->sqlstate);
+    }
+    if (st == PG_FENCED) {
+        lanes_end(lr, BF_FENCED);
+    } else if (st == PG_CONN_LOST) {
+        lanes_end(lr, BF_CONN_LOST);
+    } else if (st == PG_LOCK_TIMEOUT || st == PG_CANCELED || strcmp(l->sqlstate, "40P01") == 0 ||
+               strcmp(l->sqlstate, "40001") == 0) {
+        if (run_ctl_stopped(c->ctl))
+            lanes_end(lr, BF_INTERRUPTED);
+        else if (!retry_delay(b, &l->failures, &l->fail_since, &l->ctl, &delay))
+            lanes_end(lr, BF_LOCKED);
+        else {
+            l->phase = LANE_WAIT;
+            l->wake_at = now_mono_ms() + delay;
+        }
+    } else {
+        lanes_end(lr, BF_FAILED);
+        lr->failed_lane = (int)(l - b->lanes);
+    }
+}
+
+/* Starts the lane's next batch: BEGIN goes out, the write follows when it is through. */
+static void
+lane_start(bf_t *b, lanes_run_t *lr, lane_t *l)
+{
+    int64_t step;
+    int nwp = 2 + (b->edge && b->c->step->catchup ? (int)b->k : 0);
+    pg_status_t st = prepare_lane(b, l, nwp);
+
+    if (st != PG_OK) {
+        lane_error(l, "batch");
+        lane_failed(b, lr, l, st);
+        return;
+    }
+    l->size = l->ctl.size;
+    step = b->ctid_path ? (int64_t)((double)l->size / b->rows_per_block) : l->size;
+    if (step < 1)
+        step = 1;
+    l->hi = l->end - l->pos <= step ? l->end : l->pos + step;
+    l->covered =
+        b->ctid_path ? (int64_t)((double)(l->hi - l->pos) * b->rows_per_block) : l->hi - l->pos;
+    l->t0 = now_mono_ms();
+    pg_send(l->pg, NULL, "BEGIN", 0, NULL);
+    l->phase = LANE_BEGIN;
+}
+
+static void
+lane_send_write(bf_t *b, lane_t *l)
+{
+    bf_ctx_t *c = b->c;
+    char lo_s[48], hi_s[48], stepno[16];
+    const char **wp = xcalloc(b->k + 4, sizeof(char *));
+    int n = 2;
+
+    wp[0] = lo_s;
+    wp[1] = hi_s;
+
+    if (b->ctid_path) {
+        snprintf(lo_s, sizeof(lo_s), "(%lld,0)", (long long)l->pos);
+        snprintf(hi_s, sizeof(hi_s), "(%lld,0)", (long long)l->hi);
+    } else {
+        snprintf(lo_s, sizeof(lo_s), "%lld", (long long)l->pos);
+        snprintf(hi_s, sizeof(hi_s), "%lld", (long long)l->hi);
+    }
+    for (size_t i = 0; b->edge && c->step->catchup && i < b->k; i++)
+        wp[n++] = b->edge[i];
+    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+    if (c->step->cache_keys_sql) { /* the outbox's migration and step */
+        wp[n++] = c->migration;
+        wp[n++] = stepno;
+    }
+    pg_send(l->pg, b->name_write, NULL, n, wp); /* libpq has copied the values */
+    free(wp);
+    l->phase = LANE_WRITE;
+}
+
+static void
+lane_send_checkpoint(bf_t *b, lane_t *l)
+{
+    bf_ctx_t *c = b->c;
+    char last[32], cov[32], upd[32], sz[32], stepno[16], tok[32], idx[16];
+    const char *cp[8] = {c->migration, stepno, tok, last, cov, upd, sz, idx};
+
+    snprintf(last, sizeof(last), "%lld", (long long)l->hi);
+    snprintf(cov, sizeof(cov), "%lld", (long long)l->covered);
+    snprintf(upd, sizeof(upd), "%lld", (long long)l->updated);
+    snprintf(sz, sizeof(sz), "%lld", (long long)l->size);
+    snprintf(stepno, sizeof(stepno), "%d", c->step_no);
+    snprintf(tok, sizeof(tok), "%lld", (long long)c->token);
+    snprintf(idx, sizeof(idx), "%d", l->idx);
+    pg_send(l->pg, b->name_cp, NULL, 8, cp);
+    l->phase = LANE_CP;
+}
+
+/* The batch committed: the lane moves on. */
+static void
+lane_committed(bf_t *b, lanes_run_t *lr, lane_t *l)
+{
+    bf_ctx_t *c = b->c;
+    int64_t elapsed = now_mono_ms() - l->t0;
+
+    l->pos = l->hi;
+    l->failures = 0;
+    c->rows_done += l->covered;
+    c->rows_updated += l->updated;
+    lr->run_rows += l->covered;
+    l->phase = l->pos >= l->end ? LANE_DONE : LANE_IDLE;
+    report_progress(b, lr->started, lr->run_rows, l->size, elapsed);
+    chunk_observe(&l->ctl, l->covered > 0 ? l->covered : l->size, elapsed);
+    b->seen_paused = l->paused;
+    if (l->abort_req)
+        lanes_end(lr, BF_ABORT_REQUESTED);
+    if (b->seen_paused || c->gate)
+        lr->gate_due = true;
+}
+
+/* The statement the lane sent has its result: the batch's next step. */
+static void
+lane_advance(bf_t *b, lanes_run_t *lr, lane_t *l)
+{
+    PGresult *r = NULL;
+    pg_status_t st = pg_collect(l->pg, &r);
+
+    if (st != PG_OK && l->phase != LANE_ROLLBACK) {
+        lane_error(l, "batch");
+        if (l->phase == LANE_BEGIN || l->phase == LANE_COMMIT || st == PG_CONN_LOST) {
+            lane_failed(b, lr, l, st); /* no transaction is left open */
+        } else {
+            l->failed = st;
+            pg_send(l->pg, NULL, "ROLLBACK", 0, NULL);
+            l->phase = LANE_ROLLBACK;
+        }
+        return;
+    }
+    switch (l->phase) {
+    case LANE_BEGIN:
+        lane_send_write(b, l);
+        break;
+    case LANE_WRITE:
+        /* with an outbox the write returns its count; without, its command tag has it */
+        l->updated = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                                       : strtoll(PQcmdTuples(r), NULL, 10);
+        lane_send_checkpoint(b, l);
+        break;
+    case LANE_CP:
+        if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
+            if (!(lr->ending && severe(lr->end))) {
+                free(b->c->error);
+                b->c->error = xstrdup("the backfill checkpoint row disappeared");
+                b->c->sqlstate[0] = '\0';
+            }
+            l->failed = PG_ERROR;
+            lanes_end(lr, BF_ERROR);
+            pg_send(l->pg, NULL, "ROLLBACK", 0, NULL);
+            l->phase = LANE_ROLLBACK;
+            break;
+        }
+        l->abort_req = strcmp(PQgetvalue(r, 0, 1), "aborting") == 0;
+        l->paused = strcmp(PQgetvalue(r, 0, 1), "paused") == 0;
+        pg_send(l->pg, NULL, "COMMIT", 0, NULL);
+        l->phase = LANE_COMMIT;
+        break;
+    case LANE_COMMIT:
+        lane_committed(b, lr, l);
+        break;
+    case LANE_ROLLBACK:
+        if (st == PG_CONN_LOST)
+            lane_failed(b, lr, l, st);
+        else if (lr->ending && lr->end == BF_ERROR)
+            l->phase = LANE_IDLE;
+        else
+            lane_failed(b, lr, l, l->failed);
+        break;
+    default:
+        break;
+    }
+    PQclear(r);
+}
+
+static bool
+in_flight(const lane_t *l)
+{
+    return l->phase >= LANE_BEGIN && l->phase <= LANE_ROLLBACK;
+}
+
+/*
+ * The range paths' loop: each lane runs batch after batch on its own session, BEGIN, the
+ * prepared write, the fenced checkpoint at its element of last_key, COMMIT, without waiting
+ * for the others. Where the loop may be held (an operator's pause, the fleet's gate), it
+ * first lets every lane finish the batch it has out, then asks once for all of them.
+ */
+static bf_result_t
+run_lanes(bf_t *b, int64_t size)
+{
+    bf_ctx_t *c = b->c;
+    lanes_run_t lr = {.end = BF_ERROR, .failed_lane = -1, .started = now_mono_ms()};
+
+    for (int i = 0; i < b->n_lanes; i++)
+        chunk_init(&b->lanes[i].ctl, c->target_ms,
+                   size > 0       ? size
+                   : b->ctid_path ? 20 * CHUNK_INITIAL_ROWS /* a catch-up mostly reads */
+                                  : CHUNK_INITIAL_ROWS);
+    if (b->n_lanes > 1)
+        events_line(c->events, EVT_INFO, c->migration, c->step_no,
+                    "    %d sessions side by side, one %s range each", b->n_lanes,
+                    b->ctid_path ? "block" : "key");
+    if (!open_lanes(b))
+        lanes_end(&lr, BF_ERROR);
+    for (;;) {
+        struct pollfd fds[MIGRATION_MAX_BACKFILL_WORKERS];
+        int nfd = 0, out = 0, done = 0;
+        int64_t now = now_mono_ms(), timeout = 20;
+
+        if (!lr.ending && run_ctl_stopped(c->ctl))
+            lanes_end(&lr, BF_INTERRUPTED);
+        for (int i = 0; i < b->n_lanes; i++)
+            out += in_flight(&b->lanes[i]);
+        if (!lr.ending && lr.gate_due && out == 0) {
+            bf_result_t g = before_batch(b, &b->lanes[0].ctl);
+            if (g != BF_DONE)
+                lanes_end(&lr, g);
+            for (int i = 1; i < b->n_lanes; i++)
+                b->lanes[i].ctl.target_ms = b->lanes[0].ctl.target_ms;
+            lr.gate_due = false;
+        }
+        for (int i = 0; !lr.ending && !lr.gate_due && i < b->n_lanes; i++) {
+            lane_t *l = &b->lanes[i];
+            if (l->phase == LANE_IDLE || (l->phase == LANE_WAIT && l->wake_at <= now))
+                lane_start(b, &lr, l);
+        }
+        out = 0;
+        for (int i = 0; i < b->n_lanes; i++) {
+            lane_t *l = &b->lanes[i];
+            done += l->phase == LANE_DONE;
+            if (in_flight(l)) {
+                fds[nfd].fd = pg_socket(l->pg);
+                fds[nfd].events = POLLIN;
+                fds[nfd++].revents = 0;
+                out++;
+            } else if (l->phase == LANE_WAIT && l->wake_at - now < timeout) {
+                timeout = l->wake_at - now > 0 ? l->wake_at - now : 0;
+            }
+        }
+        if (out == 0 && (done == b->n_lanes || lr.ending))
+            break;
+        if (nfd > 0)
+            poll(fds, (nfds_t)nfd, (int)timeout);
+        else
+            run_ctl_sleep(c->ctl, timeout);
+        for (int i = 0; i < b->n_lanes; i++)
+            if (in_flight(&b->lanes[i]) && !pg_busy(b->lanes[i].pg))
+                lane_advance(b, &lr, &b->lanes[i]);
+    }
+    if (lr.ending && lr.end == BF_FAILED && lr.failed_lane >= 0 && !b->ctid_path &&
+        pg_classify(c->sqlstate) == PG_ERROR && strncmp(c->sqlstate, "42", 2) != 0) {
+        lane_t *l = &b->lanes[lr.failed_lane];
+        char pos[32];
+        char *lo[1] = {pos};
+        char **saved = b->lo;
+        snprintf(pos, sizeof(pos), "%lld", (long long)l->pos);
+        b->lo = lo;
+        find_failing_row(b, l->ctl.size);
+        b->lo = saved;
+    }
+    b->prepared_write = b->lanes[0].prepared_write;
+    b->prepared_cp = b->lanes[0].prepared_cp;
+    close_lanes(b);
+    {
+        int done = 0;
+        for (int i = 0; i < b->n_lanes; i++)
+            done += b->lanes[i].phase == LANE_DONE;
+        if (done == b->n_lanes && !(lr.ending && severe(lr.end)))
+            return BF_DONE; /* a stop or an abort that came with the last batch: it is done */
+    }
+    return lr.end;
 }
 
 bf_result_t
@@ -984,13 +1357,7 @@ backfill_run(bf_ctx_t *c)
     snprintf(b.name_write, sizeof(b.name_write), "convoy_bf%d_write", c->step_no);
     snprintf(b.name_cp, sizeof(b.name_cp), "convoy_bf%d_cp", c->step_no);
     /* The session is convoy's own: the batch settings hold until the pass ends. */
-    /* synchronous_commit off: a batch and its checkpoint commit together, so a crash loses
-     * at most whole batches, which the resume redoes; nothing waits for each WAL flush */
-    set = xasprintf("SET convoy.backfill = 'on'; SET synchronous_commit = off; "
-                    "SET lock_timeout = '%lldms'; "
-                    "SET statement_timeout = '%lldms'",
-                    (long long)c->lock_timeout_ms,
-                    (long long)(c->target_ms * 20 > 10000 ? c->target_ms * 20 : 10000));
+    set = session_settings(c);
     if (pg_exec(c->pg, set) != PG_OK) {
         set_error(&b, "preparing the session");
         free(set);
@@ -1006,15 +1373,17 @@ backfill_run(bf_ctx_t *c)
     }
     if (!b.ctid_path)
         choose_int_path(&b);
-    if (b.lo || b.blk_lo > 0)
+    if (b.lo || c->rows_done > 0)
         events_line(c->events, EVT_INFO, c->migration, c->step_no,
                     "    resuming from the checkpoint: %lld rows covered, %lld updated",
                     (long long)c->rows_done, (long long)c->rows_updated);
-    /* a catch-up mostly reads: it can start with larger batches */
-    chunk_init(&ctl, c->target_ms,
-               size > 0      ? size
-               : b.ctid_path ? 20 * CHUNK_INITIAL_ROWS
-                             : CHUNK_INITIAL_ROWS);
+    if (b.int_path || b.ctid_path) {
+        if (split_lanes(&b, b.ctid_path ? 0 : b.int_min - 1,
+                        b.ctid_path ? b.blk_up : strtoll(b.up[0], NULL, 10), c->workers))
+            res = run_lanes(&b, size);
+        goto done;
+    }
+    chunk_init(&ctl, c->target_ms, size > 0 ? size : CHUNK_INITIAL_ROWS);
 
     for (;;) {
         int64_t covered = 0, updated = 0, t0, elapsed;
@@ -1037,8 +1406,7 @@ backfill_run(bf_ctx_t *c)
             goto done;
         }
         if (br == BATCH_FAIL) {
-            if (pg_classify(c->sqlstate) == PG_ERROR && strncmp(c->sqlstate, "42", 2) != 0 &&
-                !b.ctid_path)
+            if (pg_classify(c->sqlstate) == PG_ERROR && strncmp(c->sqlstate, "42", 2) != 0)
                 find_failing_row(&b, ctl.size);
             res = BF_FAILED;
             goto done;
@@ -1049,19 +1417,10 @@ backfill_run(bf_ctx_t *c)
                 res = BF_INTERRUPTED;
                 goto done;
             }
-            if (failures == 0)
-                fail_since = now_mono_ms();
-            failures++;
-            chunk_observe(&ctl, 0, (int64_t)((double)c->target_ms * CHUNK_OUTLIER_FACTOR) + 1);
-            if (!retry_allowed(c->retry, failures, now_mono_ms() - fail_since)) {
+            if (!retry_delay(&b, &failures, &fail_since, &ctl, &delay)) {
                 res = BF_LOCKED;
                 goto done;
             }
-            delay = retry_delay_ms(c->retry, failures, randombytes_random());
-            events_line(c->events, EVT_WAIT, c->migration, c->step_no,
-                        "    waiting: batch hit a lock or statement timeout (%s); retry %d in "
-                        "%lld ms with %lld rows",
-                        c->error, failures, (long long)delay, (long long)ctl.size);
             if (!run_ctl_sleep(c->ctl, delay)) {
                 res = BF_INTERRUPTED;
                 goto done;

@@ -784,6 +784,7 @@ run_backfill_step(exec_t *ex, int n, const step_t *s)
     c.ctl = ex->ctl;
     c.events = ex->events;
     c.gate = ex->gate;
+    c.workers = ex->plan->backfill_workers;
     switch (backfill_run(&c)) {
     case BF_DONE: {
         char *detail = xasprintf("%lld rows covered, %lld updated", (long long)c.rows_done,

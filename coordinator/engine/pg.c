@@ -6,19 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-pg_t *
-pg_connect(const char *conninfo, char **err)
+/* A new session's pg_t, or NULL with *err (the connection is closed). */
+static pg_t *
+session_of(PGconn *conn, char **err)
 {
-    const char *keys[] = {"dbname", "application_name", NULL};
-    const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, "convoy", NULL};
-    PGconn *conn;
     pg_t *pg;
 
-    /* expand_dbname=1: dbname may be a full conninfo or URL; explicit keys win after it. */
-    conn = PQconnectdbParams(keys, vals, 1);
     if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
-        char *m = xstrdup(msg);
+        char *m = xstrdup(conn ? PQerrorMessage(conn) : "out of memory");
         size_t n = strlen(m);
         while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
             m[--n] = '\0';
@@ -35,6 +30,45 @@ pg_connect(const char *conninfo, char **err)
     PQclear(PQexec(conn, "SET client_min_messages = warning; "
                          "SET client_connection_check_interval = '1s'"));
     return pg;
+}
+
+pg_t *
+pg_connect(const char *conninfo, char **err)
+{
+    const char *keys[] = {"dbname", "application_name", NULL};
+    const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, "convoy", NULL};
+
+    /* expand_dbname=1: dbname may be a full conninfo or URL; explicit keys win after it. */
+    return session_of(PQconnectdbParams(keys, vals, 1), err);
+}
+
+pg_t *
+pg_connect_like(const pg_t *pg, char **err)
+{
+    PQconninfoOption *opts = PQconninfo(pg->conn), *o;
+    size_t n = 0;
+    const char **keys, **vals;
+    PGconn *conn;
+
+    if (opts == NULL) {
+        *err = xstrdup("out of memory");
+        return NULL;
+    }
+    for (o = opts; o->keyword; o++)
+        n++;
+    keys = xcalloc(n + 1, sizeof(char *));
+    vals = xcalloc(n + 1, sizeof(char *));
+    n = 0;
+    for (o = opts; o->keyword; o++)
+        if (o->val && *o->val) {
+            keys[n] = o->keyword;
+            vals[n++] = o->val;
+        }
+    conn = PQconnectdbParams(keys, vals, 0);
+    free(keys);
+    free(vals);
+    PQconninfoFree(opts);
+    return session_of(conn, err);
 }
 
 void
@@ -185,6 +219,47 @@ pg_value(pg_t *pg, const char *sql, int nparams, const char *const *params)
         out = xstrdup(PQgetvalue(r, 0, 0));
     PQclear(r);
     return out;
+}
+
+bool
+pg_send(pg_t *pg, const char *name, const char *sql, int nparams, const char *const *params)
+{
+    return name ? PQsendQueryPrepared(pg->conn, name, nparams, params, NULL, NULL, 0) == 1
+                : PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0) == 1;
+}
+
+bool
+pg_busy(pg_t *pg)
+{
+    if (!PQconsumeInput(pg->conn))
+        return false; /* the connection failed: pg_collect says so */
+    return PQisBusy(pg->conn) == 1;
+}
+
+pg_status_t
+pg_collect(pg_t *pg, PGresult **res)
+{
+    PGresult *r, *first = NULL;
+    pg_status_t st;
+
+    while ((r = PQgetResult(pg->conn)) != NULL) {
+        if (first == NULL)
+            first = r;
+        else
+            PQclear(r);
+    }
+    st = record_result(pg, first);
+    if (res && st == PG_OK)
+        *res = first;
+    else
+        PQclear(first);
+    return st;
+}
+
+int
+pg_socket(const pg_t *pg)
+{
+    return PQsocket(pg->conn);
 }
 
 const char *

@@ -15,6 +15,9 @@ run_ctl_stop(run_ctl_t *c)
     cancel = c->cancel;
     if (cancel)
         PQcancel(cancel, buf, (int)sizeof(buf));
+    for (int i = 0; i < RUN_CTL_MAX_EXTRA; i++)
+        if ((cancel = c->extra[i]) != NULL)
+            PQcancel(cancel, buf, (int)sizeof(buf));
 }
 
 bool

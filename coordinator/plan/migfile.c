@@ -38,6 +38,7 @@ enum {
     DIR_WINDOW,
     DIR_RISK_THRESHOLD,
     DIR_RISK,
+    DIR_BACKFILL_WORKERS,
     N_SINGLE_DIRECTIVES
 };
 
@@ -441,6 +442,24 @@ dir_risk_threshold(parser_t *p, const char *arg, int line, int col, int arg_col)
     return true;
 }
 
+/* -- convoy:backfill-workers N: sessions that fill disjoint ranges of a pass side by side. */
+static bool
+dir_backfill_workers(parser_t *p, const char *arg, int line, int col, int arg_col)
+{
+    int64_t v;
+    (void)line;
+    (void)col;
+    if (!parse_int64(arg, 1, MIGRATION_MAX_BACKFILL_WORKERS, &v)) {
+        fail_at(p, line, arg_col,
+                "convoy:backfill-workers needs a number of sessions from 1 to %d (1: one "
+                "session, batch after batch), got '%s'",
+                MIGRATION_MAX_BACKFILL_WORKERS, arg);
+        return false;
+    }
+    p->m->backfill_workers = (int)v;
+    return true;
+}
+
 /* -- convoy:risk N: the risk score a rehearsal measured (`convoy rehearse` prints the line);
  * it replaces the estimate from the plan. */
 static bool
@@ -693,6 +712,7 @@ static const struct {
     {"risk", DIR_RISK, dir_risk},
     {"cache", -1, dir_cache},
     {"allow", -1, dir_allow},
+    {"backfill-workers", DIR_BACKFILL_WORKERS, dir_backfill_workers},
 };
 
 /* `body` follows "convoy:" at (line, col); `col` is where "convoy:" starts. */

@@ -234,6 +234,7 @@ plan_settings_encode(const plan_t *p)
     json_object_set_new(o, "window", str_or_null(p->window));
     json_object_set_new(o, "risk_threshold", json_integer(p->risk_threshold));
     json_object_set_new(o, "risk_measured", json_integer(p->risk_measured));
+    json_object_set_new(o, "backfill_workers", json_integer(p->backfill_workers));
     return o;
 }
 
@@ -273,8 +274,15 @@ plan_settings_decode(const json_t *o, plan_t *p, const char **err)
     p->risk_measured = json_is_integer(json_object_get(o, "risk_measured"))
                            ? (int)json_integer_value(json_object_get(o, "risk_measured"))
                            : -1;
+    /* stored before parallel backfills existed (or unset): one session */
+    p->backfill_workers = json_is_integer(json_object_get(o, "backfill_workers"))
+                              ? (int)json_integer_value(json_object_get(o, "backfill_workers"))
+                              : 1;
+    if (p->backfill_workers == 0)
+        p->backfill_workers = 1;
     if (p->lock_timeout_ms <= 0 || p->batch_target_ms <= 0 || p->statement_timeout_ms <= 0 ||
-        p->retry.max_attempts <= 0) {
+        p->retry.max_attempts <= 0 || p->backfill_workers < 1 ||
+        p->backfill_workers > MIGRATION_MAX_BACKFILL_WORKERS) {
         *err = "settings are missing or out of range";
         return false;
     }

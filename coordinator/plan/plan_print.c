@@ -31,7 +31,10 @@ plan_print(const plan_t *p, FILE *out)
     format_duration(p->lock_timeout_ms, buf, sizeof(buf));
     fprintf(out, "lock_timeout %s per attempt, bounded jittered retries; ", buf);
     format_duration(p->batch_target_ms, buf, sizeof(buf));
-    fprintf(out, "backfill batches target %s\n", buf);
+    fprintf(out, "backfill batches target %s", buf);
+    if (p->backfill_workers > 1)
+        fprintf(out, ", %d sessions side by side", p->backfill_workers);
+    fputc('\n', out);
     if (p->app_version) {
         format_duration(p->contract_hold_ms, buf, sizeof(buf));
         fprintf(out,
@@ -102,6 +105,7 @@ plan_to_json(const plan_t *p)
     json_object_set_new(root, "lock_timeout_ms", json_integer(p->lock_timeout_ms));
     json_object_set_new(root, "batch_target_ms", json_integer(p->batch_target_ms));
     json_object_set_new(root, "statement_timeout_ms", json_integer(p->statement_timeout_ms));
+    json_object_set_new(root, "backfill_workers", json_integer(p->backfill_workers));
     json_object_set_new(root, "app_version",
                         p->app_version ? json_string(p->app_version) : json_null());
     json_object_set_new(root, "contract_hold_ms", json_integer(p->contract_hold_ms));

@@ -1914,6 +1914,7 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
     out->server_desc = facts->server_desc ? xstrdup(facts->server_desc) : NULL;
     out->lock_timeout_ms = m->lock_timeout_ms ? m->lock_timeout_ms : PLAN_DEFAULT_LOCK_TIMEOUT_MS;
     out->batch_target_ms = m->batch_target_ms ? m->batch_target_ms : PLAN_DEFAULT_BATCH_TARGET_MS;
+    out->backfill_workers = m->backfill_workers > 0 ? m->backfill_workers : 1;
     out->statement_timeout_ms =
         m->statement_timeout_ms ? m->statement_timeout_ms : PLAN_DEFAULT_STATEMENT_TIMEOUT_MS;
     retry_policy_default(&out->retry);

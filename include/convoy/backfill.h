@@ -1,12 +1,14 @@
 /*
  * backfill.h: the batched, checkpointed, adaptive passes over one column.
  *
- * Keyset paging over the primary key up to the largest key present when the pass
- * started. A fill pass sets rows still NULL; a catch-up pass (after the sync trigger is
- * installed) rewrites only the existing rows whose value differs from the expression,
- * and fills rows added since that are still NULL. Each batch is ONE statement (prepared,
- * one round trip): the update, the checkpoint and the fencing check commit together, so
- * a resume after any crash is exact and a driver that lost its lease writes nothing.
+ * Paging over the primary key up to the largest key present when the pass started (key
+ * ranges on a dense integer key, keyset otherwise), or over heap blocks (the catch-up). A
+ * fill pass sets rows still NULL; a catch-up pass (after the sync trigger is installed)
+ * rewrites only the existing rows whose value differs from the expression, and fills rows
+ * added since that are still NULL. Each batch's update, checkpoint and fencing check commit
+ * together, so a resume after any crash is exact and a driver that lost its lease writes
+ * nothing. With workers > 1, a range-paged pass runs in that many sessions side by side,
+ * each on its own contiguous range with its own element of the checkpoint.
  */
 #ifndef CONVOY_BACKFILL_H
 #define CONVOY_BACKFILL_H
@@ -37,9 +39,10 @@ typedef struct {
     int64_t target_ms;
     int64_t lock_timeout_ms;
     const retry_policy_t *retry;
-    const run_ctl_t *ctl;
+    run_ctl_t *ctl;
     const engine_events_t *events;
     const engine_gate_t *gate; /* asked before every batch; NULL: none */
+    int workers;               /* sessions side by side on a range-paged pass; <= 1: one */
     /* results */
     int64_t rows_done;
     int64_t rows_updated;

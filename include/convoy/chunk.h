@@ -30,4 +30,11 @@ void chunk_init(chunk_ctl_t *c, int64_t target_ms, int64_t initial_rows);
 /* Feeds one finished batch (rows it covered, how long it took); returns the next size. */
 int64_t chunk_observe(chunk_ctl_t *c, int64_t rows, int64_t elapsed_ms);
 
+/*
+ * Splits the range (base, up] into at most `want` (>= 1) contiguous ranges of nearly equal
+ * span, at least 1 wide: range i is (bounds[i], bounds[i + 1]], bounds[0] = base and
+ * bounds[n] = up. Returns n; bounds has room for want + 1 values.
+ */
+int chunk_split(int64_t base, int64_t up, int want, int64_t *bounds);
+
 #endif

@@ -39,7 +39,7 @@ typedef struct {
     plan_t *plan;     /* steps and settings as stored */
     char **status;    /* per step, as stored; kept in sync */
     const lease_t *lease;
-    const run_ctl_t *ctl;
+    run_ctl_t *ctl;
     const engine_events_t *events;
     const engine_gate_t *gate; /* NULL: no fleet to ask (the one-shot CLI) */
     /* results */

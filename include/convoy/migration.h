@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* -- convoy:backfill-workers: at most this many sessions fill one pass side by side */
+#define MIGRATION_MAX_BACKFILL_WORKERS 8
+
 typedef enum {
     ACT_ADD_COLUMN,
     ACT_ADD_CHECK,
@@ -159,6 +162,7 @@ typedef struct {
     bool expand;                  /* -- convoy:expand: RENAME COLUMN as expand/contract */
     char *search_path;            /* SET search_path in the file: "'a', 'b'", or NULL */
     int64_t batch_target_ms;      /* 0: default */
+    int backfill_workers;         /* -- convoy:backfill-workers N; 0: default (1) */
     int64_t statement_timeout_ms; /* 0: default */
     char *window;       /* -- convoy:window "Sat 02:00-04:00 UTC" (the spec, unquoted), or NULL */
     int risk_threshold; /* -- convoy:risk-threshold N (0..100); -1: default */

@@ -25,6 +25,8 @@ typedef struct {
 /* Connects with libpq conventions (conninfo or URL, PG* env defaults). NULL + *err on failure. */
 pg_t *pg_connect(const char *conninfo, char **err);
 void pg_close(pg_t **pg);
+/* A second session with pg's connection parameters (same server, database, role, options). */
+pg_t *pg_connect_like(const pg_t *pg, char **err);
 
 /* Runs SQL with text parameters. Returns the status; *res (if given) gets the result. */
 pg_status_t
@@ -49,6 +51,17 @@ pg_run_prepared(pg_t *pg, const char *name, int nparams, const char *const *para
 pg_status_t pg_exec(pg_t *pg, const char *sql);
 /* First cell of the first row as a new string, or NULL (NULL value, no rows or error). */
 char *pg_value(pg_t *pg, const char *sql, int nparams, const char *const *params);
+
+/*
+ * Without waiting: pg_send sends one statement (the prepared `name` when sql is NULL);
+ * pg_busy reads what has arrived and is true while its result has not; pg_collect returns
+ * it (waiting if need be) like pg_run. pg_socket is the descriptor to poll for input.
+ * False from pg_send: nothing was sent (pg_collect then reports why).
+ */
+bool pg_send(pg_t *pg, const char *name, const char *sql, int nparams, const char *const *params);
+bool pg_busy(pg_t *pg);
+pg_status_t pg_collect(pg_t *pg, PGresult **res);
+int pg_socket(const pg_t *pg);
 
 const char *pg_errmsg(const pg_t *pg);
 const char *pg_sqlstate(const pg_t *pg);

@@ -129,6 +129,9 @@ typedef struct {
     int64_t lock_timeout_ms;
     int64_t batch_target_ms;
     int64_t statement_timeout_ms;
+    /* sessions that run a backfill pass's batches side by side on disjoint key (or block)
+     * ranges; 1: one session, batch after batch (docs/backfill.md) */
+    int backfill_workers;
     retry_policy_t retry;
     char *search_path; /* the file's SET search_path, applied to every step; NULL: default */
     /* -- convoy:cache bump / purge: done once the migration completes */

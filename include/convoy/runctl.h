@@ -12,9 +12,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define RUN_CTL_MAX_EXTRA 8
+
 typedef struct {
     volatile sig_atomic_t stop;
     PGcancel *volatile cancel; /* set by the engine while a connection is open */
+    /* the engine's other sessions (parallel backfill lanes) while they run statements */
+    PGcancel *volatile extra[RUN_CTL_MAX_EXTRA];
 } run_ctl_t;
 
 /* Async-signal-safe. */

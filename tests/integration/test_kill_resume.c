@@ -1,4 +1,7 @@
-/* test_kill_resume.c: a backfill SIGKILLed three times resumes and touches every row exactly once.
+/*
+ * test_kill_resume.c: a backfill SIGKILLed three times resumes and touches every row exactly
+ * once: in one session, and with -- convoy:backfill-workers 3 (three sessions, each on its
+ * own key range, each range resumed from its own checkpoint element).
  */
 #include "itest.h"
 
@@ -25,6 +28,7 @@ typedef struct {
     bool exited;      /* convoy exited before reaching the target */
     int exit_rc;
     bool saw_convoy_backend;
+    int64_t max_backends; /* the most convoy sessions seen at once */
 } progress_t;
 
 /* Rows already backfilled; 0 while the column does not exist yet. */
@@ -56,6 +60,8 @@ reached_target(void *arg)
                           &backends) &&
         backends > 0)
         p->saw_convoy_backend = true;
+    if (backends > p->max_backends)
+        p->max_backends = backends;
     p->progress = rows_backfilled(p->conn);
     if (p->progress >= p->target)
         return true;
@@ -69,16 +75,16 @@ reached_target(void *arg)
 }
 
 static void
-test_kill_resume(void **state)
+kill_resume(itest_env_t *env, int workers)
 {
-    itest_env_t *env = *state;
     static const int percents[] = {15, 45, 75};
     const char *args[3] = {"apply", NULL, NULL};
     progress_t p = {.conn = env->conn};
-    char *path, *status;
+    char *path, *status, name[32], file[64], sql[128];
     convoy_result_t r;
     int rc;
 
+    itest_exec(env->conn, "DROP TABLE IF EXISTS t; DROP FUNCTION IF EXISTS count_backfill()");
     itest_exec(env->conn,
                "CREATE TABLE t (id bigint PRIMARY KEY, v int NOT NULL, "
                "touched int NOT NULL DEFAULT 0);"
@@ -97,18 +103,26 @@ test_kill_resume(void **state)
                "CREATE TRIGGER t_count_backfill BEFORE UPDATE ON t "
                "FOR EACH ROW EXECUTE FUNCTION count_backfill();"
                "ANALYZE t");
-    path = itest_write_migration(env, "kill_resume.sql",
-                                 "-- convoy:name kill_resume\n"
-                                 "-- convoy:backfill doubled = v * 2\n"
-                                 "-- convoy:batch-target 50ms\n"
-                                 "ALTER TABLE t ADD COLUMN doubled bigint;\n");
+    snprintf(name, sizeof(name), "kill_resume_%d", workers);
+    snprintf(file, sizeof(file), "%s.sql", name);
+    {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "-- convoy:name %s\n"
+                 "-- convoy:backfill doubled = v * 2\n"
+                 "-- convoy:batch-target 50ms\n"
+                 "-- convoy:backfill-workers %d\n"
+                 "ALTER TABLE t ADD COLUMN doubled bigint;\n",
+                 name, workers);
+        path = itest_write_migration(env, file, text);
+    }
     args[1] = path;
 
     for (size_t i = 0; i < sizeof(percents) / sizeof(percents[0]); i++) {
         char tag[32];
         int64_t before_kill;
 
-        snprintf(tag, sizeof(tag), "run%zu", i + 1);
+        snprintf(tag, sizeof(tag), "w%d_run%zu", workers, i + 1);
         p.pid = itest_convoy_spawn(env, args, tag);
         p.target = (int64_t)ROWS * percents[i] / 100;
         p.exited = false;
@@ -140,6 +154,8 @@ test_kill_resume(void **state)
                      percents[i]);
     }
     assert_true(p.saw_convoy_backend); /* otherwise the waits above proved nothing */
+    if (workers > 1)                   /* the sessions ran side by side: one per range */
+        assert_true(p.max_backends >= workers);
 
     r = itest_convoy(env, args);
     assert_int_equal(r.rc, CONVOY_EXIT_OK);
@@ -149,8 +165,8 @@ test_kill_resume(void **state)
         itest_int(env->conn, "SELECT count(*) FROM t WHERE doubled IS DISTINCT FROM v::bigint * 2"),
         0);
     assert_int_equal(itest_int(env->conn, "SELECT count(*) FROM t WHERE touched <> 1"), 0);
-    status =
-        itest_text(env->conn, "SELECT status FROM convoy.migrations WHERE name = 'kill_resume'");
+    snprintf(sql, sizeof(sql), "SELECT status FROM convoy.migrations WHERE name = '%s'", name);
+    status = itest_text(env->conn, sql);
     assert_non_null(status);
     assert_string_equal(status, "done");
 
@@ -160,11 +176,79 @@ test_kill_resume(void **state)
     assert_int_equal(itest_int(env->conn, "SELECT count(*) FROM t WHERE touched <> 1"), 0);
 }
 
+static void
+test_kill_resume(void **state)
+{
+    kill_resume(*state, 1);
+}
+
+static void
+test_kill_resume_workers(void **state)
+{
+    kill_resume(*state, 3);
+}
+
+/*
+ * A session idle in a transaction holds a row lock in the second of two ranges: that range's
+ * batches time out and retry (bounded, jittered) while the first range's session fills all
+ * of its rows; once the blocker commits, the pass completes with every row right.
+ */
+static void
+test_workers_row_lock(void **state)
+{
+    itest_env_t *env = *state;
+    const char *args[3] = {"apply", NULL, NULL};
+    PGconn *blocker;
+    pid_t pid;
+    int rc;
+
+    /* the file's own UPDATE, which convoy runs in batches: nothing takes a table lock that a
+     * row lock's ROW SHARE would block */
+    itest_exec(env->conn, "DROP TABLE IF EXISTS t2;"
+                          "CREATE TABLE t2 (id bigint PRIMARY KEY, v int NOT NULL, w int);"
+                          "INSERT INTO t2 SELECT g, g % 1000 FROM generate_series(1, 200000) g;"
+                          "ANALYZE t2");
+    args[1] = itest_write_migration(env, "workers_lock.sql",
+                                    "-- convoy:name workers_lock\n"
+                                    "-- convoy:backfill-workers 2\n"
+                                    "-- convoy:lock-timeout 50ms\n"
+                                    "UPDATE t2 SET w = v + 1;\n");
+    blocker = harness_connect(env->pg);
+    assert_non_null(blocker);
+    itest_exec(blocker, "BEGIN; SELECT * FROM t2 WHERE id = 150000 FOR UPDATE");
+    pid = itest_convoy_spawn(env, args, "workers_lock");
+    /* the first range (ids up to 100000) completes behind the blocker's back */
+    if (!harness_poll_sql(env->conn,
+                          "SELECT count(*) = 100000 FROM t2 WHERE id <= 100000 AND w IS NOT NULL",
+                          60000)) {
+        kill(pid, SIGKILL);
+        harness_wait(pid, 10000);
+        (void)itest_spawn_output(env, "workers_lock");
+        fail_msg("the first range did not complete while the second waited on the row lock");
+    }
+    assert_int_equal(itest_int(env->conn, "SELECT count(*) FROM t2 WHERE id = 150000 AND w IS "
+                                          "NOT NULL"),
+                     0);
+    assert_int_equal(harness_wait(pid, 0), -1); /* still running: retrying, not failed */
+    itest_exec(blocker, "COMMIT");
+    PQfinish(blocker);
+    rc = harness_wait(pid, 120000);
+    {
+        char *err = itest_spawn_output(env, "workers_lock");
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(err ? err : "", "waiting: batch hit a lock"));
+    }
+    assert_int_equal(itest_int(env->conn, "SELECT count(*) FROM t2 WHERE w IS DISTINCT FROM v + 1"),
+                     0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_resume),
+        cmocka_unit_test(test_kill_resume_workers),
+        cmocka_unit_test(test_workers_row_lock),
     };
 
     itest_init();

@@ -222,6 +222,52 @@ run_converge_case(void **state)
     }
 }
 
+/* chunk_split: the ranges tile (base, up] exactly, each at least 1 wide, nearly equal. */
+typedef struct {
+    const char *name;
+    int64_t base, up;
+    int want, n;
+    int64_t bounds[9];
+} split_case_t;
+
+static const split_case_t split_cases[] = {
+    {"one range", 0, 100, 1, 1, {0, 100}},
+    {"two equal halves", 0, 1000000, 2, 2, {0, 500000, 1000000}},
+    {"remainder spread", 0, 10, 3, 3, {0, 3, 6, 10}},
+    {"negative keys", -101, 99, 4, 4, {-101, -51, -1, 49, 99}},
+    {"fewer keys than ranges", 5, 8, 8, 3, {5, 6, 7, 8}},
+    {"a single key", 41, 42, 4, 1, {41, 42}},
+    {"empty span", 7, 7, 2, 1, {7, 7}},
+    {"want below one", 0, 10, 0, 1, {0, 10}},
+    {"near the top of bigint",
+     INT64_MAX - 1000,
+     INT64_MAX,
+     8,
+     8,
+     {INT64_MAX - 1000, INT64_MAX - 875, INT64_MAX - 750, INT64_MAX - 625, INT64_MAX - 500,
+      INT64_MAX - 375, INT64_MAX - 250, INT64_MAX - 125, INT64_MAX}},
+};
+
+static void
+test_split(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof(split_cases) / sizeof(split_cases[0]); c++) {
+        const split_case_t *tc = &split_cases[c];
+        int64_t b[9];
+        int n = chunk_split(tc->base, tc->up, tc->want, b);
+        if (n != tc->n)
+            fail_msg("%s: %d ranges, expected %d", tc->name, n, tc->n);
+        for (int i = 0; i <= n; i++)
+            if (b[i] != tc->bounds[i])
+                fail_msg("%s: bound %d is %lld, expected %lld", tc->name, i, (long long)b[i],
+                         (long long)tc->bounds[i]);
+        for (int i = 0; i < n && tc->up > tc->base; i++)
+            if (b[i + 1] <= b[i])
+                fail_msg("%s: range %d is empty", tc->name, i);
+    }
+}
+
 int
 main(void)
 {
@@ -245,6 +291,10 @@ main(void)
     }
     failed += _cmocka_run_group_tests("chunk", tests, n, NULL, NULL);
     failed += _cmocka_run_group_tests("chunk_converge", ctests, nc, NULL, NULL);
+    {
+        const struct CMUnitTest split[] = {cmocka_unit_test(test_split)};
+        failed += cmocka_run_group_tests_name("chunk_split", split, NULL, NULL);
+    }
     free(tests);
     free(ctests);
     return failed == 0 ? 0 : 1;

@@ -431,6 +431,7 @@ test_settings_round_trip(void **state)
     in.retry.cap_ms = 4321;
     in.retry.max_attempts = 13;
     in.retry.max_total_ms = 9876543210LL;
+    in.backfill_workers = 5;
     o = plan_settings_encode(&in);
     assert_non_null(o);
     assert_int_equal(json_integer_value(json_object_get(o, "v")), PLAN_CODEC_VERSION);
@@ -450,6 +451,7 @@ test_settings_round_trip(void **state)
     assert_int_equal(out.retry.cap_ms, 4321);
     assert_int_equal(out.retry.max_attempts, 13);
     assert_int_equal(out.retry.max_total_ms, 9876543210LL);
+    assert_int_equal(out.backfill_workers, 5);
 
     /* and the defaults a plan is built with */
     memset(&in, 0, sizeof(in));
@@ -463,6 +465,7 @@ test_settings_round_trip(void **state)
     json_decref(o);
     assert_memory_equal(&in.retry, &out.retry, sizeof(in.retry));
     assert_int_equal(out.lock_timeout_ms, PLAN_DEFAULT_LOCK_TIMEOUT_MS);
+    assert_int_equal(out.backfill_workers, 1); /* unset: one session */
 }
 
 /* ------------------------------------------------------------ refusals */
