@@ -33,6 +33,15 @@ static const char migration[] =
     "ALTER TABLE t ADD COLUMN score bigint DEFAULT (1000000000 + random() * 1000)::bigint "
     "NOT NULL;\n";
 
+/* the same in three sessions side by side: each range stops and resumes on its own */
+static const char migration_workers[] =
+    "-- convoy:name abort_me\n"
+    "-- convoy:batch-target 10ms\n"
+    "-- convoy:backfill-workers 3\n"
+    "-- convoy:backfill score = val * 2\n"
+    "ALTER TABLE t ADD COLUMN score bigint DEFAULT (1000000000 + random() * 1000)::bigint "
+    "NOT NULL;\n";
+
 static void
 make_table(itest_env_t *env)
 {
@@ -74,16 +83,15 @@ abort_at(itest_env_t *env, pid_t pid, int n, int rows)
 }
 
 static void
-test_abort_update_resume_exact(void **state)
+abort_update_resume_exact(itest_env_t *env, const char *text)
 {
-    itest_env_t *env = *state;
     const char *path;
     /* the fill pass (step 3), the catch-up pass (step 5), and the catch-up again */
     /* the catch-up reads in large block ranges and is quick: any progress is a point */
     const int points[3][2] = {{3, 30000}, {5, 0}, {5, 0}};
 
     make_table(env);
-    path = itest_write_migration(env, "abort_me.sql", migration);
+    path = itest_write_migration(env, "abort_me.sql", text);
     for (int i = 0; i < 3; i++) {
         const char *args[] = {"apply", path, NULL};
         pid_t pid = itest_convoy_spawn(env, args, "abort_apply");
@@ -112,6 +120,18 @@ test_abort_update_resume_exact(void **state)
     assert_int_equal(itest_int(env->conn, "SELECT count(*) FROM convoy.audit WHERE migration = "
                                           "'abort_me' AND action = 'complete'"),
                      1);
+}
+
+static void
+test_abort_update_resume_exact(void **state)
+{
+    abort_update_resume_exact(*state, migration);
+}
+
+static void
+test_abort_update_resume_exact_workers(void **state)
+{
+    abort_update_resume_exact(*state, migration_workers);
 }
 
 typedef struct {
@@ -210,6 +230,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_abort_update_resume_exact),
+        cmocka_unit_test(test_abort_update_resume_exact_workers),
         cmocka_unit_test(test_abort_with_idle_blocker),
     };
     itest_init();
