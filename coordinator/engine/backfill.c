@@ -64,6 +64,7 @@ typedef struct {
     char *error; /* the failed statement's message and SQLSTATE, until the batch ends */
     char sqlstate[6];
     bool prepared_write, prepared_cp, abort_req, paused;
+    bool withdrawn; /* rolled back before its write: the pass is ending */
 } lane_t;
 
 typedef struct {
@@ -1080,6 +1081,7 @@ lane_start(bf_t *b, lanes_run_t *lr, lane_t *l)
     int nwp = 2 + (b->edge && b->c->step->catchup ? (int)b->k : 0);
     pg_status_t st = prepare_lane(b, l, nwp);
 
+    l->withdrawn = false;
     if (st != PG_OK) {
         lane_error(l, "batch");
         lane_failed(b, lr, l, st);
@@ -1187,6 +1189,12 @@ lane_advance(bf_t *b, lanes_run_t *lr, lane_t *l)
     }
     switch (l->phase) {
     case LANE_BEGIN:
+        if (lr->ending || run_ctl_stopped(b->c->ctl)) { /* no new write once the pass ends */
+            l->withdrawn = true;
+            pg_send(l->pg, NULL, "ROLLBACK", 0, NULL);
+            l->phase = LANE_ROLLBACK;
+            break;
+        }
         lane_send_write(b, l);
         break;
     case LANE_WRITE:
@@ -1219,7 +1227,7 @@ lane_advance(bf_t *b, lanes_run_t *lr, lane_t *l)
     case LANE_ROLLBACK:
         if (st == PG_CONN_LOST)
             lane_failed(b, lr, l, st);
-        else if (lr->ending && lr->end == BF_ERROR)
+        else if (l->withdrawn || (lr->ending && lr->end == BF_ERROR))
             l->phase = LANE_IDLE;
         else
             lane_failed(b, lr, l, l->failed);

@@ -313,11 +313,66 @@ test_sigint_during_cic(void **state)
                      1);
 }
 
+/*
+ * SIGINT while two backfill sessions each have a long batch out: both statements are
+ * cancelled, convoy exits within 1 s, the migration is `interrupted`, and a rerun resumes
+ * both ranges to a correct result.
+ */
+static void
+test_sigint_during_parallel_backfill(void **state)
+{
+    itest_env_t *env = *state;
+    const char *args[] = {"apply", NULL, NULL};
+    pid_t pid;
+    int rc;
+    int64_t t0, dt;
+
+    itest_exec(env->conn, "CREATE TABLE sp (id bigint PRIMARY KEY, v int NOT NULL);"
+                          "INSERT INTO sp SELECT g, g FROM generate_series(1, 400000) g;"
+                          "ANALYZE sp");
+    args[1] = itest_write_migration(env, "sp.sql",
+                                    "-- convoy:backfill-workers 2\n"
+                                    "-- convoy:batch-target 2s\n"
+                                    "-- convoy:backfill w = v * 3\n"
+                                    "ALTER TABLE sp ADD COLUMN w bigint;\n");
+    pid = itest_convoy_spawn(env, args, "sp_apply");
+    if (!harness_poll_sql(env->conn,
+                          "SELECT count(*) >= 2 FROM pg_stat_activity WHERE application_name = "
+                          "'convoy' AND state = 'active' AND query LIKE '%convoy backfill%'",
+                          60000)) {
+        kill(pid, SIGKILL);
+        harness_wait(pid, 10000);
+        itest_spawn_output(env, "sp_apply");
+        fail_msg("the two backfill sessions never had a batch out at the same time");
+    }
+    t0 = harness_now_ms();
+    kill(pid, SIGINT);
+    rc = harness_wait(pid, 10000);
+    dt = harness_now_ms() - t0;
+    itest_spawn_output(env, "sp_apply");
+    fprintf(stderr, "sigint during a parallel backfill: exit %d after %lld ms\n", rc,
+            (long long)dt);
+    assert_int_equal(rc, CONVOY_EXIT_ABORTED);
+    assert_true(dt < 1000);
+    assert_string_equal(
+        itest_text(env->conn, "SELECT status FROM convoy.migrations WHERE name = 'sp'"),
+        "interrupted");
+    assert_true(itest_wait_no_convoy_backends(env->conn, 5000));
+    assert_true(count(env, "SELECT count(*) FROM sp WHERE w IS NULL") > 0);
+    {
+        convoy_result_t r = itest_convoy(env, args);
+        assert_int_equal(r.rc, CONVOY_EXIT_OK);
+    }
+    assert_int_equal(count(env, "SELECT count(*) FROM sp WHERE w IS DISTINCT FROM v::bigint * 3"),
+                     0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failing_expression_keeps_writes),
+        cmocka_unit_test(test_sigint_during_parallel_backfill),
         cmocka_unit_test(test_index_name_of_another_table),
         cmocka_unit_test(test_not_null_on_violating_data),
         cmocka_unit_test(test_violation_at_validate),
