@@ -342,7 +342,8 @@ ALTER TABLE users ADD COLUMN tier int;"
   badkey="$(sed -n 's/^public = //p' "$WORK/intruder.pub")"
   "$BUILD/tests/fleet/convoy-badpeer" --endpoint "$ep" --key-file "$WORK/intruder.key" \
     --server-key "$CONVOY_LOCAL_DIR/keys/coordinator.pub" --node r1 --send valid-hello --wait 500 >"$WORK/intruder.out" 2>&1
-  wait_for 5 grep -qF "$badkey" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log &&
+  # 15 s: under ASan on a slow 2-vCPU machine the log line came after more than 5 s
+  wait_for 15 grep -qF "$badkey" "$CONVOY_LOCAL_DIR"/logs/coordinator*.log &&
     ok "the unknown key is rejected and logged" || fail "no rejection of $badkey in the coordinator log"
   grep -q "^recv" "$WORK/intruder.out" && fail "the intruder got an answer: $(cat "$WORK/intruder.out")"
   # an admitted key (r1's) sending garbage of every kind
@@ -374,8 +375,14 @@ ALTER TABLE events ADD COLUMN level int;"
   grep -q "database" "$CONVOY_LOCAL_DIR/logs/agent-r2.log" && ok "r2's agent saw its database go and come back" ||
     fail "no database reconnect in r2's agent log"
   # both coordinators stop; the agents find them again
-  for pidf in "$CONVOY_LOCAL_DIR"/pids/coordinator*.pid; do kill -TERM "$(cat "$pidf")"; done
-  sleep 1
+  local cpids=()
+  for pidf in "$CONVOY_LOCAL_DIR"/pids/coordinator*.pid; do
+    cpids+=("$(cat "$pidf")")
+    kill -TERM "${cpids[-1]}"
+  done
+  # wait until they are gone (a fixed 1 s was too short under ASan on a slow machine)
+  wait_for 30 bash -c 'for p; do kill -0 "$p" 2>/dev/null && exit 1; done; exit 0' _ "${cpids[@]}" ||
+    fail "the coordinators did not stop within 30 s"
   bash "$LC" up >/dev/null 2>&1 || fail "up after stopping the coordinators"
   mig restarts2 "ALTER TABLE events ADD COLUMN tag text;"
   finish restarts2 60
