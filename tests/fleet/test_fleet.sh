@@ -437,7 +437,9 @@ ALTER TABLE events ADD COLUMN grade int;"
     ok "GET when open: 200 open in ${out#* } s" || fail "GET open: $out $(cat "$WORK/http.body")"
   out="$(http -X POST -H "Authorization: Bearer $CONVOY_TOKEN" "$CONVOY_HTTP/v1/gates/$m/flagger")"
   [[ "${out%% *}" == 200 ]] && ok "Flagger when open: 200" || fail "Flagger open: $out"
-  q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'gate' AND outcome = 'expand: pending -> open'" | grep -q '^1$' &&
+  # waited for: under ASan the audit row can land after the endpoint already answers open
+  gate_open_audited() { q primary "SELECT count(*) FROM convoy.audit WHERE migration = '$m' AND action = 'gate' AND outcome = 'expand: pending -> open'" | grep -q '^1$'; }
+  wait_for 15 gate_open_audited &&
     ok "the gate's opening is audited" || fail "no audited gate change"
 }
 
