@@ -219,8 +219,12 @@ load_or_init(bf_t *b, int64_t *batch_size, bool *empty)
         set_error(b, "reading the backfill checkpoint");
         goto done;
     }
-    if (PQntuples(r) == 1)
-        b->stored_lanes = atoi(PQgetvalue(r, 0, (int)(2 * b->k) + 6));
+    if (PQntuples(r) == 1) {
+        int64_t n = 0;
+        /* array_length of upper_key: how many ranges the checkpoint holds (0 on a bad value) */
+        b->stored_lanes =
+            parse_int64(PQgetvalue(r, 0, (int)(2 * b->k) + 6), 0, INT32_MAX, &n) ? (int)n : 0;
+    }
     if (c->step->catchup && c->step->fill_step > 0) {
         /* the first pass's upper bound: rows at or below it existed when it started */
         PGresult *e = NULL;
