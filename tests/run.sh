@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh: the one test command: -Werror build + ctest, then an ASan/UBSan build + ctest again.
+# run.sh: the one test command: -Werror build + ctest, then an ASan/UBSan build + ctest again
+# (the whole suite there; the first build skips the label `long`, see below).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,8 +30,8 @@ lsan_works() {
 }
 
 build_and_test() {
-  local dir="$1"
-  shift
+  local dir="$1" select="$2"
+  shift 2
   section "configure $dir ($*)"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DCONVOY_WERROR=ON "$@"
   section "build $dir"
@@ -38,7 +39,8 @@ build_and_test() {
   section "test $dir"
   # Unit tests run in parallel; the server-backed tests are RUN_SERIAL (timing-sensitive).
   # A failing suite does not stop the other build's run; the script fails at the end.
-  if ! ctest --test-dir "$dir" --output-on-failure -j"$JOBS"; then
+  # shellcheck disable=SC2086 # $select is empty or one ctest option pair
+  if ! ctest --test-dir "$dir" --output-on-failure -j"$JOBS" $select; then
     failed+=("$dir")
   fi
 }
@@ -50,7 +52,11 @@ if [[ "${CI:-}" == "true" ]]; then
   export CONVOY_TEST_NO_SKIP=1
 fi
 
-build_and_test build
+# The two long suites (label `long`: the differential corpus and the fleet, ~7 min each) run
+# once, in the sanitizer build; everything else runs in both. CONVOY_TEST_ALL=1 runs them twice.
+first_select="-LE long"
+[[ "${CONVOY_TEST_ALL:-}" == "1" ]] && first_select=""
+build_and_test build "$first_select"
 
 if lsan_works; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
@@ -59,7 +65,7 @@ else
   export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 fi
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-build_and_test build-asan -DCONVOY_SANITIZE=ON
+build_and_test build-asan "" -DCONVOY_SANITIZE=ON
 
 if ((${#failed[@]} > 0)); then
   echo "run.sh: tests failed in: ${failed[*]}" >&2
