@@ -52,8 +52,9 @@ if [[ "${CI:-}" == "true" ]]; then
   export CONVOY_TEST_NO_SKIP=1
 fi
 
-# The two long suites (label `long`: the differential corpus and the fleet, ~7 min each) run
-# once, in the sanitizer build; everything else runs in both. CONVOY_TEST_ALL=1 runs them twice.
+# The long suites (label `long`: the differential corpus and the fleet, ~7 min each, and the
+# rehearsal's baseline, ~1 min) run once, in the sanitizer build; everything else runs in
+# both. CONVOY_TEST_ALL=1 runs them in both.
 first_select="-LE long"
 [[ "${CONVOY_TEST_ALL:-}" == "1" ]] && first_select=""
 build_and_test build "$first_select"
