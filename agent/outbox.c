@@ -30,6 +30,7 @@ static const char claim_sql[] =
 static const char record_sql[] =
     "UPDATE convoy.invalidations AS i SET"
     " first_at = CASE WHEN u.first THEN clock_timestamp() ELSE i.first_at END,"
+    " claimed_at = CASE WHEN u.first THEN now() ELSE i.claimed_at END," /* the claim's BEGIN */
     " confirmed_at = CASE WHEN u.confirm THEN clock_timestamp() ELSE i.confirmed_at END,"
     " removed = CASE WHEN u.first THEN u.n ELSE coalesce(i.removed, 0) + u.n END,"
     " agent = $5"

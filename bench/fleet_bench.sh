@@ -98,10 +98,14 @@ convoy-agent in CONVOY_BIN, and removes it at the end (also on failure or Ctrl-C
             ALTER TABLE profiles ADD COLUMN score int;
           (default batch target). From convoy.invalidations: keys removed (sum of removed)
           / (last first_at - first created_at), the first pass; also / (last confirmed_at
-          - first created_at), which includes the 500 ms second pass. Ratio to (1); goal
-          >= 0.8. Every user:i must be gone at the end (EVAL counting EXISTS), else the
+          - first created_at), which includes the 500 ms second pass; per batch, keys over
+          the sum of each row's first_at - created_at; and the agent's working rate: keys
+          over the sum, per claim (claimed_at = the agent transaction's start), of its last
+          first_at - claimed_at. Ratios to (1); goal >= 0.8. Every user:i must be gone at the end (EVAL counting EXISTS), else the
           run fails.
-      (3) the same backfill of profiles_b without the cache directive. Throughput on/off
+      (3) the same backfill of profiles_b without the cache directive; (1b): the keys SET
+          again, and (1)'s redis-cli --pipe run again once (3)'s fill pass has committed
+          its first batch: the same competition for the CPU as (2). Throughput on/off
           from the fill pass (the first backfill step's started_at..finished_at in
           convoy.steps). The order of (2) and (3) alternates per repetition (--reverse:
           (3) first); the medians over the repetitions.
@@ -708,32 +712,45 @@ inv_tables() {
     replicas_caught_up || die "the replicas did not catch up with the table load"
 }
 
-# (1) the baseline: redis-cli --pipe of the UNLINK commands, timed from its start to its exit
+# pipe_unlink: redis-cli --pipe of the UNLINK commands, timed from its start to its exit;
+# sets PIPE_MS, PIPE_RATE, PIPE_REPLY, PIPE_END (epoch s); the keys must be SET beforehand
+pipe_unlink() {
+    local t0 out
+    t0=$EPOCHREALTIME
+    out="$(redis-cli -p "$RPORT" --pipe <"$WORK/unlink.resp" 2>&1)" || { echo "$out" >&2; die "redis-cli --pipe failed"; }
+    PIPE_END=$EPOCHREALTIME
+    PIPE_REPLY="$(grep -E '^errors: ' <<<"$out" | tail -1)"
+    [[ $PIPE_REPLY == "errors: 0, replies: $(((ROWS + 999) / 1000))" ]] || die "redis-cli --pipe: '$PIPE_REPLY' (expected errors: 0, replies: $(((ROWS + 999) / 1000)))"
+    PIPE_MS="$(awk -v a="$t0" -v b="$PIPE_END" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
+    PIPE_RATE="$(awk -v n="$ROWS" -v t="$PIPE_MS" 'BEGIN { printf "%.0f", n / (t / 1000) }')"
+}
+
+# (1) the baseline: redis-cli --pipe of the UNLINK commands on a quiet machine
 inv_baseline() {
-    local t0 t1 out
     set_keys
     rc CONFIG RESETSTAT >/dev/null
     LOAD_BASE="$(cut -d' ' -f1 /proc/loadavg)"
-    t0=$EPOCHREALTIME
-    out="$(redis-cli -p "$RPORT" --pipe <"$WORK/unlink.resp" 2>&1)" || { echo "$out" >&2; die "redis-cli --pipe failed"; }
-    t1=$EPOCHREALTIME
+    pipe_unlink
     read -r BASE_CALLS BASE_USEC < <(unlink_stats)
-    BASE_REPLY="$(grep -E '^errors: ' <<<"$out" | tail -1)"
-    [[ $BASE_REPLY == "errors: 0, replies: $(((ROWS + 999) / 1000))" ]] || die "redis-cli --pipe: '$BASE_REPLY' (expected errors: 0, replies: $(((ROWS + 999) / 1000)))"
+    BASE_REPLY=$PIPE_REPLY BASE_MS=$PIPE_MS BASE_RATE=$PIPE_RATE
     BASE_LEFT="$(keys_left)"
     [[ $BASE_LEFT == 0 ]] || die "the baseline left $BASE_LEFT keys"
-    BASE_MS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
-    BASE_RATE="$(awk -v n="$ROWS" -v t="$BASE_MS" 'BEGIN { printf "%.0f", n / (t / 1000) }')"
     log "(1) baseline: $ROWS keys UNLINKed in $BASE_MS ms ($BASE_RATE keys/s)"
 }
 
-# inv_migrate NAME TABLE CACHE(0|1): the backfill through the coordinator, until done
+# inv_migrate NAME TABLE CACHE(0|1) [HOOK]: the backfill through the coordinator, until
+# done; HOOK (a function) runs once the fill pass has committed its first batch
 inv_migrate() {
-    local m="$1" t="$2" cache_line=""
+    local m="$1" t="$2" cache_line="" hook="${4:-}"
     ((${3})) && cache_line="-- convoy:cache key user:{id}"$'\n'
     printf -- '-- convoy:name %s\n%s-- convoy:backfill score = val * 3\nALTER TABLE %s ADD COLUMN score int;\n' \
         "$m" "$cache_line" "$t" >"$WORK/$m.sql"
     submit "$WORK/$m.sql"
+    if [[ -n $hook ]]; then
+        wait_for 60 bash -c "[[ \$(psql -X -At -c \"SELECT count(*) FROM convoy.backfill WHERE migration = '$m' AND rows_updated > 0\") != 0 ]]" ||
+            die "$m: the fill pass did not commit a batch within 60 s"
+        "$hook"
+    fi
     wait_for 150 bash -c "[[ \$(psql -X -At -c \"SELECT status FROM convoy.migrations WHERE name = '$m'\") =~ ^(done|failed|paused|aborted)$ ]]" ||
         die "$m did not end within 150 s: $(status_of "$m") $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
     [[ "$(status_of "$m")" == "done" ]] || die "$m ended $(status_of "$m"): $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
@@ -776,6 +793,13 @@ inv_on() {
                sum(attempts),
                round((sum(removed) / nullif(sum(extract(epoch FROM first_at - created_at)), 0))::numeric)
           FROM convoy.invalidations WHERE migration = '$m' AND kind = 'key'" | tr '|' ' ')
+    # work_rate: the keys over the agent's own working time on them during the backfill: per
+    # claim (one agent transaction, claimed_at = its BEGIN), from claimed_at to its last
+    # first_at; the time between batches, when there is nothing to unlink, is not counted
+    read -r INV_CLAIMS INV_WORK_MS INV_WORK_RATE < <(q "
+        SELECT count(*), round(sum(w) * 1000), round((sum(k) / nullif(sum(w), 0))::numeric)
+          FROM (SELECT sum(removed) k, extract(epoch FROM max(first_at) - claimed_at) w
+                  FROM convoy.invalidations WHERE migration = '$m' AND kind = 'key' GROUP BY claimed_at) c" | tr '|' ' ')
     INV_STEPS="$(q "SELECT string_agg('step ' || step || ': ' || n || ' rows, ' || k || ' keys, ' || r || ' removed', '; ' ORDER BY step)
                   FROM (SELECT step, count(*) n, sum(cardinality(keys)) k, sum(removed) r FROM convoy.invalidations
                          WHERE migration = '$m' GROUP BY step) x")"
@@ -784,15 +808,27 @@ inv_on() {
     log "(2) $INV_REMOVED keys removed: first pass window $INV_FIRST_MS ms, to the last confirmation $INV_CONF_MS ms; fill pass $ON_FILL ms; $ON_LEFT keys left"
 }
 
-# (3) the same backfill of profiles_b, no cache directive
+# (1b) the baseline again, while (3)'s fill pass runs: the same CPU competition as (2)
+inv_loaded_pipe() {
+    pipe_unlink
+    LOADED_MS=$PIPE_MS LOADED_RATE=$PIPE_RATE LOADED_END=$PIPE_END
+}
+
+# (3) the same backfill of profiles_b, no cache directive; (1b) during its fill pass
 inv_off() {
-    local m="inv_off_$REP"
+    local m="inv_off_$REP" fill_end
+    set_keys
     LOAD_OFF="$(cut -d' ' -f1 /proc/loadavg)"
-    log "(3) convoy's backfill of profiles_b without the cache directive ($m)"
-    inv_migrate "$m" profiles_b 0
+    log "(3) convoy's backfill of profiles_b without the cache directive ($m), (1b) during it"
+    inv_migrate "$m" profiles_b 0 inv_loaded_pipe
     [[ "$(q "SELECT count(*) FROM convoy.invalidations WHERE migration = '$m'")" == 0 ]] || die "$m wrote invalidations"
     read -r OFF_FILL OFF_ROWS OFF_BATCHES OFF_BSIZE OFF_WIN < <(fill_of "$m")
-    log "(3) fill pass $OFF_FILL ms"
+    LOADED_LEFT="$(keys_left)"
+    [[ $LOADED_LEFT == 0 ]] || die "(1b) left $LOADED_LEFT keys"
+    # (1b) counts only if it ended before the fill pass did
+    fill_end="$(q "SELECT extract(epoch FROM max(finished_at)) FROM convoy.steps WHERE migration = '$m' AND kind = 'backfill'")"
+    LOADED_INSIDE="$(awk -v a="$LOADED_END" -v b="$fill_end" 'BEGIN { print (a < b) ? "yes" : "no" }')"
+    log "(3) fill pass $OFF_FILL ms; (1b) $ROWS keys UNLINKed in $LOADED_MS ms during it ($LOADED_RATE keys/s; ended inside the backfill: $LOADED_INSIDE)"
 }
 
 # (4) the cache agent's own rate, when it is the bottleneck: the same keys put in the outbox
@@ -842,14 +878,16 @@ invalidation_rep() {
     verdict=ok
     DR_RATIO="$(awk -v a="$DR_RATE" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
     BATCH_RATIO="$(awk -v a="$INV_BATCH_RATE" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
+    WORK_RATIO="$(awk -v a="$INV_WORK_RATE" -v b="$BASE_RATE" 'BEGIN { printf "%.3f", a / b }')"
+    WORK_RATIO_L="$(awk -v a="$INV_WORK_RATE" -v b="$LOADED_RATE" 'BEGIN { printf "%.3f", a / b }')"
     if [[ $ON_LEFT != 0 || $DR_LEFT != 0 ]]; then
         verdict="FAILED: $ON_LEFT + $DR_LEFT keys left"
         INV_FAILED=$((INV_FAILED + 1))
     elif [[ $INV_REMOVED != "$ROWS" ]]; then
         verdict="note: removed $INV_REMOVED, not $ROWS"
     fi
-    # rep order base_ms base_rate first_ms rate1 conf_ms rate2 ratio ratio_c fill_on fill_off onoff win_on win_off onoff_w left dr_ms dr_rate dr_ratio batch_rate batch_ratio
-    echo "$REP $([[ $order == offon ]] && echo off,on || echo on,off) $BASE_MS $BASE_RATE $INV_FIRST_MS $r1 $INV_CONF_MS $r2 $ratio $ratio_c $ON_FILL $OFF_FILL $onoff $ON_WIN $OFF_WIN $onoff_w $ON_LEFT $DR_MS $DR_RATE $DR_RATIO $INV_BATCH_RATE $BATCH_RATIO" >>"$WORK/inv.txt"
+    # rep order base_ms base_rate first_ms rate1 conf_ms rate2 ratio ratio_c fill_on fill_off onoff win_on win_off onoff_w left dr_ms dr_rate dr_ratio batch_rate batch_ratio work_rate work_ratio loaded_rate work_ratio_loaded loaded_inside
+    echo "$REP $([[ $order == offon ]] && echo off,on || echo on,off) $BASE_MS $BASE_RATE $INV_FIRST_MS $r1 $INV_CONF_MS $r2 $ratio $ratio_c $ON_FILL $OFF_FILL $onoff $ON_WIN $OFF_WIN $onoff_w $ON_LEFT $DR_MS $DR_RATE $DR_RATIO $INV_BATCH_RATE $BATCH_RATIO $INV_WORK_RATE $WORK_RATIO $LOADED_RATE $WORK_RATIO_L $LOADED_INSIDE" >>"$WORK/inv.txt"
     {
         echo "rep $REP (order: $([[ $order == offon ]] && echo "(3) off, then (2) on" || echo "(2) on, then (3) off"); load avg (1 min) at (1) $LOAD_BASE, (2) $LOAD_ON, (3) $LOAD_OFF):"
         echo "  (1) baseline: redis-cli --pipe, $(((ROWS + 999) / 1000)) UNLINK of <= 1000 keys: $BASE_MS ms, $BASE_RATE keys/s; '$BASE_REPLY'; Redis cmdstat_unlink: $BASE_CALLS calls, $BASE_USEC us in the server ($(awk -v u="$BASE_USEC" -v n="$ROWS" 'BEGIN { printf "%.2f", u / n }') us/key); keys left $BASE_LEFT"
@@ -859,8 +897,10 @@ invalidation_rep() {
         echo "      the first pass's rate is $(awk -v a="$r1" -v n="$ON_ROWS" -v t="$ON_FILL" 'BEGIN { printf "%.2f", a / (n / (t / 1000)) }') of the fill pass's own rate (rows/s below): the agent cannot unlink keys before their batch commits"
         echo "      per row first_at - created_at: p50 $INV_LAG50 ms, max $INV_LAGMAX ms; last first_at - last created_at $INV_TAIL ms"
         echo "      per batch (keys / sum of first_at - created_at): $INV_BATCH_RATE keys/s, ratio to (1) $BATCH_RATIO"
+        echo "      the agent's work (keys / sum over its $INV_CLAIMS claims of last first_at - claimed_at, $INV_WORK_MS ms): $INV_WORK_RATE keys/s, ratio to (1) $WORK_RATIO, to (1b) $WORK_RATIO_L"
         echo "      Redis cmdstat_unlink during (2): $ON_CALLS calls, $ON_USEC us in the server (both passes); user:1..user:$ROWS left at the end: $ON_LEFT"
         echo "      fill pass: $ON_FILL ms ($(awk -v n="$ON_ROWS" -v t="$ON_FILL" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s), $ON_ROWS rows in $ON_BATCHES batches (last size $ON_BSIZE); backfill window (first backfill step start -> last end) $ON_WIN ms"
+        echo "  (1b) the same redis-cli --pipe during (3)'s fill pass: $LOADED_MS ms, $LOADED_RATE keys/s ($(awk -v a="$LOADED_RATE" -v b="$BASE_RATE" 'BEGIN { printf "%.2f", a / b }') of (1)); ended inside the fill pass: $LOADED_INSIDE; keys left $LOADED_LEFT"
         echo "  (3) fill pass: $OFF_FILL ms ($(awk -v n="$OFF_ROWS" -v t="$OFF_FILL" 'BEGIN { printf "%.0f", n / (t / 1000) }') rows/s), $OFF_ROWS rows in $OFF_BATCHES batches (last size $OFF_BSIZE); backfill window $OFF_WIN ms"
         echo "  (4) backlog: $DR_ROWS outbox rows, $DR_REMOVED keys removed $DR_MS ms after SIGCONT = $DR_RATE keys/s, ratio to (1) $DR_RATIO; keys left $DR_LEFT"
         echo "  fill pass throughput on/off $onoff (backfill window $onoff_w); $verdict"
@@ -876,7 +916,7 @@ median_col() {
 range_col() { awk -v c="$1" '{ print $c }' "$WORK/inv.txt" | sort -g | awk -v f="${2:-%.2f}" 'NR == 1 { a = $1 } { b = $1 } END { printf f "-" f, a, b }'; }
 
 case_invalidation() {
-    local order=onoff other=offon r m_ratio m_ratio_c m_onoff m_base m_r1 m_drain m_batch verdict dverdict bverdict t_start=$SECONDS
+    local order=onoff other=offon r m_ratio m_ratio_c m_onoff m_base m_r1 m_drain m_batch m_work m_work_l verdict dverdict bverdict wverdict lverdict t_start=$SECONDS
     ((REVERSE)) && order=offon other=onoff
     INV_FAILED=0
 
@@ -903,6 +943,8 @@ case_invalidation() {
     m_r1="$(median_col 6 %.0f)"
     m_drain="$(median_col 20)"
     m_batch="$(median_col 22)"
+    m_work="$(median_col 24)"
+    m_work_l="$(median_col 26)"
 
     echo
     echo "=== fleet_bench --case invalidation: Redis invalidation during a backfill ==="
@@ -915,6 +957,7 @@ case_invalidation() {
     echo "(1)         redis-cli --pipe < $(((ROWS + 999) / 1000)) UNLINK commands of <= 1000 keys (RESP, written beforehand), timed from its start to its exit"
     echo "(2)         convoy apply --cluster --detach of: $(tr '\n' ' ' <"$WORK/inv_on_1.sql")"
     echo "(3)         convoy apply --cluster --detach of: $(tr '\n' ' ' <"$WORK/inv_off_1.sql")"
+    echo "(1b)        the same redis-cli --pipe, started once (3)'s fill pass has committed a batch (the keys SET again before (3))"
     echo "(4)         the same keys put in the outbox (rows of <= 30,000) while the cache agent is stopped (SIGSTOP), timed from SIGCONT to the last first_at"
     echo
     cat "$WORK/inv_detail.txt"
@@ -930,8 +973,13 @@ case_invalidation() {
     awk -v r="$m_drain" 'BEGIN { exit !(r >= 0.8) }' || dverdict="NOT met"
     bverdict="met"
     awk -v r="$m_batch" 'BEGIN { exit !(r >= 0.8) }' || bverdict="NOT met"
+    wverdict="met"
+    awk -v r="$m_work" 'BEGIN { exit !(r >= 0.8) }' || wverdict="NOT met"
+    lverdict="met"
+    awk -v r="$m_work_l" 'BEGIN { exit !(r >= 0.8) }' || lverdict="NOT met"
+    grep -q ' no$' "$WORK/inv.txt" && lverdict="$lverdict; (1b) outlasted the fill pass in $(grep -c ' no$' "$WORK/inv.txt") repetition(s)"
     ((INV_FAILED == 0)) || verdict="$verdict; $INV_FAILED repetition(s) FAILED: keys left in Redis"
-    echo "SUMMARY invalidation: convoy $m_r1 keys/s vs baseline $m_base keys/s (medians): ratio median $m_ratio (range $(range_col 9)) (goal >= 0.8: $verdict), to the last confirmation $m_ratio_c; per batch, from its keys written to their first UNLINK pass: ratio median $m_batch (range $(range_col 22)) (goal >= 0.8: $bverdict); the agent's own rate on a backlog: ratio median $m_drain (range $(range_col 20)) (goal >= 0.8: $dverdict); fill pass throughput with/without invalidation median $m_onoff (range $(range_col 13)); keys left $(awk '{ s += $17 } END { print s + 0 }' "$WORK/inv.txt") over $REPEAT repetition(s) of $ROWS keys"
+    echo "SUMMARY invalidation: convoy $m_r1 keys/s vs baseline $m_base keys/s (medians): ratio median $m_ratio (range $(range_col 9)) (goal >= 0.8: $verdict), to the last confirmation $m_ratio_c; per batch, from its keys written to their first UNLINK pass: ratio median $m_batch (range $(range_col 22)) (goal >= 0.8: $bverdict); the agent's working rate during the backfill (its claims, claimed_at to first_at): ratio median $m_work (range $(range_col 24)) (goal >= 0.8: $wverdict), to (1b) the pipe during a backfill $m_work_l (range $(range_col 26)) (goal >= 0.8: $lverdict); the agent's own rate on a backlog: ratio median $m_drain (range $(range_col 20)) (goal >= 0.8: $dverdict); fill pass throughput with/without invalidation median $m_onoff (range $(range_col 13)); keys left $(awk '{ s += $17 } END { print s + 0 }' "$WORK/inv.txt") over $REPEAT repetition(s) of $ROWS keys"
     ((INV_FAILED == 0)) || exit 1
 }
 

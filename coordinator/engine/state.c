@@ -51,6 +51,10 @@ static const char schema_sql[] =
     "last_error text, agent text);\n"
     "CREATE INDEX IF NOT EXISTS invalidations_pending ON convoy.invalidations (id) WHERE "
     "confirmed_at IS NULL;\n"
+    /* version 10: when the agent's transaction that did a row's first pass began (its now()):
+     * first_at - claimed_at is the agent's own work on the row, created_at - claimed_at is
+     * the wait for it (docs/fleet.md) */
+    "ALTER TABLE convoy.invalidations ADD COLUMN IF NOT EXISTS claimed_at timestamptz;\n"
     /* version 9: each write to the outbox wakes the cache agents at once (they LISTEN on
      * convoy_outbox, agent/outbox.h); they still poll at every tick. One notification per
      * transaction, delivered at its commit. */

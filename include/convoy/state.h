@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 9
+#define STATE_SCHEMA_VERSION 10
 
 typedef struct {
     char *name;

@@ -232,6 +232,10 @@ got="$(q "SELECT string_agg(format('%s:%s:%s:%s', kind, removed, first_at IS NOT
 [[ "$got" == "key:5000:t:t key:6:t:t bump:0:f: purge:3000:f:" ]] &&
   ok "first_at, then confirmed_at a second_pass later; removed: 5000, 6 (NULL skipped), purge 3000" ||
   fail "rows: $got"
+got="$(q "SELECT string_agg(format('%s:%s', kind, CASE WHEN claimed_at IS NULL THEN 'null' WHEN claimed_at BETWEEN created_at AND first_at THEN 'ok' ELSE 'bad' END), ' ' ORDER BY id) FROM convoy.invalidations WHERE migration = 'm1'")"
+[[ "$got" == "key:ok key:ok bump:null purge:null" ]] &&
+  ok "claimed_at: the first pass's claim began after the row was written and before first_at" ||
+  fail "claimed_at: $got"
 [[ "$(q "SELECT string_agg(DISTINCT agent, ',') FROM convoy.invalidations WHERE migration = 'm1'")" == cache-1 ]] ||
   fail "agent column: $(q "SELECT string_agg(DISTINCT coalesce(agent, '-'), ',') FROM convoy.invalidations")"
 n_user="$(count_keys 'user:*')"
