@@ -255,6 +255,17 @@ unlinks=$(($(cmdstat unlink) - unlink0))
 wait_for 5 report_has "redis_ok=1 cache_pending=0 cache_confirmed=4" && ok "REPORT cache_confirmed=4 cache_pending=0" ||
   fail "REPORT: $(report)"
 
+# ---- a batch's layout (rows x key templates) and an empty array -----------------------
+CASE=shapes
+fill twod: 1 5000 v
+id2="$(q "INSERT INTO convoy.invalidations (migration, step, kind, keys) SELECT 'm1s', 1, 'key', array_agg(ARRAY['twod:' || g, 'twod:' || (g + 2500)] ORDER BY g) FROM generate_series(1, 2500) g RETURNING id")"
+id0="$(q "INSERT INTO convoy.invalidations (migration, step, kind, keys) VALUES ('m1s', 1, 'key', '{}') RETURNING id")"
+wait_for 30 confirmed "$id2" && wait_for 5 confirmed "$id0" || fail "rows still pending: $(q "SELECT id, attempts, last_error FROM convoy.invalidations WHERE migration = 'm1s' AND confirmed_at IS NULL")"
+got="$(q "SELECT string_agg(removed::text, ' ' ORDER BY id) FROM convoy.invalidations WHERE migration = 'm1s'")"
+[[ "$got" == "5000 0" && "$(count_keys 'twod:*')" == 0 ]] &&
+  ok "a 2,500 x 2 array: 5000 keys removed, none left; an empty array is confirmed" ||
+  fail "removed: $got, twod:* left: $(count_keys 'twod:*')"
+
 # ---- the second pass closes the race ----------------------------------------------
 CASE=second_pass
 fill race: 1 500 fresh
