@@ -712,17 +712,19 @@ inv_tables() {
     replicas_caught_up || die "the replicas did not catch up with the table load"
 }
 
-# pipe_unlink: redis-cli --pipe of the UNLINK commands, timed from its start to its exit;
-# sets PIPE_MS, PIPE_RATE, PIPE_REPLY, PIPE_END (epoch s); the keys must be SET beforehand
+# pipe_unlink P: redis-cli --pipe of the UNLINK commands, timed from its start to its exit;
+# sets P_MS, P_RATE, P_REPLY and P_END (epoch s); the keys must be SET beforehand
 pipe_unlink() {
-    local t0 out
+    local t0 t1 out reply
     t0=$EPOCHREALTIME
     out="$(redis-cli -p "$RPORT" --pipe <"$WORK/unlink.resp" 2>&1)" || { echo "$out" >&2; die "redis-cli --pipe failed"; }
-    PIPE_END=$EPOCHREALTIME
-    PIPE_REPLY="$(grep -E '^errors: ' <<<"$out" | tail -1)"
-    [[ $PIPE_REPLY == "errors: 0, replies: $(((ROWS + 999) / 1000))" ]] || die "redis-cli --pipe: '$PIPE_REPLY' (expected errors: 0, replies: $(((ROWS + 999) / 1000)))"
-    PIPE_MS="$(awk -v a="$t0" -v b="$PIPE_END" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
-    PIPE_RATE="$(awk -v n="$ROWS" -v t="$PIPE_MS" 'BEGIN { printf "%.0f", n / (t / 1000) }')"
+    t1=$EPOCHREALTIME
+    reply="$(grep -E '^errors: ' <<<"$out" | tail -1)"
+    [[ $reply == "errors: 0, replies: $(((ROWS + 999) / 1000))" ]] || die "redis-cli --pipe: '$reply' (expected errors: 0, replies: $(((ROWS + 999) / 1000)))"
+    printf -v "$1_REPLY" '%s' "$reply"
+    printf -v "$1_END" '%s' "$t1"
+    printf -v "$1_MS" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
+    printf -v "$1_RATE" '%s' "$(awk -v n="$ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')"
 }
 
 # (1) the baseline: redis-cli --pipe of the UNLINK commands on a quiet machine
@@ -730,26 +732,25 @@ inv_baseline() {
     set_keys
     rc CONFIG RESETSTAT >/dev/null
     LOAD_BASE="$(cut -d' ' -f1 /proc/loadavg)"
-    pipe_unlink
+    pipe_unlink BASE
     read -r BASE_CALLS BASE_USEC < <(unlink_stats)
-    BASE_REPLY=$PIPE_REPLY BASE_MS=$PIPE_MS BASE_RATE=$PIPE_RATE
     BASE_LEFT="$(keys_left)"
     [[ $BASE_LEFT == 0 ]] || die "the baseline left $BASE_LEFT keys"
     log "(1) baseline: $ROWS keys UNLINKed in $BASE_MS ms ($BASE_RATE keys/s)"
 }
 
-# inv_migrate NAME TABLE CACHE(0|1) [HOOK]: the backfill through the coordinator, until
-# done; HOOK (a function) runs once the fill pass has committed its first batch
+# inv_migrate NAME TABLE CACHE(0|1) [HOOK...]: the backfill through the coordinator, until
+# done; HOOK (a command and its arguments) runs once the fill pass has committed a batch
 inv_migrate() {
-    local m="$1" t="$2" cache_line="" hook="${4:-}"
+    local m="$1" t="$2" cache_line="" hook=("${@:4}")
     ((${3})) && cache_line="-- convoy:cache key user:{id}"$'\n'
     printf -- '-- convoy:name %s\n%s-- convoy:backfill score = val * 3\nALTER TABLE %s ADD COLUMN score int;\n' \
         "$m" "$cache_line" "$t" >"$WORK/$m.sql"
     submit "$WORK/$m.sql"
-    if [[ -n $hook ]]; then
+    if ((${#hook[@]})); then
         wait_for 60 bash -c "[[ \$(psql -X -At -c \"SELECT count(*) FROM convoy.backfill WHERE migration = '$m' AND rows_updated > 0\") != 0 ]]" ||
             die "$m: the fill pass did not commit a batch within 60 s"
-        "$hook"
+        "${hook[@]}"
     fi
     wait_for 150 bash -c "[[ \$(psql -X -At -c \"SELECT status FROM convoy.migrations WHERE name = '$m'\") =~ ^(done|failed|paused|aborted)$ ]]" ||
         die "$m did not end within 150 s: $(status_of "$m") $(q "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")"
@@ -808,19 +809,14 @@ inv_on() {
     log "(2) $INV_REMOVED keys removed: first pass window $INV_FIRST_MS ms, to the last confirmation $INV_CONF_MS ms; fill pass $ON_FILL ms; $ON_LEFT keys left"
 }
 
-# (1b) the baseline again, while (3)'s fill pass runs: the same CPU competition as (2)
-inv_loaded_pipe() {
-    pipe_unlink
-    LOADED_MS=$PIPE_MS LOADED_RATE=$PIPE_RATE LOADED_END=$PIPE_END
-}
-
-# (3) the same backfill of profiles_b, no cache directive; (1b) during its fill pass
+# (3) the same backfill of profiles_b, no cache directive; (1b), the baseline again, during
+# its fill pass: the same competition for the CPU as (2)
 inv_off() {
     local m="inv_off_$REP" fill_end
     set_keys
     LOAD_OFF="$(cut -d' ' -f1 /proc/loadavg)"
     log "(3) convoy's backfill of profiles_b without the cache directive ($m), (1b) during it"
-    inv_migrate "$m" profiles_b 0 inv_loaded_pipe
+    inv_migrate "$m" profiles_b 0 pipe_unlink LOADED
     [[ "$(q "SELECT count(*) FROM convoy.invalidations WHERE migration = '$m'")" == 0 ]] || die "$m wrote invalidations"
     read -r OFF_FILL OFF_ROWS OFF_BATCHES OFF_BSIZE OFF_WIN < <(fill_of "$m")
     LOADED_LEFT="$(keys_left)"
