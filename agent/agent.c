@@ -366,9 +366,11 @@ static void
 db_connect(agent_t *a)
 {
     char *ci = conninfo_with_defaults(a->cfg.conninfo);
-    char *err = NULL, *line;
+    char *err = NULL, *line, *app = xasprintf("convoy-agent %s", a->cfg.node);
 
-    a->pg = pg_connect(ci, &err);
+    /* pg_stat_activity tells this agent's session from the coordinator's ("convoy") */
+    a->pg = pg_connect_as(ci, app, &err);
+    free(app);
     memset(ci, 0, strlen(ci));
     free(ci);
     if (a->pg == NULL) {

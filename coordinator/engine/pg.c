@@ -32,14 +32,26 @@ session_of(PGconn *conn, char **err)
     return pg;
 }
 
+/* expand_dbname=1: dbname may be a full conninfo or URL; the key after it wins over it. */
+static pg_t *
+connect_named(const char *conninfo, const char *key, const char *name, char **err)
+{
+    const char *keys[] = {"dbname", key, NULL};
+    const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, name, NULL};
+
+    return session_of(PQconnectdbParams(keys, vals, 1), err);
+}
+
 pg_t *
 pg_connect(const char *conninfo, char **err)
 {
-    const char *keys[] = {"dbname", "application_name", NULL};
-    const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, "convoy", NULL};
+    return connect_named(conninfo, "application_name", "convoy", err);
+}
 
-    /* expand_dbname=1: dbname may be a full conninfo or URL; explicit keys win after it. */
-    return session_of(PQconnectdbParams(keys, vals, 1), err);
+pg_t *
+pg_connect_as(const char *conninfo, const char *fallback_name, char **err)
+{
+    return connect_named(conninfo, "fallback_application_name", fallback_name, err);
 }
 
 pg_t *

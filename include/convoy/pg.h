@@ -22,8 +22,11 @@ typedef struct {
     char *errdetail;
 } pg_t;
 
-/* Connects with libpq conventions (conninfo or URL, PG* env defaults). NULL + *err on failure. */
+/* Connects with libpq conventions (conninfo or URL, PG* env defaults), as application_name
+ * convoy (rehearse tells convoy's own sessions by it). NULL + *err on failure. */
 pg_t *pg_connect(const char *conninfo, char **err);
+/* The same, as application_name fallback_name unless conninfo or PGAPPNAME names one. */
+pg_t *pg_connect_as(const char *conninfo, const char *fallback_name, char **err);
 void pg_close(pg_t **pg);
 /* A second session with pg's connection parameters (same server, database, role, options). */
 pg_t *pg_connect_like(const pg_t *pg, char **err);

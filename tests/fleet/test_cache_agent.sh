@@ -198,6 +198,9 @@ if grep -E "WARN|ERROR" "$WORK/agent-1.log" | grep -v "coordinator tcp" | grep -
 else
   ok "no convoy.invalidations: no warnings, REPORT role=cache redis_ok=1 cache_pending=0"
 fi
+got="$(q "SELECT string_agg(application_name, ',') FROM pg_stat_activity WHERE application_name LIKE 'convoy%'")"
+[[ "$got" == "convoy-agent cache-1" ]] && ok "pg_stat_activity names the session: application_name 'convoy-agent cache-1'" ||
+  fail "the agent's session in pg_stat_activity: '$got'"
 
 # the outbox and its notify trigger, exactly as the coordinator's state schema creates them
 DDL="$(awk '/CREATE TABLE IF NOT EXISTS convoy.invalidations/,/EXECUTE FUNCTION convoy.outbox_notify/' \
