@@ -22,10 +22,17 @@
 
 #define MAX_PURGE_POS 64 /* purges in progress remembered between batches */
 
+/*
+ * The rows due: $2 true, only key rows waiting for their first pass; false, the others
+ * (second passes, bumps, purges); NULL, all of them. A claim takes the first passes when
+ * there are any, so a batch's keys never wait behind the second pass of an older batch, nor
+ * its first_at for that work (see claim).
+ */
 static const char claim_sql[] =
     "SELECT id, kind, keys, first_at IS NOT NULL FROM convoy.invalidations WHERE confirmed_at IS "
-    "NULL AND (first_at IS NULL OR first_at <= clock_timestamp() - $1::interval) ORDER BY id "
-    "LIMIT 50 FOR UPDATE SKIP LOCKED";
+    "NULL AND (first_at IS NULL OR first_at <= clock_timestamp() - $1::interval) AND "
+    "($2::boolean IS NULL OR (kind = 'key' AND first_at IS NULL) = $2) ORDER BY id LIMIT 50 "
+    "FOR UPDATE SKIP LOCKED";
 
 static const char record_sql[] =
     "UPDATE convoy.invalidations AS i SET"
@@ -317,19 +324,25 @@ discard_queued(outbox_t *o)
 /*
  * Claims a batch inside the open transaction, row by row, queueing (and sending) each key
  * and bump row's Redis commands under its index as it arrives; the replies are read later
- * by cache_flush. On an error the rows claimed so far are still returned (their Redis work
- * may be done; the caller rolls back, so it is done again later).
+ * by cache_flush. start (the batch's own claim): the key rows' first passes when any are
+ * due, else the other rows due; !start (only to record attempts): every row due. On an
+ * error the rows claimed so far are still returned (their Redis work may be done; the
+ * caller rolls back, so it is done again later).
  */
 static pg_status_t
 claim(outbox_t *o, pg_t *pg, bool start, row_t **rows_out, size_t *n_out)
 {
     char interval[48];
-    const char *params[1] = {interval};
+    const char *params[2] = {interval, start ? "t" : NULL};
     claim_t c = {.o = o, .start = start};
     pg_status_t st;
 
     snprintf(interval, sizeof(interval), "%lld milliseconds", (long long)o->second_pass_ms);
-    st = pg_run_rows(pg, claim_sql, 1, params, claim_row, &c);
+    st = pg_run_rows(pg, claim_sql, 2, params, claim_row, &c);
+    if (st == PG_OK && !c.bad_shape && start && c.n == 0) { /* no first pass due: the rest */
+        params[1] = "f";
+        st = pg_run_rows(pg, claim_sql, 2, params, claim_row, &c);
+    }
     if (st == PG_OK && c.bad_shape)
         st = PG_ERROR;
     *rows_out = c.rows ? c.rows : xcalloc(1, sizeof(row_t));

@@ -3,8 +3,9 @@
  * invalidation (Redis)").
  *
  * One batch (outbox_run) is one transaction on the primary: claim up to OUTBOX_BATCH
- * pending rows FOR UPDATE SKIP LOCKED (so two cache agents never work one row at once), do
- * their Redis work (cache.h), record it, COMMIT. Key rows get two passes, second_pass
+ * pending rows FOR UPDATE SKIP LOCKED (so two cache agents never work one row at once): the
+ * key rows' first passes when any are due, else the other rows; do their Redis work
+ * (cache.h), record it, COMMIT. Key rows get two passes, second_pass
  * apart (first_at, then confirmed_at); bump and purge rows are confirmed once done. A purge
  * is rate-limited (purge_rate SCAN calls a second at most) and may take several batches: its
  * SCAN cursor is kept in memory between them (a restart scans again from the start, which

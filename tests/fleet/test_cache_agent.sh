@@ -282,6 +282,22 @@ wait_for 10 confirmed "$id" || fail "no second pass"
   ok "the stale values put back between the passes are gone (removed = 500 + 200)" ||
   fail "race:* left $(count_keys 'race:*'), removed $(q "SELECT removed FROM convoy.invalidations WHERE id = $id")"
 
+# ---- a new batch's first pass goes before an older row's second pass ---------------
+CASE=priority
+fill prio: 1 100010 v
+ida="$(insert_keys m2p prio: 1 100000)"
+wait_for 30 first_done "$ida" || fail "no first pass of the 100,000-key row"
+kill -STOP "$AGENT_PID"
+sleep 1.3 # second_pass = 1s: that row's second pass is due, then a new row comes
+idb="$(insert_keys m2p prio: 100001 100010)"
+kill -CONT "$AGENT_PID"
+{ wait_for 30 confirmed "$ida" && wait_for 30 first_done "$idb"; } || fail "rows pending: $(q "SELECT id, attempts, last_error FROM convoy.invalidations WHERE migration = 'm2p' AND confirmed_at IS NULL")"
+# in one claim both would be recorded by the same UPDATE, a few microseconds apart
+got="$(q "SELECT round(extract(epoch FROM a.confirmed_at - b.first_at) * 1000) FROM convoy.invalidations a, convoy.invalidations b WHERE a.id = $ida AND b.id = $idb")"
+[[ $got =~ ^[0-9]+$ ]] && ((got >= 5)) &&
+  ok "the new row's first pass was recorded $got ms before the older row's second pass (100,000 keys)" ||
+  fail "the new row's first_at is not before the older row's confirmed_at by 5 ms or more: '$got' ms"
+
 # ---- purge, rate-limited -----------------------------------------------------------
 CASE=purge_rate
 fill big: 1 40000 x
