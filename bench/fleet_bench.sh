@@ -31,6 +31,9 @@ AGENTSIM=
 KEEP=0
 WARMUP_S=5
 REVERSE=0
+CACHE_CPU=0
+SECOND_PASS=500ms
+PIN=() # --cache-cpu: the command prefix that puts redis-cli on the cache path's CPU
 REPEAT=1
 REP=1
 
@@ -85,8 +88,9 @@ convoy-agent in CONVOY_BIN, and removes it at the end (also on failure or Ctrl-C
       before the simulator starts. Checks that the coordinator logged "agent simNNN is
       connected" for every agent. Goal: under 10% of one core.
 
-  --case invalidation [--rows N] [--repeat K] [--reverse]
-      The same fleet, whose cache agent (role = cache, second_pass 500 ms) works the
+  --case invalidation [--rows N] [--repeat K] [--reverse] [--cache-cpu] [--second-pass D]
+      The same fleet, whose cache agent (role = cache, second_pass 500 ms, or D with
+      --second-pass D, e.g. 10s: the second passes after the backfill) works the
       outbox. Per repetition, two identical tables profiles and profiles_b
       (id bigint PRIMARY KEY, val int) of N rows (default 200000), and in Redis the keys
       user:1..user:N (SET to a short value by one EVAL):
@@ -109,6 +113,11 @@ convoy-agent in CONVOY_BIN, and removes it at the end (also on failure or Ctrl-C
           from the fill pass (the first backfill step's started_at..finished_at in
           convoy.steps). The order of (2) and (3) alternates per repetition (--reverse:
           (3) first); the medians over the repetitions.
+      --cache-cpu: the cache path gets a CPU of its own, as it has its own host in a
+      deployment: redis-server, the cache agent, the agent's server session and every
+      redis-cli on the last CPU (taskset), everything else (the three PostgreSQL servers,
+      the coordinator, the other agents, this script) on the others; set again at the
+      start of each repetition (a reconnected agent's new session is found again).
 
 options:
   --build DIR       the build directory with coordinator/convoy and agent/convoy-agent
@@ -143,6 +152,8 @@ while (($#)); do
     --agentsim) (($# >= 2)) || die "--agentsim needs a value"; AGENTSIM=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --reverse) REVERSE=1; shift ;;
+    --cache-cpu) CACHE_CPU=1; shift ;;
+    --second-pass) (($# >= 2)) || die "--second-pass needs a value"; SECOND_PASS=$2; shift 2 ;;
     --repeat) (($# >= 2)) || die "--repeat needs a value"; REPEAT=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
@@ -248,7 +259,7 @@ pctl() {
 }
 
 machine_info() {
-    echo "machine:    $(nproc) vCPUs (nproc), $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
+    echo "machine:    $(getconf _NPROCESSORS_ONLN) vCPUs online, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
     echo "postgresql: $(psql_p -c 'SELECT version()' 2>/dev/null || echo '?')"
     echo "convoy:     $BUILD/coordinator/convoy (copied; sha256 $(sha256sum "$CONVOY" | cut -c1-12)), convoy-agent sha256 $(sha256sum "$CONVOY_BIN/convoy-agent" | cut -c1-12)"
     echo "repo:       $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
@@ -717,7 +728,7 @@ inv_tables() {
 pipe_unlink() {
     local t0 t1 out reply
     t0=$EPOCHREALTIME
-    out="$(redis-cli -p "$RPORT" --pipe <"$WORK/unlink.resp" 2>&1)" || { echo "$out" >&2; die "redis-cli --pipe failed"; }
+    out="$("${PIN[@]}" redis-cli -p "$RPORT" --pipe <"$WORK/unlink.resp" 2>&1)" || { echo "$out" >&2; die "redis-cli --pipe failed"; }
     t1=$EPOCHREALTIME
     reply="$(grep -E '^errors: ' <<<"$out" | tail -1)"
     [[ $reply == "errors: 0, replies: $(((ROWS + 999) / 1000))" ]] || die "redis-cli --pipe: '$reply' (expected errors: 0, replies: $(((ROWS + 999) / 1000)))"
@@ -852,8 +863,32 @@ inv_drain() {
     log "(4) backlog of $DR_ROWS rows: $DR_REMOVED keys removed $DR_MS ms after SIGCONT ($DR_RATE keys/s); Redis cmdstat_unlink: $DR_CALLS calls, $DR_USEC us in the server; $DR_LEFT keys left"
 }
 
+# --cache-cpu: redis-server, the cache agent and its session (application_name
+# 'convoy-agent cache') on the last CPU, the rest of the cluster and this script on the others
+pin_cache() {
+    local last pids=() kids f p session
+    last=$(($(getconf _NPROCESSORS_ONLN) - 1))
+    ((last >= 1)) || die "--cache-cpu needs at least 2 CPUs (online: $(getconf _NPROCESSORS_ONLN))"
+    command -v taskset >/dev/null || die "--cache-cpu needs taskset (util-linux)"
+    PIN=(taskset -c "$last")
+    taskset -p -c "0-$((last - 1))" $$ >/dev/null
+    for f in "$CONVOY_LOCAL_DIR"/pg/*/postmaster.pid "$CONVOY_LOCAL_DIR"/pids/*.pid; do
+        p="$(head -1 "$f")"
+        mapfile -t kids < <(pgrep -P "$p" || true)
+        pids+=("$p" "${kids[@]}")
+    done
+    for p in "${pids[@]}"; do taskset -a -p -c "0-$((last - 1))" "$p" >/dev/null; done
+    session="$(q "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'convoy-agent cache'")"
+    [[ $session =~ ^[0-9]+$ ]] || die "--cache-cpu: the cache agent's session in pg_stat_activity: '$session' (one pid expected)"
+    for p in "$(cat "$CONVOY_LOCAL_DIR/pids/redis.pid")" "$(cat "$CONVOY_LOCAL_DIR/pids/agent-cache.pid")" "$session"; do
+        taskset -a -p -c "$last" "$p" >/dev/null
+    done
+    log "--cache-cpu: redis-server, the cache agent, its session (pid $session) and redis-cli on CPU $last; the rest on 0-$((last - 1))"
+}
+
 invalidation_rep() {
     local order="$1" r1 r2 ratio ratio_c onoff onoff_w verdict
+    ((CACHE_CPU)) && pin_cache
     log "rep $REP: creating profiles and profiles_b ($ROWS rows each)"
     inv_tables
     inv_baseline
@@ -920,6 +955,12 @@ case_invalidation() {
     cluster_up
     [[ -f $CONVOY_LOCAL_DIR/agents/cache.ini ]] || die "the local cluster has no cache agent (CONVOY_LOCAL_CACHE=0, or this convoy-agent lacks role = cache)"
     RPORT="${CONVOY_REDIS_URL##*:}"
+    if [[ $SECOND_PASS != 500ms ]]; then
+        printf 'second_pass = %s\n' "$SECOND_PASS" >>"$CONVOY_LOCAL_DIR/agents/cache.ini"
+        kill -HUP "$(cat "$CONVOY_LOCAL_DIR/pids/agent-cache.pid")"
+        wait_for 10 grep -q "reload: second_pass" "$CONVOY_LOCAL_DIR/logs/agent-cache.log" ||
+            die "the cache agent did not reload second_pass = $SECOND_PASS: $(tail -2 "$CONVOY_LOCAL_DIR/logs/agent-cache.log")"
+    fi
     log "primary port $PGPORT, Redis port $RPORT"
     # the baseline's input: UNLINK commands of up to 1000 keys each, in RESP
     nice -n 5 awk -v n="$ROWS" 'BEGIN { ORS = ""
@@ -944,10 +985,11 @@ case_invalidation() {
 
     echo
     echo "=== fleet_bench --case invalidation: Redis invalidation during a backfill ==="
-    echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')"
+    echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')$( ((CACHE_CPU)) && echo ' --cache-cpu')$([[ $SECOND_PASS != 500ms ]] && echo " --second-pass $SECOND_PASS")"
+    ((CACHE_CPU)) && echo "cpus:       the cache path (redis-server, the cache agent and its server session, redis-cli) on CPU ${PIN[2]}, everything else on the others"
     machine_info
     echo "redis:      $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$RPORT (save \"\", appendonly no); redis-cli $(redis-cli --version | cut -d' ' -f2)"
-    echo "cluster:    primary + replicas r1, r2, an agent each, a cache agent (role = cache, second_pass 500 ms, heartbeat 100 ms), 1 coordinator"
+    echo "cluster:    primary + replicas r1, r2, an agent each, a cache agent (role = cache, second_pass $SECOND_PASS, heartbeat 100 ms), 1 coordinator"
     echo "tables:     profiles, profiles_b (id bigint PRIMARY KEY, val int), $ROWS rows each, created afresh for each repetition; autovacuum off"
     echo "keys:       user:1..user:$ROWS, SET to 'cached' (one EVAL) before (1) and before (2)"
     echo "(1)         redis-cli --pipe < $(((ROWS + 999) / 1000)) UNLINK commands of <= 1000 keys (RESP, written beforehand), timed from its start to its exit"
