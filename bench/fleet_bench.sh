@@ -32,7 +32,7 @@ KEEP=0
 WARMUP_S=5
 REVERSE=0
 CACHE_CPU=0
-SECOND_PASS=500ms
+SECOND_PASS= # --second-pass D; empty: the agent's default (500 ms)
 PIN=() # --cache-cpu: the command prefix that puts redis-cli on the cache path's CPU
 REPEAT=1
 REP=1
@@ -955,7 +955,7 @@ case_invalidation() {
     cluster_up
     [[ -f $CONVOY_LOCAL_DIR/agents/cache.ini ]] || die "the local cluster has no cache agent (CONVOY_LOCAL_CACHE=0, or this convoy-agent lacks role = cache)"
     RPORT="${CONVOY_REDIS_URL##*:}"
-    if [[ $SECOND_PASS != 500ms ]]; then
+    if [[ -n $SECOND_PASS ]]; then
         printf 'second_pass = %s\n' "$SECOND_PASS" >>"$CONVOY_LOCAL_DIR/agents/cache.ini"
         kill -HUP "$(cat "$CONVOY_LOCAL_DIR/pids/agent-cache.pid")"
         wait_for 10 grep -q "reload: second_pass" "$CONVOY_LOCAL_DIR/logs/agent-cache.log" ||
@@ -985,11 +985,11 @@ case_invalidation() {
 
     echo
     echo "=== fleet_bench --case invalidation: Redis invalidation during a backfill ==="
-    echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')$( ((CACHE_CPU)) && echo ' --cache-cpu')$([[ $SECOND_PASS != 500ms ]] && echo " --second-pass $SECOND_PASS")"
+    echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')$( ((CACHE_CPU)) && echo ' --cache-cpu')${SECOND_PASS:+ --second-pass $SECOND_PASS}"
     ((CACHE_CPU)) && echo "cpus:       the cache path (redis-server, the cache agent and its server session, redis-cli) on CPU ${PIN[2]}, everything else on the others"
     machine_info
     echo "redis:      $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$RPORT (save \"\", appendonly no); redis-cli $(redis-cli --version | cut -d' ' -f2)"
-    echo "cluster:    primary + replicas r1, r2, an agent each, a cache agent (role = cache, second_pass $SECOND_PASS, heartbeat 100 ms), 1 coordinator"
+    echo "cluster:    primary + replicas r1, r2, an agent each, a cache agent (role = cache, second_pass ${SECOND_PASS:-500ms}, heartbeat 100 ms), 1 coordinator"
     echo "tables:     profiles, profiles_b (id bigint PRIMARY KEY, val int), $ROWS rows each, created afresh for each repetition; autovacuum off"
     echo "keys:       user:1..user:$ROWS, SET to 'cached' (one EVAL) before (1) and before (2)"
     echo "(1)         redis-cli --pipe < $(((ROWS + 999) / 1000)) UNLINK commands of <= 1000 keys (RESP, written beforehand), timed from its start to its exit"
