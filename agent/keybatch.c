@@ -1,102 +1,89 @@
 /*
- * keybatch.c: PostgreSQL's text[] output split in place, and RESP written over the keys
- * (see keybatch.h).
+ * keybatch.c: PostgreSQL's binary text[] cut into keys, and RESP written over them (see
+ * keybatch.h).
  */
 #include "keybatch.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-static void
-push_key(char ***keys, size_t **lens, size_t *n, size_t *cap, char *s, size_t len)
+#define TEXT_OID  25 /* pg_type.oid of text */
+#define MAX_NDIM  6  /* PostgreSQL's MAXDIM */
+#define HEAD_SIZE 12 /* ndim, flags, element type */
+
+/* A 32-bit big-endian integer (the binary format's byte order) at p. */
+static uint32_t
+be32(const unsigned char *p)
 {
-    if (*n == *cap) {
-        *cap = *cap ? 2 * *cap : 64;
-        *keys = xrealloc(*keys, *cap * sizeof(**keys));
-        *lens = xrealloc(*lens, *cap * sizeof(**lens));
-    }
-    (*keys)[*n] = s;
-    (*lens)[*n] = len;
-    (*n)++;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 /*
- * One left-to-right pass. A quoted element is unescaped towards its own start (the output
- * never overtakes the input), and ends with a NUL where its closing quote was or earlier. An
- * unquoted element is ended by overwriting its delimiter, which is kept in `pending` and
- * read from there instead of from the buffer.
+ * array_send's layout: ndim, a has-nulls flag and the element type; per dimension its size
+ * and lower bound; then every element as a length (-1: NULL) and its bytes, in storage
+ * order, which flattens any number of dimensions.
  */
 bool
-keybatch_split(char *s, char ***keys_out, size_t **lens_out, size_t *n_out)
+keybatch_from_binary(
+    const char *v, size_t len, char **buf_out, char ***keys_out, size_t **lens_out, size_t *n_out)
 {
-    char **keys = NULL;
-    size_t *lens = NULL, n = 0, cap = 0;
-    char *p = s, pending = '\0';
-    int depth = 0;
-    bool closed = false;
+    const unsigned char *p = (const unsigned char *)v, *end = p + len;
+    uint32_t ndim;
+    size_t items = 1, n = 0;
+    char *buf, *w, **keys;
+    size_t *lens;
 
+    *buf_out = NULL;
     *keys_out = NULL;
     *lens_out = NULL;
     *n_out = 0;
-    if (*p == '[') { /* dimensions other than the default: "[0:2]={a,b,c}" */
-        p = strchr(p, '=');
-        if (p == NULL)
+    if (len < HEAD_SIZE || (ndim = be32(p)) > MAX_NDIM || be32(p + 4) > 1 ||
+        be32(p + 8) != TEXT_OID || len - HEAD_SIZE < 8 * (size_t)ndim)
+        return false;
+    p += HEAD_SIZE;
+    if (ndim == 0)
+        items = 0;
+    for (uint32_t d = 0; d < ndim; d++, p += 8) {
+        uint32_t size = be32(p);
+        if (size > len / 4 || (items && size > len / 4 / items)) /* 4 bytes per element at least */
             return false;
-        p++;
+        items *= size;
     }
-    if (*p != '{')
+    if (items > (size_t)(end - p) / 4)
         return false;
-    while ((pending || *p) && !closed) {
-        char ch = pending ? pending : *p;
-
-        pending = '\0';
-        if (ch == '{') {
-            depth++;
-            p++;
-        } else if (ch == '}') {
-            depth--;
-            p++;
-            closed = depth == 0;
-        } else if (ch == ',' && depth > 0) {
-            p++;
-        } else if (ch == '"' && depth > 0) {
-            char *start = p, *w = p;
-            for (p++; *p && *p != '"'; p++) {
-                if (*p == '\\' && p[1] != '\0')
-                    p++;
-                *w++ = *p;
-            }
-            if (*p != '"')
-                break;
-            p++;
-            *w = '\0';
-            push_key(&keys, &lens, &n, &cap, start, (size_t)(w - start));
-        } else if (depth > 0) {
-            char *start = p;
-            size_t len;
-            while (*p && *p != ',' && *p != '}' && *p != '{' && *p != '"')
-                p++;
-            if (*p == '{' || *p == '"' || *p == '\0')
-                break;
-            len = (size_t)(p - start);
-            pending = *p;
-            *p = '\0';
-            if (!(len == 4 && strncasecmp(start, "NULL", 4) == 0))
-                push_key(&keys, &lens, &n, &cap, start, len);
-        } else {
-            break;
-        }
+    buf = w = xmalloc(len + 1); /* each key + NUL fits in its length word + bytes */
+    keys = xmalloc((items ? items : 1) * sizeof(*keys));
+    lens = xmalloc((items ? items : 1) * sizeof(*lens));
+    for (size_t i = 0; i < items; i++) {
+        uint32_t l;
+        if (end - p < 4)
+            goto bad;
+        l = be32(p);
+        p += 4;
+        if (l == UINT32_MAX) /* NULL */
+            continue;
+        if (l > (size_t)(end - p))
+            goto bad;
+        memcpy(w, p, l);
+        keys[n] = w;
+        lens[n++] = l;
+        w += l;
+        *w++ = '\0';
+        p += l;
     }
-    if (!closed || *p != '\0') {
-        free(keys);
-        free(lens);
-        return false;
-    }
+    if (p != end)
+        goto bad;
+    *buf_out = buf;
     *keys_out = keys;
     *lens_out = lens;
     *n_out = n;
     return true;
+bad:
+    free(buf);
+    free(keys);
+    free(lens);
+    return false;
 }
 
 /* "<prefix><n>\r\n" without printf: this runs once per key */

@@ -3,10 +3,10 @@
  *
  * Every value goes to the server as a parameter; the arrays of a batch's UPDATE are text
  * literals built here from integers and booleans only ('{1,2,3}'), and the keys never go
- * back to the server at all. The keys come from the claim as text[] in PostgreSQL's text
- * output, split in place by keybatch_split (quotes and backslash escapes), and go to Redis
- * binary-safe. A row's UNLINKs are sent as soon as that row is split, so Redis works on them
- * while the next row is split.
+ * back to the server at all. The claim reads its rows in the binary format, so the keys
+ * arrive as array_send wrote them (each one's length, then its bytes: nothing to unquote),
+ * are cut out by keybatch_from_binary, and go to Redis binary-safe. A row's UNLINKs are sent
+ * as soon as that row has arrived, so Redis works on them while the server sends the next.
  */
 #include "outbox.h"
 
@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define MAX_PURGE_POS 64 /* purges in progress remembered between batches */
 
@@ -54,7 +53,7 @@ typedef struct {
     int64_t id;
     row_kind_t kind;
     bool second; /* a key row whose first_at is set: this is its second pass */
-    char *text;  /* the keys' text[] output; keys point into it once split */
+    char *text;  /* the keys, each NUL-terminated; keys point into it */
     char **keys;
     size_t *lens;
     size_t n_keys;
@@ -254,6 +253,16 @@ typedef struct {
  * One claimed row, as it arrives. A key or bump row's commands go to Redis at once, so Redis
  * works on this row while the server sends the next one and the agent splits it.
  */
+/* A 64-bit big-endian integer (the binary format's byte order) at p. */
+static uint64_t
+be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 static void
 claim_row(const PGresult *res, void *arg)
 {
@@ -261,8 +270,8 @@ claim_row(const PGresult *res, void *arg)
     row_t *r;
     const char *kind;
 
-    if (PQnfields(res) != 4) {
-        c->bad_shape = true;
+    if (PQnfields(res) != 4 || PQgetlength(res, 0, 0) != 8 || PQgetlength(res, 0, 3) != 1) {
+        c->bad_shape = true; /* not the claim's bigint, text, text[], boolean */
         return;
     }
     if (c->n == c->cap) {
@@ -272,13 +281,14 @@ claim_row(const PGresult *res, void *arg)
     r = &c->rows[c->n];
     memset(r, 0, sizeof(*r));
     memcpy(r->cursor, "0", 2);
-    if (!parse_int64(PQgetvalue(res, 0, 0), 1, INT64_MAX, &r->id)) {
-        log_warn("outbox: a row with id `%s`: skipped", PQgetvalue(res, 0, 0));
+    r->id = (int64_t)be64((const unsigned char *)PQgetvalue(res, 0, 0));
+    if (r->id < 1) {
+        log_warn("outbox: a row with id %lld: skipped", (long long)r->id);
         return; /* cannot even record an attempt for it (never the case with a bigserial) */
     }
     c->n++;
-    r->second = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-    kind = PQgetvalue(res, 0, 1);
+    r->second = PQgetvalue(res, 0, 3)[0] != 0;
+    kind = PQgetvalue(res, 0, 1); /* binary text is its bytes; libpq adds a NUL */
     if (strcmp(kind, "key") == 0)
         r->kind = ROW_KEY;
     else if (strcmp(kind, "bump") == 0)
@@ -288,10 +298,9 @@ claim_row(const PGresult *res, void *arg)
     else
         r->err = xasprintf("unknown kind `%s` (key, bump or purge)", kind);
     if (r->err == NULL) {
-        r->text = PQgetisnull(res, 0, 2)
-                      ? NULL
-                      : xstrndup(PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
-        if (r->text == NULL || !keybatch_split(r->text, &r->keys, &r->lens, &r->n_keys))
+        if (PQgetisnull(res, 0, 2) ||
+            !keybatch_from_binary(PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2), &r->text,
+                                  &r->keys, &r->lens, &r->n_keys))
             r->err = xstrdup("cannot parse the keys array");
     }
     if (r->err) {
@@ -338,10 +347,10 @@ claim(outbox_t *o, pg_t *pg, bool start, row_t **rows_out, size_t *n_out)
     pg_status_t st;
 
     snprintf(interval, sizeof(interval), "%lld milliseconds", (long long)o->second_pass_ms);
-    st = pg_run_rows(pg, claim_sql, 2, params, claim_row, &c);
+    st = pg_run_rows(pg, claim_sql, 2, params, true, claim_row, &c);
     if (st == PG_OK && !c.bad_shape && start && c.n == 0) { /* no first pass due: the rest */
         params[1] = "f";
-        st = pg_run_rows(pg, claim_sql, 2, params, claim_row, &c);
+        st = pg_run_rows(pg, claim_sql, 2, params, true, claim_row, &c);
     }
     if (st == PG_OK && c.bad_shape)
         st = PG_ERROR;

@@ -166,6 +166,7 @@ pg_run_rows(pg_t *pg,
             const char *sql,
             int nparams,
             const char *const *params,
+            bool binary,
             void (*on_row)(const PGresult *row, void *arg),
             void *arg)
 {
@@ -173,7 +174,7 @@ pg_run_rows(pg_t *pg,
     pg_status_t st = PG_OK;
     bool ended = false;
 
-    if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+    if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, binary ? 1 : 0))
         return record_result(pg, NULL);
     PQsetSingleRowMode(pg->conn);
     while ((r = PQgetResult(pg->conn)) != NULL) {

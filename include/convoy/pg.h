@@ -38,12 +38,14 @@ pg_run(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresu
  * Runs sql in single-row mode: on_row gets each row as soon as it arrives (a
  * PGRES_SINGLE_TUPLE result with one row, cleared after the call), so the caller can work on
  * the first rows while the server still produces the others. Returns the status of the
- * whole statement: an error can follow rows already passed on.
+ * whole statement: an error can follow rows already passed on. binary: the rows in the
+ * binary format (each type's send function), parameters still as text.
  */
 pg_status_t pg_run_rows(pg_t *pg,
                         const char *sql,
                         int nparams,
                         const char *const *params,
+                        bool binary,
                         void (*on_row)(const PGresult *row, void *arg),
                         void *arg);
 /* Prepares a named statement (the extended protocol: one round trip per execution). */

@@ -1,7 +1,9 @@
 /*
- * test_keybatch.c: agent/keybatch.c. The split cases are PostgreSQL text[] outputs (as
- * array_out writes them: quotes, backslash escapes, NULL, nested braces, dimensions) and
- * malformed ones; each gives the keys it must produce, or failure. The RESP cases compare
+ * test_keybatch.c: agent/keybatch.c. The binary cases are text[] values laid out as
+ * array_send writes them (NULLs, several dimensions, empty arrays, bytes that text output
+ * would quote) and malformed ones (other element types, sizes the bytes cannot hold,
+ * trailing bytes, and every truncation of each good case); each gives the keys it must
+ * produce, or failure. The RESP cases compare
  * keybatch_resp with hiredis' own formatter over fixed and random binary arguments.
  */
 #include "keybatch.h"
@@ -21,101 +23,168 @@
 /* clang-format on */
 
 #define MAX_KEYS 8
-#define FAIL     ((const char *)-1) /* keys[0] of a case that must not parse */
+#define NUL_KEY  ((const char *)-2) /* an element that is NULL */
+#define TEXT_OID 25
 
+/* An array_send value, built from its parts (the encoder the tests read back). */
 typedef struct {
-    const char *in;
-    const char *keys[MAX_KEYS + 1]; /* NULL-terminated; FAIL: the split must fail */
-} split_case_t;
+    uint32_t ndim, flags, oid;
+    uint32_t dims[3];
+    const char *elems[MAX_KEYS + 1]; /* NULL-terminated; NUL_KEY: a NULL element */
+    const char *want[MAX_KEYS + 1];  /* NULL-terminated keys; FAIL: must not parse */
+} bin_case_t;
 
-static const split_case_t split_cases[] = {
-    {"{user:1,user:2,user:3}", {"user:1", "user:2", "user:3", NULL}},
-    {"{}", {NULL}},
-    {"{a}", {"a", NULL}},
-    {"{\"a b\",\"c,d\"}", {"a b", "c,d", NULL}},
-    {"{\"say \\\"hi\\\"\",\"back\\\\slash\"}", {"say \"hi\"", "back\\slash", NULL}},
-    {"{\"\"}", {"", NULL}},
-    {"{NULL,x,null,\"NULL\"}", {"x", "NULL", NULL}},
-    {"{{a,b},{c,d}}", {"a", "b", "c", "d", NULL}},
-    {"[0:1]={a,b}", {"a", "b", NULL}},
-    {"{\"{x}\",y}", {"{x}", "y", NULL}},
-    {"{user:\xc3\xa9t\xc3\xa9}", {"user:\xc3\xa9t\xc3\xa9", NULL}},
-    {"{\"a\"}", {"a", NULL}},
-    {"{\"\\\\\"}", {"\\", NULL}},
-    /* not a text[] output */
-    {"", {FAIL}},
-    {"abc", {FAIL}},
-    {"{a", {FAIL}},
-    {"{a}x", {FAIL}},
-    {"{\"a}", {FAIL}},
-    {"{a\"b\"}", {FAIL}},
-    {"[0:1]", {FAIL}},
-    {"{a,{b}", {FAIL}},
-    {"{a}}", {FAIL}},
+#define FAIL ((const char *)-1)
+
+static const bin_case_t bin_cases[] = {
+    {1, 0, TEXT_OID, {3}, {"user:1", "user:2", "user:3"}, {"user:1", "user:2", "user:3"}},
+    {0, 0, TEXT_OID, {0}, {NULL}, {NULL}}, /* '{}' */
+    {1, 0, TEXT_OID, {1}, {""}, {""}},     /* an empty key */
+    {1,
+     0,
+     TEXT_OID,
+     {4},
+     {"a b", "c,d", "say \"hi\"", "back\\slash"}, /* nothing is escaped */
+     {"a b", "c,d", "say \"hi\"", "back\\slash"}},
+    {1, 1, TEXT_OID, {4}, {NUL_KEY, "x", NUL_KEY, "NULL"}, {"x", "NULL"}},
+    {2, 0, TEXT_OID, {2, 2}, {"a", "b", "c", "d"}, {"a", "b", "c", "d"}}, /* flattened */
+    {3, 0, TEXT_OID, {1, 2, 1}, {"{x}", "y"}, {"{x}", "y"}},
+    {2, 0, TEXT_OID, {0, 5}, {NULL}, {NULL}},
+    {1, 0, TEXT_OID, {1}, {"user:\xc3\xa9t\xc3\xa9"}, {"user:\xc3\xa9t\xc3\xa9"}},
+    /* not a text[] value */
+    {1, 0, 1043, {1}, {"a"}, {FAIL}},                /* varchar[] */
+    {1, 0, 23, {1}, {"abcd"}, {FAIL}},               /* int4[] */
+    {1, 2, TEXT_OID, {1}, {"a"}, {FAIL}},            /* flags other than has-nulls */
+    {7, 0, TEXT_OID, {1}, {"a"}, {FAIL}},            /* more than MAXDIM dimensions */
+    {1, 0, TEXT_OID, {2}, {"a"}, {FAIL}},            /* fewer elements than its size */
+    {1, 0, TEXT_OID, {1}, {"a", "b"}, {FAIL}},       /* trailing bytes */
+    {2, 0, TEXT_OID, {65536, 65536}, {"a"}, {FAIL}}, /* a size the bytes cannot hold */
+    {1, 0, TEXT_OID, {0xffffffffu}, {"a"}, {FAIL}},
 };
 
 static void
-test_split(void **state)
+put32(sb_t *sb, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    sb_putn(sb, (const char *)b, 4);
+}
+
+static void
+encode(sb_t *sb, const bin_case_t *bc)
+{
+    put32(sb, bc->ndim);
+    put32(sb, bc->flags);
+    put32(sb, bc->oid);
+    for (uint32_t d = 0; d < bc->ndim; d++) {
+        put32(sb, d < 3 ? bc->dims[d] : 1);
+        put32(sb, 1); /* lower bound */
+    }
+    for (size_t i = 0; bc->elems[i]; i++) {
+        if (bc->elems[i] == NUL_KEY) {
+            put32(sb, UINT32_MAX);
+            continue;
+        }
+        put32(sb, (uint32_t)strlen(bc->elems[i]));
+        sb_puts(sb, bc->elems[i]);
+    }
+}
+
+/* Parses v (len bytes, copied so that ASan sees any read past its end); NULL when it fails. */
+static bool
+parse(const char *v, size_t len, char **buf, char ***keys, size_t **lens, size_t *n)
+{
+    char *copy = xmalloc(len ? len : 1);
+    bool ok;
+
+    memcpy(copy, v, len);
+    *keys = (char **)0x1;
+    *lens = (size_t *)0x1;
+    *n = 99;
+    ok = keybatch_from_binary(copy, len, buf, keys, lens, n);
+    free(copy);
+    if (!ok) {
+        assert_null(*buf);
+        assert_null(*keys);
+        assert_null(*lens);
+        assert_int_equal(*n, 0);
+    }
+    return ok;
+}
+
+static void
+test_from_binary(void **state)
 {
     (void)state;
-    for (size_t c = 0; c < sizeof(split_cases) / sizeof(split_cases[0]); c++) {
-        const split_case_t *sc = &split_cases[c];
-        char *buf = xstrdup(sc->in);
-        char **keys = (char **)0x1;
-        size_t *lens = (size_t *)0x1, n = 99, want = 0;
-        bool ok = keybatch_split(buf, &keys, &lens, &n);
+    for (size_t c = 0; c < sizeof(bin_cases) / sizeof(bin_cases[0]); c++) {
+        const bin_case_t *bc = &bin_cases[c];
+        char *buf, **keys;
+        size_t *lens, n, want = 0;
+        sb_t sb;
+        bool ok;
 
-        if (sc->keys[0] == FAIL) {
+        sb_init(&sb);
+        encode(&sb, bc);
+        ok = parse(sb.data, sb.len, &buf, &keys, &lens, &n);
+        if (bc->want[0] == FAIL) {
             if (ok)
-                fail_msg("case %zu `%s`: parsed, must fail", c, sc->in);
-            assert_null(keys);
-            assert_null(lens);
-            assert_int_equal(n, 0);
-            free(buf);
+                fail_msg("case %zu: parsed, must fail", c);
+            sb_free(&sb);
             continue;
         }
         if (!ok)
-            fail_msg("case %zu `%s`: failed, must parse", c, sc->in);
-        while (sc->keys[want])
+            fail_msg("case %zu: failed, must parse", c);
+        while (bc->want[want])
             want++;
         if (n != want)
-            fail_msg("case %zu `%s`: %zu keys, want %zu", c, sc->in, n, want);
-        for (size_t i = 0; i < n; i++) {
-            /* each key is its length and NUL-terminated inside the buffer */
-            if (lens[i] != strlen(sc->keys[i]) || memcmp(keys[i], sc->keys[i], lens[i]) != 0 ||
+            fail_msg("case %zu: %zu keys, want %zu", c, n, want);
+        for (size_t i = 0; i < n; i++) /* each key is its length and NUL-terminated */
+            if (lens[i] != strlen(bc->want[i]) || memcmp(keys[i], bc->want[i], lens[i]) != 0 ||
                 keys[i][lens[i]] != '\0')
-                fail_msg("case %zu `%s`: key %zu is `%.*s`, want `%s`", c, sc->in, i, (int)lens[i],
-                         keys[i], sc->keys[i]);
-            assert_true(keys[i] >= buf && keys[i] + lens[i] <= buf + strlen(sc->in));
+                fail_msg("case %zu: key %zu is `%.*s`, want `%s`", c, i, (int)lens[i], keys[i],
+                         bc->want[i]);
+        /* every strict prefix is a truncated value */
+        for (size_t cut = 0; cut < sb.len; cut++) {
+            char *b2, **k2;
+            size_t *l2, n2;
+            if (parse(sb.data, cut, &b2, &k2, &l2, &n2))
+                fail_msg("case %zu: parsed cut to %zu of %zu bytes", c, cut, sb.len);
         }
+        free(buf);
         free(keys);
         free(lens);
-        free(buf);
+        sb_free(&sb);
     }
 }
 
 /* A big row: 30,000 keys, as one fill-pass batch writes them. */
 static void
-test_split_many(void **state)
+test_from_binary_many(void **state)
 {
     sb_t sb;
-    char **keys;
+    char *buf, **keys, want[32];
     size_t *lens, n;
-    char want[32];
 
     (void)state;
     sb_init(&sb);
-    sb_putc(&sb, '{');
-    for (int i = 1; i <= 30000; i++)
-        sb_printf(&sb, "%s%suser:%d%s", i > 1 ? "," : "", i % 7 ? "" : "\"", i, i % 7 ? "" : "\"");
-    sb_putc(&sb, '}');
-    assert_true(keybatch_split(sb.data, &keys, &lens, &n));
+    put32(&sb, 1);
+    put32(&sb, 0);
+    put32(&sb, TEXT_OID);
+    put32(&sb, 30000);
+    put32(&sb, 1);
+    for (int i = 1; i <= 30000; i++) {
+        snprintf(want, sizeof(want), "user:%d", i);
+        put32(&sb, (uint32_t)strlen(want));
+        sb_puts(&sb, want);
+    }
+    assert_true(parse(sb.data, sb.len, &buf, &keys, &lens, &n));
     assert_int_equal(n, 30000);
     for (size_t i = 0; i < n; i++) {
         snprintf(want, sizeof(want), "user:%zu", i + 1);
         assert_int_equal(lens[i], strlen(want));
         assert_string_equal(keys[i], want);
     }
+    free(buf);
     free(keys);
     free(lens);
     sb_free(&sb);
@@ -186,8 +255,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_split_many),
+        cmocka_unit_test(test_from_binary),
+        cmocka_unit_test(test_from_binary_many),
         cmocka_unit_test(test_resp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
