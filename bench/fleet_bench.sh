@@ -32,6 +32,7 @@ KEEP=0
 WARMUP_S=5
 REVERSE=0
 CACHE_CPU=0
+SESSION_CPU=cache # --session-cpu: where --cache-cpu puts the cache agent's server session
 SECOND_PASS= # --second-pass D; empty: the agent's default (500 ms)
 PIN=() # --cache-cpu: the command prefix that puts redis-cli on the cache path's CPU
 REPEAT=1
@@ -88,7 +89,8 @@ convoy-agent in CONVOY_BIN, and removes it at the end (also on failure or Ctrl-C
       before the simulator starts. Checks that the coordinator logged "agent simNNN is
       connected" for every agent. Goal: under 10% of one core.
 
-  --case invalidation [--rows N] [--repeat K] [--reverse] [--cache-cpu] [--second-pass D]
+  --case invalidation [--rows N] [--repeat K] [--reverse] [--cache-cpu [--session-cpu db]]
+                      [--second-pass D]
       The same fleet, whose cache agent (role = cache, second_pass 500 ms, or D with
       --second-pass D, e.g. 10s: the second passes after the backfill) works the
       outbox. Per repetition, two identical tables profiles and profiles_b
@@ -118,6 +120,9 @@ convoy-agent in CONVOY_BIN, and removes it at the end (also on failure or Ctrl-C
       redis-cli on the last CPU (taskset), everything else (the three PostgreSQL servers,
       the coordinator, the other agents, this script) on the others; set again at the
       start of each repetition (a reconnected agent's new session is found again).
+      --session-cpu db: with --cache-cpu, the agent's server session (a backend of the
+      primary) stays on the database's CPUs, as it would on the primary's host; the
+      default (cache) puts it on the cache CPU.
 
 options:
   --build DIR       the build directory with coordinator/convoy and agent/convoy-agent
@@ -153,12 +158,19 @@ while (($#)); do
     --keep) KEEP=1; shift ;;
     --reverse) REVERSE=1; shift ;;
     --cache-cpu) CACHE_CPU=1; shift ;;
+    --session-cpu) (($# >= 2)) || die "--session-cpu needs a value"; SESSION_CPU=$2; shift 2 ;;
     --second-pass) (($# >= 2)) || die "--second-pass needs a value"; SECOND_PASS=$2; shift 2 ;;
     --repeat) (($# >= 2)) || die "--repeat needs a value"; REPEAT=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
     esac
 done
+
+case $SESSION_CPU in
+cache | db) ;;
+*) die "--session-cpu must be cache or db, not '$SESSION_CPU'" ;;
+esac
+((CACHE_CPU)) || [[ $SESSION_CPU == cache ]] || die "--session-cpu needs --cache-cpu"
 
 case $CASE in
 throttle) ROWS=${ROWS:-3000000} ;;
@@ -880,10 +892,10 @@ pin_cache() {
     for p in "${pids[@]}"; do taskset -a -p -c "0-$((last - 1))" "$p" >/dev/null; done
     session="$(q "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'convoy-agent cache'")"
     [[ $session =~ ^[0-9]+$ ]] || die "--cache-cpu: the cache agent's session in pg_stat_activity: '$session' (one pid expected)"
-    for p in "$(cat "$CONVOY_LOCAL_DIR/pids/redis.pid")" "$(cat "$CONVOY_LOCAL_DIR/pids/agent-cache.pid")" "$session"; do
-        taskset -a -p -c "$last" "$p" >/dev/null
-    done
-    log "--cache-cpu: redis-server, the cache agent, its session (pid $session) and redis-cli on CPU $last; the rest on 0-$((last - 1))"
+    pids=("$(cat "$CONVOY_LOCAL_DIR/pids/redis.pid")" "$(cat "$CONVOY_LOCAL_DIR/pids/agent-cache.pid")")
+    [[ $SESSION_CPU == cache ]] && pids+=("$session")
+    for p in "${pids[@]}"; do taskset -a -p -c "$last" "$p" >/dev/null; done
+    log "--cache-cpu: redis-server, the cache agent$([[ $SESSION_CPU == cache ]] && echo ", its session (pid $session)") and redis-cli on CPU $last; the rest$([[ $SESSION_CPU == db ]] && echo ", the agent's session (pid $session) included,") on 0-$((last - 1))"
 }
 
 invalidation_rep() {
@@ -985,8 +997,8 @@ case_invalidation() {
 
     echo
     echo "=== fleet_bench --case invalidation: Redis invalidation during a backfill ==="
-    echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')$( ((CACHE_CPU)) && echo ' --cache-cpu')${SECOND_PASS:+ --second-pass $SECOND_PASS}"
-    ((CACHE_CPU)) && echo "cpus:       the cache path (redis-server, the cache agent and its server session, redis-cli) on CPU ${PIN[2]}, everything else on the others"
+    echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')$( ((CACHE_CPU)) && echo ' --cache-cpu')$([[ $SESSION_CPU == db ]] && echo ' --session-cpu db')${SECOND_PASS:+ --second-pass $SECOND_PASS}"
+    ((CACHE_CPU)) && echo "cpus:       the cache path (redis-server, the cache agent$([[ $SESSION_CPU == cache ]] && echo " and its server session"), redis-cli) on CPU ${PIN[2]}, everything else$([[ $SESSION_CPU == db ]] && echo " (the agent's server session included)") on the others"
     machine_info
     echo "redis:      $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$RPORT (save \"\", appendonly no); redis-cli $(redis-cli --version | cut -d' ' -f2)"
     echo "cluster:    primary + replicas r1, r2, an agent each, a cache agent (role = cache, second_pass ${SECOND_PASS:-500ms}, heartbeat 100 ms), 1 coordinator"
