@@ -12,11 +12,11 @@
 #define MAX_NDIM  6  /* PostgreSQL's MAXDIM */
 #define HEAD_SIZE 12 /* ndim, flags, element type */
 
-/* A 32-bit big-endian integer (the binary format's byte order) at p. */
+/* A 32-bit word of the binary format at p. */
 static uint32_t
 be32(const unsigned char *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    return (uint32_t)read_be(p, 4);
 }
 
 /*
@@ -30,7 +30,7 @@ keybatch_from_binary(
 {
     const unsigned char *p = (const unsigned char *)v, *end = p + len;
     uint32_t ndim;
-    size_t items = 1, n = 0;
+    size_t items, n = 0;
     char *buf, *w, **keys;
     size_t *lens;
 
@@ -42,19 +42,18 @@ keybatch_from_binary(
         be32(p + 8) != TEXT_OID || len - HEAD_SIZE < 8 * (size_t)ndim)
         return false;
     p += HEAD_SIZE;
-    if (ndim == 0)
-        items = 0;
-    for (uint32_t d = 0; d < ndim; d++, p += 8) {
+    items = ndim ? 1 : 0;
+    for (uint32_t d = 0; d < ndim; d++, p += 8) { /* 4 bytes per element at least: no overflow */
         uint32_t size = be32(p);
-        if (size > len / 4 || (items && size > len / 4 / items)) /* 4 bytes per element at least */
+        if (size && items > len / 4 / size)
             return false;
         items *= size;
     }
     if (items > (size_t)(end - p) / 4)
         return false;
     buf = w = xmalloc(len + 1); /* each key + NUL fits in its length word + bytes */
-    keys = xmalloc((items ? items : 1) * sizeof(*keys));
-    lens = xmalloc((items ? items : 1) * sizeof(*lens));
+    keys = xmalloc((items + 1) * sizeof(*keys));
+    lens = xmalloc((items + 1) * sizeof(*lens));
     for (size_t i = 0; i < items; i++) {
         uint32_t l;
         if (end - p < 4)

@@ -251,18 +251,8 @@ typedef struct {
 
 /*
  * One claimed row, as it arrives. A key or bump row's commands go to Redis at once, so Redis
- * works on this row while the server sends the next one and the agent splits it.
+ * works on this row while the server sends the next one and the agent cuts out its keys.
  */
-/* A 64-bit big-endian integer (the binary format's byte order) at p. */
-static uint64_t
-be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void
 claim_row(const PGresult *res, void *arg)
 {
@@ -281,7 +271,7 @@ claim_row(const PGresult *res, void *arg)
     r = &c->rows[c->n];
     memset(r, 0, sizeof(*r));
     memcpy(r->cursor, "0", 2);
-    r->id = (int64_t)be64((const unsigned char *)PQgetvalue(res, 0, 0));
+    r->id = (int64_t)read_be(PQgetvalue(res, 0, 0), 8);
     if (r->id < 1) {
         log_warn("outbox: a row with id %lld: skipped", (long long)r->id);
         return; /* cannot even record an attempt for it (never the case with a bigserial) */

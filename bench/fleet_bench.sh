@@ -875,7 +875,18 @@ inv_drain() {
     log "(4) backlog of $DR_ROWS rows: $DR_REMOVED keys removed $DR_MS ms after SIGCONT ($DR_RATE keys/s); Redis cmdstat_unlink: $DR_CALLS calls, $DR_USEC us in the server; $DR_LEFT keys left"
 }
 
-# --cache-cpu: redis-server, the cache agent and its session (application_name
+# The --cache-cpu split in words: what runs on the cache CPU $1, what on the others ($2: the
+# agent session's pid, when known).
+cpu_split() {
+    local session="the agent's server session${2:+ (pid $2)}"
+    if [[ $SESSION_CPU == cache ]]; then
+        echo "redis-server, the cache agent, $session and redis-cli on CPU $1; everything else on the others"
+    else
+        echo "redis-server, the cache agent and redis-cli on CPU $1; everything else, $session included, on the others"
+    fi
+}
+
+# --cache-cpu: redis-server, the cache agent and, unless --session-cpu db, its session (application_name
 # 'convoy-agent cache') on the last CPU, the rest of the cluster and this script on the others
 pin_cache() {
     local last pids=() kids f p session
@@ -895,7 +906,7 @@ pin_cache() {
     pids=("$(cat "$CONVOY_LOCAL_DIR/pids/redis.pid")" "$(cat "$CONVOY_LOCAL_DIR/pids/agent-cache.pid")")
     [[ $SESSION_CPU == cache ]] && pids+=("$session")
     for p in "${pids[@]}"; do taskset -a -p -c "$last" "$p" >/dev/null; done
-    log "--cache-cpu: redis-server, the cache agent$([[ $SESSION_CPU == cache ]] && echo ", its session (pid $session)") and redis-cli on CPU $last; the rest$([[ $SESSION_CPU == db ]] && echo ", the agent's session (pid $session) included,") on 0-$((last - 1))"
+    log "--cache-cpu: $(cpu_split "$last" "$session")"
 }
 
 invalidation_rep() {
@@ -998,7 +1009,7 @@ case_invalidation() {
     echo
     echo "=== fleet_bench --case invalidation: Redis invalidation during a backfill ==="
     echo "command:    $PROG --case invalidation --rows $ROWS --repeat $REPEAT$( ((REVERSE)) && echo ' --reverse')$( ((CACHE_CPU)) && echo ' --cache-cpu')$([[ $SESSION_CPU == db ]] && echo ' --session-cpu db')${SECOND_PASS:+ --second-pass $SECOND_PASS}"
-    ((CACHE_CPU)) && echo "cpus:       the cache path (redis-server, the cache agent$([[ $SESSION_CPU == cache ]] && echo " and its server session"), redis-cli) on CPU ${PIN[2]}, everything else$([[ $SESSION_CPU == db ]] && echo " (the agent's server session included)") on the others"
+    ((CACHE_CPU)) && echo "cpus:       $(cpu_split "${PIN[2]}")"
     machine_info
     echo "redis:      $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$RPORT (save \"\", appendonly no); redis-cli $(redis-cli --version | cut -d' ' -f2)"
     echo "cluster:    primary + replicas r1, r2, an agent each, a cache agent (role = cache, second_pass ${SECOND_PASS:-500ms}, heartbeat 100 ms), 1 coordinator"

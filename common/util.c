@@ -313,3 +313,14 @@ text_excerpt(const char *s, size_t len, size_t max, char *buf, size_t buf_len)
     buf[o] = '\0';
     return buf;
 }
+
+uint64_t
+read_be(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    return v;
+}

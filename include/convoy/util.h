@@ -64,4 +64,7 @@ char *read_file(const char *path, size_t *len_out);
 /* Hex SHA-256 of a buffer, into out[65]. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 
+/* The n-byte (n <= 8) big-endian unsigned integer at p: PostgreSQL's binary format. */
+uint64_t read_be(const void *p, size_t n);
+
 #endif

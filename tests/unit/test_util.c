@@ -193,6 +193,28 @@ test_sha256_hex(void **state)
 }
 
 static void
+test_read_be(void **state)
+{
+    static const struct {
+        const char *bytes;
+        size_t n;
+        uint64_t want;
+    } cases[] = {
+        {"", 0, 0},
+        {"\x7f", 1, 0x7f},
+        {"\x00\x00\x00\x19", 4, 25},         /* text's oid, as array_send writes it */
+        {"\xff\xff\xff\xff", 4, UINT32_MAX}, /* a NULL element's length */
+        {"\x12\x34\x56\x78\x9a\xbc\xde\xf0", 8, 0x123456789abcdef0}, /* a bigint */
+        {"\xff\xff\xff\xff\xff\xff\xff\xfe", 8, UINT64_MAX - 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_true(read_be(cases[i].bytes, cases[i].n) == cases[i].want);
+    assert_int_equal((int64_t)read_be("\xff\xff\xff\xff\xff\xff\xff\xff", 8), -1);
+}
+
+static void
 test_string_buffer(void **state)
 {
     sb_t sb;
@@ -225,6 +247,7 @@ main(void)
         cmocka_unit_test(test_parse_duration),  cmocka_unit_test(test_parse_int64),
         cmocka_unit_test(test_format_duration), cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_string_buffer),   cmocka_unit_test(test_text_excerpt),
+        cmocka_unit_test(test_read_be),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
