@@ -10,7 +10,7 @@
 # Every assertion reads the database (psql) or Redis (redis-cli): two passes (first_at, then
 # confirmed_at at least second_pass later, and the stale value a reader put back between
 # them is gone), bump, purge (exactly the pattern's keys, rate-limited), Redis down and back,
-# an error reply, kill -9 between passes and in the middle of a backlog.
+# an error reply, kill -9 between passes and in the middle of a backlog, two agents at once.
 #
 # Exit 0 when all pass, 1 otherwise, 77 when redis-server or PostgreSQL is missing (skip).
 set -uo pipefail
@@ -39,6 +39,7 @@ PG_BIN="$(pg_config --bindir 2>/dev/null || true)"
 WORK="$(mktemp -d /tmp/cvca.XXXXXX)"
 chmod 755 "$WORK"
 AGENT_PID=""
+AGENT2_PID="" # the two_agents case's second agent
 SINK_PID=""
 REDIS_UP=0
 PG_UP=0
@@ -58,19 +59,23 @@ fail() {
 }
 ok() { log "ok   [$CASE]: $*"; }
 
-stop_agent() {
-  if [[ -n "$AGENT_PID" ]] && kill -0 "$AGENT_PID" 2>/dev/null; then
-    kill -TERM "$AGENT_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$AGENT_PID" 2>/dev/null || true
+stop_pid() { # stop_pid PID: SIGTERM, then SIGKILL after 5 s
+  if [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$1" 2>/dev/null || true
   fi
-  [[ -n "$AGENT_PID" ]] && wait "$AGENT_PID" 2>/dev/null
+  [[ -n "$1" ]] && wait "$1" 2>/dev/null
+}
+stop_agent() {
+  stop_pid "$AGENT_PID"
   AGENT_PID=""
 }
 
 cleanup() {
   local rc=$?
   stop_agent
+  stop_pid "$AGENT2_PID"
   if [[ -n "$SINK_PID" ]]; then
     kill -TERM "$SINK_PID" 2>/dev/null
     wait "$SINK_PID" 2>/dev/null
@@ -464,6 +469,33 @@ if out="$(notify_trials b)"; then
 else
   fail "after the restart: $out"
 fi
+
+# ---- two cache agents on one outbox: every pass done once (FOR UPDATE SKIP LOCKED) ----------
+CASE=two_agents
+sed 's/^node = .*/node = cache-2/' "$WORK/agent.ini" >"$WORK/agent2.ini"
+"$AGENT" --config "$WORK/agent2.ini" >>"$WORK/agent-two.log" 2>&1 &
+AGENT2_PID=$!
+wait_for 30 grep -q "database: connected" "$WORK/agent-two.log" || fail "the second agent did not connect"
+fill two: 1 200000 v
+wait_for 10 all_confirmed || fail "rows of the cases above still pending"
+sleep 0.5 # and their last replies counted
+unlink0="$(cmdstat unlink)"
+# 400 rows of 500 keys in one transaction: one notification wakes both agents, which claim
+# up to 50 rows at a time
+q "INSERT INTO convoy.invalidations (migration, step, kind, keys) SELECT 'm11', 1, 'key', array_agg('two:' || g ORDER BY g) FROM generate_series(1, 200000) AS g GROUP BY (g - 1) / 500" >/dev/null
+wait_for 60 all_confirmed || fail "$(pending) rows still pending"
+got="$(q "SELECT count(*), sum(removed), count(*) FILTER (WHERE attempts > 0) FROM convoy.invalidations WHERE migration = 'm11'")"
+unlinks=$(($(cmdstat unlink) - unlink0))
+stop_pid "$AGENT2_PID" # its last progress line says what it did since the one before
+AGENT2_PID=""
+# the first passes agent 2 did (the `agent` column names the last pass's agent)
+firsts="$(sed -n 's/.* outbox: .*(\([0-9]*\) first pass.*/\1/p' "$WORK/agent-two.log" | awk '{ n += $1 } END { print n + 0 }')"
+# a pass done twice shows as more UNLINKs than 2 passes x 1 command (500 keys) a row
+[[ "$got" == "400|200000|0" && "$unlinks" == 800 && "$(count_keys 'two:*')" == 0 ]] &&
+  ok "two agents on one outbox: each row's two passes done once (800 UNLINKs for 400 rows), 200000 removed, no retry, every key gone" ||
+  fail "rows|removed|retried $got, $unlinks UNLINKs (800 expected), $(count_keys 'two:*') keys left"
+((firsts > 0 && firsts < 400)) && ok "they shared the work: the second agent did $firsts of the 400 first passes" ||
+  fail "the second agent did $firsts of the 400 first passes (SKIP LOCKED: both expected to work)"
 
 CASE=hygiene
 [[ "$(cmdstat keys)" == 0 && "$(cmdstat del)" == 0 ]] && ok "no KEYS and no DEL ever reached Redis" ||
