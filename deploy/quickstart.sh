@@ -73,5 +73,9 @@ for uri in "postgresql://postgres@127.0.0.1:$PGPORT/app" $CONVOY_REPLICAS; do
   psql -qXAt -d "$uri" -c "SELECT count(*) || ' users, ' || count(last_login) || ' with last_login, ' || (SELECT count(*) FROM users WHERE last_login IS DISTINCT FROM coalesce(created_at, last_login)) || ' differ from created_at' FROM users"
 done
 echo
-echo "The cluster is still up: eval \"\$(deploy/local-cluster.sh env)\" to use it;"
-echo "deploy/local-cluster.sh down --purge to remove it."
+if ((DOWN)); then
+  echo "--down: stopping the cluster (its data and logs stay; deploy/local-cluster.sh down --purge removes them)."
+else
+  echo "The cluster is still up: eval \"\$(deploy/local-cluster.sh env)\" to use it;"
+  echo "deploy/local-cluster.sh down --purge to remove it."
+fi
