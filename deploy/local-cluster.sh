@@ -38,7 +38,9 @@ commands:
   env              export lines for the primary and the fleet:
                      eval "\$($PROG env)" && psql -c 'select 1'
                    PGHOST PGPORT PGDATABASE PGUSER, CONVOY_CLUSTER, CONVOY_REPLICAS (one
-                   postgresql:// URI per replica, space-separated), CONVOY_REDIS_URL.
+                   postgresql:// URI per replica, space-separated), CONVOY_REDIS_URL and
+                   REDIS_URL, CONVOY_HTTP (the gate API's base URL), CONVOY_TOKEN (its bearer
+                   token), CONVOY_LOCAL_DIR.
 
 binaries: \$CONVOY_BIN/{convoy,convoy-agent} when CONVOY_BIN is set, else
   <repo>/build/coordinator/convoy and <repo>/build/agent/convoy-agent, else PATH.

@@ -74,8 +74,12 @@ int cmd_rehearse(const cli_opts_t *o);
 /* The end-of-run report: $CONVOY_REPORT_DIR (default ./convoy-reports)/NAME.report.md, .json. */
 void cli_write_report(const cli_opts_t *o, const char *name);
 int cmd_gate(const cli_opts_t *o);
-/* Runs convoy verify for NAME and prints the checks; EXIT_OK when they all passed. */
-int cli_verify(const cli_opts_t *o, const char *name, const char *file, bool summary_only);
+/*
+ * Runs convoy verify for NAME and prints the checks; EXIT_OK when they all passed. With
+ * result, nothing goes to stdout: *result gets {"passed", "checks"} (apply --json adds it).
+ */
+int cli_verify(
+    const cli_opts_t *o, const char *name, const char *file, bool summary_only, json_t **result);
 /* Follows a submitted migration until it ends (convoy apply --cluster). */
 int cli_follow(const cli_opts_t *o, const char *name);
 /*

@@ -54,6 +54,7 @@ cmd_apply(const cli_opts_t *o)
     run_ctl_t *c;
     apply_req_t req = {0};
     char *actor, *source = NULL;
+    json_t *verification = NULL;
     int code;
 
     render_init(&r, o->file, o->quiet || o->json);
@@ -88,13 +89,17 @@ cmd_apply(const cli_opts_t *o)
     render_outcome(&r, m.name, &out);
     if (out.result == RES_SUBMITTED && !o->detach && !o->json)
         code = cli_follow(o, m.name);
-    else if (out.result == RES_DONE && !o->json)
-        code = cli_verify(o, m.name, o->file, true); /* the expand gate waits for it */
+    else if (out.result == RES_DONE) /* the expand gate waits for it */
+        code = cli_verify(o, m.name, o->file, true, o->json ? &verification : NULL);
     if (out.result != RES_SUBMITTED && out.result != RES_INVALID && out.result != RES_REFUSED &&
         out.result != RES_BUSY && out.result != RES_NOOP && out.result != RES_ERROR)
         cli_write_report(o, m.name);
-    if (o->json)
-        cli_print_json(render_outcome_json(&r, m.name, &out, code));
+    if (o->json) {
+        json_t *j = render_outcome_json(&r, m.name, &out, code);
+        if (verification)
+            json_object_set_new(j, "verification", verification);
+        cli_print_json(j);
+    }
     engine_outcome_free(&out);
     render_free(&r);
     free(actor);

@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 
 int
-cli_verify(const cli_opts_t *o, const char *name, const char *file, bool summary_only)
+cli_verify(
+    const cli_opts_t *o, const char *name, const char *file, bool summary_only, json_t **result)
 {
     verify_req_t req = {0};
     cluster_t cl = {0};
@@ -55,23 +56,30 @@ cli_verify(const cli_opts_t *o, const char *name, const char *file, bool summary
     } else {
         size_t i;
         json_t *c;
-        if (o->json) {
+        if (result) {
+            *result = json_pack("{s:b, s:O}", "passed", passed, "checks", checks);
+        } else if (o->json) {
             cli_print_json(json_pack("{s:s, s:b, s:O}", "migration", name, "passed", passed,
                                      "checks", checks));
         } else {
             FILE *out = summary_only ? stderr : stdout;
+            size_t failed = 0;
             json_array_foreach(checks, i, c)
             {
                 bool ok = json_is_true(json_object_get(c, "ok"));
+                failed += !ok;
                 if (!ok || !summary_only)
                     fprintf(out, "%s %-8s %-16s %s\n", ok ? "ok  " : "FAIL",
                             json_string_value(json_object_get(c, "node")),
                             json_string_value(json_object_get(c, "check")),
                             json_string_value(json_object_get(c, "detail")));
             }
-            if (!(summary_only && passed && o->quiet))
-                fprintf(out, "convoy: verification of %s %s (%zu checks)\n", name,
-                        passed ? "passed" : "FAILED", json_array_size(checks));
+            if (!(summary_only && passed && o->quiet) && passed)
+                fprintf(out, "convoy: verification of %s passed (%zu checks)\n", name,
+                        json_array_size(checks));
+            else if (!passed)
+                fprintf(out, "convoy: verification of %s FAILED (%zu of %zu checks failed)\n", name,
+                        failed, json_array_size(checks));
         }
         rc = passed ? EXIT_OK : EXIT_ERROR;
     }
@@ -88,7 +96,7 @@ cli_verify(const cli_opts_t *o, const char *name, const char *file, bool summary
 int
 cmd_verify(const cli_opts_t *o)
 {
-    return cli_verify(o, o->name, NULL, false);
+    return cli_verify(o, o->name, NULL, false, NULL);
 }
 
 static volatile sig_atomic_t gate_stop;

@@ -704,6 +704,13 @@ main(int argc, char **argv)
     n_args = argc - optind;
     switch (cmd->args) {
     case ARG_FILE:
+        if (n_args == 0 && o.cluster && strlen(o.cluster) > 4 &&
+            strcmp(o.cluster + strlen(o.cluster) - 4, ".sql") == 0)
+            return usage_error(cmd,
+                               "expected a migration FILE; --cluster took '%s' as the cluster "
+                               "config: put the cluster config after --cluster, or set "
+                               "$CONVOY_CLUSTER",
+                               o.cluster);
         if (n_args != 1)
             return usage_error(cmd, "expected exactly one migration FILE, got %d arguments",
                                n_args);

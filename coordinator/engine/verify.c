@@ -2,7 +2,7 @@
  * verify.c: `convoy verify`: what the migration was meant to leave, checked on the primary
  * and on every replica, recorded (convoy.verifications) and audited.
  *
- * On the primary, for every column the file adds: it exists with the intended type and
+ * On the primary, for every column the file adds: it exists with the intended type, DEFAULT and
  * nullability, and no NULL is left where it is NOT NULL; on its table no convoy helper
  * (trigger, check constraint) is left, every constraint is validated and every index is
  * valid and ready. For a backfill whose expression is immutable, a random sample of rows is
@@ -108,6 +108,70 @@ check_added_column(report_t *r, pg_t *pg, const char *tbl, const action_t *a)
                   nn ? "" : "not ");
     }
     PQclear(res);
+}
+
+/* The DEFAULT the file leaves on the column action i adds: its own, or a later SET/DROP DEFAULT. */
+static const char *
+final_default(const migration_t *m, size_t i)
+{
+    const action_t *add = &m->actions[i];
+    const char *want = add->default_sql;
+
+    for (size_t k = i + 1; k < m->n_actions; k++) {
+        const action_t *a = &m->actions[k];
+        if (a->kind == ACT_SET_DEFAULT && a->column && a->table.name &&
+            strcmp(a->column, add->column) == 0 && strcmp(a->table.name, add->table.name) == 0 &&
+            (a->table.schema == NULL || add->table.schema == NULL ||
+             strcmp(a->table.schema, add->table.schema) == 0))
+            want = a->default_sql;
+    }
+    return want;
+}
+
+/*
+ * The column's DEFAULT against the file's. Both are compared as the server stores them
+ * (pg_get_expr): the file's expression goes through a temporary table of the same type in a
+ * transaction that is rolled back, so 'free' and 'free'::text compare equal. Serial, identity
+ * and generated columns (their "default" is a sequence or an expression of their own) are
+ * left out.
+ */
+static void
+check_default(report_t *r, pg_t *pg, const char *tbl, const action_t *a, const char *want_sql)
+{
+    const char *p[2] = {tbl, a->column};
+    char *err = NULL, *have, *want = NULL;
+
+    if (a->is_serial)
+        return;
+    have = value(pg,
+                 "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON "
+                 "a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = $1::regclass AND "
+                 "a.attname = $2 AND a.attgenerated = ''",
+                 2, p, &err);
+    if (err == NULL && want_sql) {
+        char *probe = xasprintf("BEGIN; CREATE TEMP TABLE convoy_verify_default (c %s DEFAULT %s)",
+                                a->type_sql, want_sql);
+        if (pg_exec(pg, probe) == PG_OK)
+            want = value(pg,
+                         "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = "
+                         "'pg_temp.convoy_verify_default'::regclass",
+                         0, NULL, &err);
+        else
+            err = xstrdup(pg_errmsg(pg));
+        pg_exec(pg, "ROLLBACK");
+        free(probe);
+    }
+    if (err)
+        check(r, "primary", "default", true, "%s.%s: DEFAULT not compared: %s", tbl, a->column,
+              err);
+    else
+        check(r, "primary", "default",
+              (have == NULL) == (want == NULL) && (have == NULL || strcmp(have, want) == 0),
+              "%s.%s has %s%s (file: %s)", tbl, a->column, have ? "DEFAULT " : "no DEFAULT",
+              have ? have : "", want ? want : "none");
+    free(have);
+    free(want);
+    free(err);
 }
 
 /* Does the plan build this index, or validate this constraint? (Only those are ours to judge.) */
@@ -530,6 +594,7 @@ engine_verify(const verify_req_t *req, bool *passed, json_t **checks_out, char *
                 continue;
             tbl = qname_sql(&a->table);
             check_added_column(&r, pg, tbl, a);
+            check_default(&r, pg, tbl, a, final_default(&m, i));
             free(tbl);
         }
     } else {

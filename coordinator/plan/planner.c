@@ -439,6 +439,43 @@ cache_keys_sql(ctx_t *c, const table_fact_t *t, int line)
     return sb_steal(&sb);
 }
 
+/*
+ * A key template unlinks the keys of rows a backfill batch rewrote. Without a backfill
+ * (a fast-default ADD COLUMN changes every row's value without touching it) it unlinks
+ * nothing: say so, with the purge pattern that would drop those keys.
+ */
+static void
+warn_keys_without_backfill(ctx_t *c)
+{
+    for (size_t i = 0; i < c->p->n_steps; i++)
+        if (c->p->steps[i].cache_keys_sql)
+            return;
+    for (size_t i = 0; i < c->m->n_cache_rules; i++) {
+        const cache_rule_t *r = &c->m->cache_rules[i];
+        sb_t pat;
+        if (r->kind != CACHE_KEY)
+            continue;
+        sb_init(&pat);
+        for (const char *q = r->arg; *q; q++) {
+            const char *close = *q == '{' ? strchr(q, '}') : NULL;
+            if (close) {
+                sb_puts(&pat, "*");
+                q = close;
+            } else
+                sb_putc(&pat, *q);
+        }
+        WARN(c, r->line,
+             xasprintf("to drop every cached row after this change, add `-- convoy:cache purge "
+                       "'%s'` or bump the namespace the application reads (`-- convoy:cache "
+                       "bump NAME`)",
+                       pat.data),
+             "convoy:cache key %s unlinks the keys of rows a backfill rewrites, and no step of "
+             "this file rewrites rows: no key is unlinked",
+             r->arg);
+        sb_free(&pat);
+    }
+}
+
 /* A batched pass over the table; returns its uid (0 when refused). */
 static int
 plan_backfill_step(ctx_t *c,
@@ -1965,6 +2002,7 @@ plan_build(const migration_t *m, const facts_t *facts, plan_t *out)
         plan_action(&c, i);
     }
     strv_free(c.con_names, m->n_actions);
+    warn_keys_without_backfill(&c);
     if (out->n_steps == 0 && out->n_refusals == 0 && out->n_errors == 0)
         WARN(&c, 1, NULL, "nothing to do: the file contains no schema change");
 

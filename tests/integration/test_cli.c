@@ -175,6 +175,10 @@ test_usage_messages(void **state)
         {{"apply", NULL},
          "convoy apply: expected exactly one migration FILE, got 0 arguments; see 'convoy "
          "apply --help'\n"},
+        {{"apply", "--cluster", "x.sql", NULL},
+         "convoy apply: expected a migration FILE; --cluster took 'x.sql' as the cluster config: "
+         "put the cluster config after --cluster, or set $CONVOY_CLUSTER; see 'convoy apply "
+         "--help'\n"},
         {{"plan", "a.sql", "b.sql", NULL},
          "convoy plan: expected exactly one migration FILE, got 2 arguments; see 'convoy plan "
          "--help'\n"},
@@ -265,7 +269,7 @@ test_exit_codes(void **state)
         char *path = itest_write_migration(env, "codes.sql",
                                            "-- convoy:name codes\n"
                                            "ALTER TABLE users ADD COLUMN codes int;\n");
-        const char *apply_args[] = {"apply", path, NULL};
+        const char *apply_args[] = {"apply", "--json", path, NULL};
         assert_int_equal(itest_convoy(env, apply_args).rc, CONVOY_EXIT_OK);
     }
     dbs[0] = fresh;
@@ -362,7 +366,7 @@ test_json_typed(void **state)
                                        "ALTER TABLE users ADD COLUMN typed bigint NOT NULL "
                                        "DEFAULT 0;\n");
     const char *plan_args[] = {"plan", "--json", path, NULL};
-    const char *apply_args[] = {"apply", path, NULL};
+    const char *apply_args[] = {"apply", "--json", path, NULL};
     const char *status_args[] = {"status", "typed", "--json", NULL};
     const char *audit_args[] = {"audit", "typed", "--json", NULL};
     json_t *plan, *status, *audit, *m, *e, *next, *bf;
@@ -375,6 +379,14 @@ test_json_typed(void **state)
     plan = parse_json(r.out);
     r = itest_convoy(env, apply_args);
     assert_int_equal(r.rc, CONVOY_EXIT_OK);
+    /* apply --json verifies too (the expand gate waits for it), and says so in its object */
+    {
+        json_t *applied = parse_json(r.out), *v = json_object_get(applied, "verification");
+        assert_true(json_is_object(v));
+        assert_true(json_is_true(json_object_get(v, "passed")));
+        assert_true(json_array_size(json_object_get(v, "checks")) > 2);
+        json_decref(applied);
+    }
 
     r = itest_convoy(env, status_args);
     assert_int_equal(r.rc, CONVOY_EXIT_OK);

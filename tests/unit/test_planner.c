@@ -3051,6 +3051,42 @@ test_plan_backfill_fields(void **state)
     plan_free(&p);
 }
 
+/* A key template without a backfill unlinks nothing: a warning names the purge that would. */
+static void
+test_cache_key_without_backfill(void **state)
+{
+    static const struct {
+        const char *sql;
+        size_t n_warnings;
+        const char *fix; /* a substring of the only warning's fix */
+    } cases[] = {
+        {"-- convoy:cache key user:{id}\nALTER TABLE users ADD COLUMN plan text DEFAULT 'free';\n",
+         1, "-- convoy:cache purge 'user:*'"},
+        {"-- convoy:cache key org:{age}:user:{id}\n-- convoy:cache bump users:v\n"
+         "ALTER TABLE users ADD COLUMN plan text DEFAULT 'free';\n",
+         1, "purge 'org:*:user:*'"},
+        {"-- convoy:cache key user:{id}\n-- convoy:backfill plan = name\n"
+         "ALTER TABLE users ADD COLUMN plan text;\n",
+         0, NULL},
+        {"-- convoy:cache bump users:v\nALTER TABLE users ADD COLUMN plan text DEFAULT 'free';\n",
+         0, NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        plan_t p;
+        plan_text(cases[i].sql, &live_users, &p);
+        assert_int_equal(p.n_errors + p.n_refusals, 0);
+        assert_int_equal(p.n_warnings, cases[i].n_warnings);
+        if (cases[i].fix) {
+            assert_int_equal(p.warnings[0].line, 1);
+            assert_non_null(strstr(p.warnings[0].message, "no key is unlinked"));
+            assert_non_null(strstr(p.warnings[0].fix, cases[i].fix));
+        }
+        plan_free(&p);
+    }
+}
+
 /* The plan carries its execution settings: directives, else the defaults, and the retry policy. */
 static void
 test_plan_settings(void **state)
@@ -3127,6 +3163,7 @@ main(void)
     const struct CMUnitTest plan_misc[] = {
         cmocka_unit_test(test_plan_backfill_fields),
         cmocka_unit_test(test_plan_settings),
+        cmocka_unit_test(test_cache_key_without_backfill),
         cmocka_unit_test(test_helper_names_unique_when_cut),
     };
     struct CMUnitTest *tests = xcalloc(n_plan, sizeof(*tests));
