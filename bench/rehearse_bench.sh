@@ -5,7 +5,7 @@
 # baseline. Usage: bench/rehearse_bench.sh --convoy BIN [--rows N] [--scale F] [--baseline]
 #                  [--file MIGRATION.sql] [--keep]
 set -uo pipefail
-rows=1000000 scale=1 baseline= file= keep=
+rows=1000000 scale=1 baseline='' file='' keep=''
 while (($#)); do
     case $1 in
     --convoy) export CONVOY_BIN=$2; shift ;;
@@ -21,13 +21,15 @@ while (($#)); do
 done
 [[ -n ${CONVOY_BIN:-} ]] || { echo "give --convoy BIN" >&2; exit 2; }
 export CONVOY_TEST_NO_SKIP=1
+# shellcheck source=tests/rehearse/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/rehearse/lib.sh"
-[[ -n $keep ]] && KEEP=1
+[[ -n $keep ]] && export KEEP=1
 echo "machine: $(nproc) cpus, $(grep MemTotal /proc/meminfo | awk '{print $2/1048576 " GiB"}'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 start_pg
 t0=$(date +%s.%N)
 make_prod "$rows"
 echo "PROD: $rows users built in $(echo "$(date +%s.%N) - $t0" | bc) s; $(q prod "SELECT pg_size_pretty(pg_total_relation_size('users'))")"
+# shellcheck disable=SC2154 # tmp is set by tests/lib/pg.sh, which lib.sh sources
 cd "$tmp" || exit 1
 if [[ -z $file ]]; then
     file=$tmp/seed.sql

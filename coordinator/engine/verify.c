@@ -6,8 +6,9 @@
  * nullability, and no NULL is left where it is NOT NULL; on its table no convoy helper
  * (trigger, check constraint) is left, every constraint is validated and every index is
  * valid and ready. For a backfill whose expression is immutable, a random sample of rows is
- * recomputed. On each replica, once it has replayed the primary's position, a cheap
- * aggregate (count and an order-independent hash of the column) must match the primary's.
+ * recomputed. On each replica, once it has replayed the primary's position, each added
+ * column must have the primary's type, nullability and DEFAULT, and a cheap aggregate (count
+ * and an order-independent hash of each backfilled column) must match the primary's.
  */
 #include "convoy/verify.h"
 
@@ -449,6 +450,62 @@ replayed(pg_t *rep, const char *lsn, int wait_ms)
     }
 }
 
+/* A column as the catalog has it: "type[ NOT NULL][ DEFAULT expr]", or NULL when absent. */
+static char *
+column_signature(pg_t *pg, const char *tbl, const char *col, char **err)
+{
+    const char *p[2] = {tbl, col};
+
+    return value(pg,
+                 "SELECT format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' "
+                 "NOT NULL' ELSE '' END || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, "
+                 "d.adrelid), '') FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = "
+                 "a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = to_regclass($1) AND "
+                 "a.attname = $2 AND NOT a.attisdropped",
+                 2, p, err);
+}
+
+/*
+ * Each column the file adds, on a replica that has replayed the primary's position: the same
+ * type, nullability and DEFAULT as on the primary (a replica that stopped replaying before
+ * the ADD COLUMN has no such column).
+ */
+static void
+check_replica_columns(
+    report_t *r, pg_t *primary, pg_t *rep, const char *rname, const migration_t *m)
+{
+    char *lsn = value(primary, "SELECT pg_current_wal_lsn()::text", 0, NULL, NULL);
+    bool caught_up = lsn && replayed(rep, lsn, 5000);
+
+    free(lsn);
+    for (size_t i = 0; m && i < m->n_actions; i++) {
+        const action_t *a = &m->actions[i];
+        char *tbl, *want, *have, *err = NULL;
+        if (a->kind != ACT_ADD_COLUMN || a->table.name == NULL || a->column == NULL)
+            continue;
+        tbl = qname_sql(&a->table);
+        want = column_signature(primary, tbl, a->column, NULL);
+        have = caught_up ? column_signature(rep, tbl, a->column, &err) : NULL;
+        if (!caught_up)
+            check(r, rname, "column", false,
+                  "%s.%s: not compared: this replica had not replayed the primary's position in "
+                  "5 s",
+                  tbl, a->column);
+        else if (have && want && strcmp(have, want) == 0)
+            check(r, rname, "column", true, "%s.%s: %s, as on the primary", tbl, a->column, have);
+        else if (have || want || err)
+            check(r, rname, "column", false, "%s.%s: %s here, %s on the primary", tbl, a->column,
+                  have  ? have
+                  : err ? err
+                        : "absent",
+                  want ? want : "absent");
+        free(tbl);
+        free(want);
+        free(have);
+        free(err);
+    }
+}
+
 #define AGG_ATTEMPTS 5
 
 /*
@@ -460,7 +517,12 @@ replayed(pg_t *rep, const char *lsn, int wait_ms)
  * values).
  */
 static void
-check_replica(report_t *r, pg_t *primary, const char *rname, const char *rconn, const plan_t *pl)
+check_replica(report_t *r,
+              pg_t *primary,
+              const char *rname,
+              const char *rconn,
+              const plan_t *pl,
+              const migration_t *m)
 {
     char *err = NULL;
     pg_t *rep = pg_connect(rconn, &err);
@@ -470,6 +532,12 @@ check_replica(report_t *r, pg_t *primary, const char *rname, const char *rconn, 
         free(err);
         return;
     }
+    if (pl->search_path) {
+        char *sp = xasprintf("SET search_path = %s", pl->search_path);
+        pg_exec(rep, sp);
+        free(sp);
+    }
+    check_replica_columns(r, primary, rep, rname, m);
     for (size_t i = 0; i < pl->n_steps; i++) {
         const step_t *s = &pl->steps[i];
         char *sql, *a = NULL, *b = NULL, *prev = NULL;
@@ -624,7 +692,8 @@ engine_verify(const verify_req_t *req, bool *passed, json_t **checks_out, char *
     }
     check_usage(&r, pg, &pl, parsed ? &m : NULL);
     for (size_t i = 0; i < req->n_replicas; i++)
-        check_replica(&r, pg, req->replica_names[i], req->replica_conninfos[i], &pl);
+        check_replica(&r, pg, req->replica_names[i], req->replica_conninfos[i], &pl,
+                      parsed ? &m : NULL);
     if (!record(pg, req->name, r.ok, r.checks))
         log_warn("recording the verification: %s", pg_errmsg(pg));
     *passed = r.ok;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: what the fleet's shell tests share (test_fleet.sh, test_liveview.sh, test_cache_agent.sh,
 # test_app_agent.sh and bench/fleet_bench.sh source it).
 

@@ -132,10 +132,10 @@ bump_start() {
   BUMP_PID=$!
 }
 
-# rates_near WANT LOW HIGH: 15 successive REPORTs (distinct seqs, ~1.5 s); their median within
+# rates_near WANT LOW HIGH (WANT names the expected rate for the reader): 15 successive REPORTs (distinct seqs, ~1.5 s); their median within
 # [LOW, HIGH] and none unknown. Prints the rates.
 rates_near() {
-  local want="$1" low="$2" high="$3" last="" s r got=() t0=$SECONDS
+  local low="$2" high="$3" last="" s r got=() t0=$SECONDS
   while ((${#got[@]} < 15 && SECONDS - t0 < 10)); do
     s="$(seq_of)"
     if [[ -n "$s" && "$s" != "$last" ]]; then

@@ -97,7 +97,7 @@ mig() {
   "$CONVOY" apply --cluster "$CONVOY_CLUSTER" --detach -q "$WORK/$name.sql" >"$WORK/$name.submit" 2>&1 ||
     fail "submitting $name: $(tail -5 "$WORK/$name.submit")"
 }
-finish() { wait_for "${2:-120}" is_status "$1" done || fail "$1 did not finish: $(status_of "$1"); $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$1'")"; }
+finish() { wait_for "${2:-120}" is_status "$1" "done" || fail "$1 did not finish: $(status_of "$1"); $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$1'")"; }
 
 all_rows_filled() {
   local col="$1" n
@@ -308,7 +308,7 @@ ALTER TABLE events ADD COLUMN rank int;"
   p="$(q r2 "SELECT pg_wal_replay_pause(); SELECT extract(epoch FROM clock_timestamp())")"
   sleep 2.5
   last="$(q primary "SELECT extract(epoch FROM max(updated_at)) FROM convoy.backfill WHERE migration = '$m'")"
-  if is_status $m done; then
+  if is_status $m "done"; then
     log "note [$CASE]: the backfill finished before max-lag could be checked"
   else
     awk -v l="$last" -v p="$p" 'BEGIN { exit !(l >= p + 2.0) }' &&
@@ -387,7 +387,7 @@ ALTER TABLE events ADD COLUMN level int;"
   mig restarts2 "ALTER TABLE events ADD COLUMN tag text;"
   finish restarts2 60
   # the gate lets no step through unless every agent reports and every lag is measured
-  is_status restarts2 done && ok "after both coordinators restarted, every agent reported again and a migration ran"
+  is_status restarts2 "done" && ok "after both coordinators restarted, every agent reported again and a migration ran"
   # SIGHUP: a reloadable key applies, a fixed one is refused and named
   cfg="$CONVOY_LOCAL_DIR/agents/r1.ini"
   sed -i 's/^heartbeat = .*/heartbeat = 200ms/; s/^role = replica/role = primary/' "$cfg"
@@ -453,6 +453,9 @@ CREATE INDEX CONCURRENTLY users_doubled_idx ON users (doubled);"
   finish $m 120
   "$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" >"$WORK/v.out" 2>&1 && ok "a clean migration verifies" ||
     fail "clean verify: $(cat "$WORK/v.out")"
+  grep -q "^ok   r1 *column *users.doubled: bigint, as on the primary" "$WORK/v.out" &&
+    grep -q "^ok   r2 *column *users.doubled: bigint, as on the primary" "$WORK/v.out" &&
+    ok "each replica has the column as the primary has it" || fail "no replica column check: $(cat "$WORK/v.out")"
   # the application starts using the column (and its index): verify shows the evidence
   for i in 1 2 3; do q primary "SELECT id FROM users WHERE doubled = $((i * 84))" >/dev/null; done
   "$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" >"$WORK/v.out" 2>&1
@@ -579,7 +582,7 @@ ALTER TABLE profiles ADD COLUMN score int;"
   rc_ CONFIG SET requirepass convoy-outage >/dev/null
   redis-cli -p "${CONVOY_REDIS_URL##*:}" -a convoy-outage --no-auth-warning CLIENT KILL TYPE normal >/dev/null
   sleep 2
-  [[ "$(status_of $m)" != done ]] || log "note [$CASE]: the backfill finished before Redis went away"
+  [[ "$(status_of $m)" != "done" ]] || log "note [$CASE]: the backfill finished before Redis went away"
   "$CONVOY" gate show $m --cluster "$CONVOY_CLUSTER" >"$WORK/g.out" 2>&1
   grep -q pending "$WORK/g.out" && ok "Redis down: the gate is pending ($(sed -n 2p "$WORK/g.out" | sed 's/^ *//'))" ||
     fail "gate with Redis down: $(cat "$WORK/g.out")"
@@ -629,7 +632,7 @@ ALTER TABLE events ADD COLUMN weight int;"
   bumper=$!
   sleep 2
   last="$(q primary "SELECT extract(epoch FROM max(updated_at)) FROM convoy.backfill WHERE migration = '$m'")"
-  if is_status $m done; then
+  if is_status $m "done"; then
     log "note [$CASE]: the backfill finished before the error rate rose"
   else
     # two heartbeat intervals (the rate needs two samples) and the batch in flight
@@ -660,7 +663,7 @@ ALTER TABLE events ADD COLUMN tier int;"
   stopper=$!
   wait_for 4 bash -c "psql -X -At -c \"SELECT hold_reason FROM convoy.migrations WHERE name = '$m'\" | grep -q 'rolled-back transactions'" &&
     ok "held: $(q primary "SELECT hold_reason FROM convoy.migrations WHERE name = '$m'")" ||
-    { is_status $m done && log "note [$CASE]: the backfill finished before the burst" ||
+    { is_status $m "done" && log "note [$CASE]: the backfill finished before the burst" ||
       fail "no hold during the rollback burst: $(q primary "SELECT status, hold_reason FROM convoy.migrations WHERE name = '$m'")"; }
   wait "$stopper"
   finish $m 120

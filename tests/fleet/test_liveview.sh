@@ -182,7 +182,7 @@ SQL
   fail "submitting $M: $(cat "$WORK/submit.log")"
 # after the second capture, r2 stops replaying: its lag crosses the limit, the coordinator
 # holds the backfill and the page shows why (the screenshot is taken then); then r2 goes on
-read -r R1 R2 <<<"$CONVOY_REPLICAS"
+read -r _ R2 <<<"$CONVOY_REPLICAS"
 if wait_for 60 test -f "$ART/dom2.json"; then
   psql_p -d "$R2" -c "SELECT pg_wal_replay_pause()" >/dev/null
   wait_for 20 test -f "$ART/dashboard.png" || fail "no screenshot while r2 lags"

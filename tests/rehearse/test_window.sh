@@ -72,7 +72,7 @@ APPLY_PID=
 rc=0
 CONVOY_NOW=2026-12-05T02:30:00Z "$convoy" apply risky.sql --db "$(db app)" >apply2.txt 2>&1 || rc=$?
 ((rc == 0)) || fail "apply inside the window exited $rc: $(tail -20 apply2.txt)"
-[[ $(q app "SELECT status FROM convoy.migrations WHERE name = 'risky'") == done ]] || fail "risky is not done"
+[[ $(q app "SELECT status FROM convoy.migrations WHERE name = 'risky'") == "done" ]] || fail "risky is not done"
 [[ $(q app "SELECT count(*) FROM users WHERE last_login IS DISTINCT FROM created_at") == 0 ]] ||
     fail "the backfill did not run"
 [[ $(q app "SELECT count(*) FROM convoy.audit WHERE migration = 'risky' AND action = 'release'") -ge 1 ]] ||
