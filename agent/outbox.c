@@ -22,16 +22,21 @@
 #define MAX_PURGE_POS 64 /* purges in progress remembered between batches */
 
 /*
- * The rows due: $2 true, only key rows waiting for their first pass; false, the others
- * (second passes, bumps, purges); NULL, all of them. A claim takes the first passes when
- * there are any, so a batch's keys never wait behind the second pass of an older batch, nor
- * its first_at for that work (see claim).
+ * The rows due. $2 true (a batch's own claim): the key rows waiting for their first pass
+ * when there are any, else the others (second passes, bumps, purges), so a batch's keys
+ * never wait behind the second pass of an older batch, nor its first_at for that work (see
+ * claim); $2 false: all of them. One statement, so the choice and the rows it takes come
+ * from one moment: an agent paused between two queries cannot take a second pass that
+ * fell due while a newer first pass waited.
  */
 static const char claim_sql[] =
-    "SELECT id, kind, keys, first_at IS NOT NULL FROM convoy.invalidations WHERE confirmed_at IS "
-    "NULL AND (first_at IS NULL OR first_at <= clock_timestamp() - $1::interval) AND "
-    "($2::boolean IS NULL OR (kind = 'key' AND first_at IS NULL) = $2) ORDER BY id LIMIT 50 "
-    "FOR UPDATE SKIP LOCKED";
+    "WITH first AS (SELECT id, kind, keys, false FROM convoy.invalidations WHERE $2::boolean "
+    "AND confirmed_at IS NULL AND kind = 'key' AND first_at IS NULL ORDER BY id LIMIT 50 FOR "
+    "UPDATE SKIP LOCKED), rest AS (SELECT id, kind, keys, first_at IS NOT NULL FROM "
+    "convoy.invalidations WHERE confirmed_at IS NULL AND (first_at IS NULL OR first_at <= "
+    "clock_timestamp() - $1::interval) AND NOT ($2::boolean AND kind = 'key' AND first_at IS "
+    "NULL) AND NOT EXISTS (SELECT FROM first) ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED) "
+    "SELECT * FROM first UNION ALL SELECT * FROM rest";
 
 static const char record_sql[] =
     "UPDATE convoy.invalidations AS i SET"
@@ -332,16 +337,12 @@ static pg_status_t
 claim(outbox_t *o, pg_t *pg, bool start, row_t **rows_out, size_t *n_out)
 {
     char interval[48];
-    const char *params[2] = {interval, start ? "t" : NULL};
+    const char *params[2] = {interval, start ? "t" : "f"};
     claim_t c = {.o = o, .start = start};
     pg_status_t st;
 
     snprintf(interval, sizeof(interval), "%lld milliseconds", (long long)o->second_pass_ms);
     st = pg_run_rows(pg, claim_sql, 2, params, true, claim_row, &c);
-    if (st == PG_OK && !c.bad_shape && start && c.n == 0) { /* no first pass due: the rest */
-        params[1] = "f";
-        st = pg_run_rows(pg, claim_sql, 2, params, true, claim_row, &c);
-    }
     if (st == PG_OK && c.bad_shape)
         st = PG_ERROR;
     *rows_out = c.rows ? c.rows : xcalloc(1, sizeof(row_t));
