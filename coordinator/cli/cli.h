@@ -80,8 +80,11 @@ int cmd_gate(const cli_opts_t *o);
  */
 int cli_verify(
     const cli_opts_t *o, const char *name, const char *file, bool summary_only, json_t **result);
-/* Follows a submitted migration until it ends (convoy apply --cluster). */
-int cli_follow(const cli_opts_t *o, const char *name);
+/*
+ * Follows a submitted migration until it ends (convoy apply --cluster). With final, no
+ * progress is drawn and *final gets {"status", "error"} of the end (apply --json adds it).
+ */
+int cli_follow(const cli_opts_t *o, const char *name, json_t **final);
 /*
  * With --cluster FILE (or $CONVOY_CLUSTER when no --db is given), loads the cluster config
  * and points o->db at its primary. Prints every config error; EXIT_OK or EXIT_ERROR.

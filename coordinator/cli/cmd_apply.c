@@ -54,7 +54,7 @@ cmd_apply(const cli_opts_t *o)
     run_ctl_t *c;
     apply_req_t req = {0};
     char *actor, *source = NULL;
-    json_t *verification = NULL;
+    json_t *verification = NULL, *followed = NULL;
     int code;
 
     render_init(&r, o->file, o->quiet || o->json);
@@ -87,8 +87,8 @@ cmd_apply(const cli_opts_t *o)
     engine_apply(&req, c, &ev, &out);
     code = render_exit_code(out.result);
     render_outcome(&r, m.name, &out);
-    if (out.result == RES_SUBMITTED && !o->detach && !o->json)
-        code = cli_follow(o, m.name);
+    if (out.result == RES_SUBMITTED && !o->detach)
+        code = cli_follow(o, m.name, o->json ? &followed : NULL);
     else if (out.result == RES_DONE) /* the expand gate waits for it */
         code = cli_verify(o, m.name, o->file, true, o->json ? &verification : NULL);
     if (out.result != RES_SUBMITTED && out.result != RES_INVALID && out.result != RES_REFUSED &&
@@ -98,6 +98,8 @@ cmd_apply(const cli_opts_t *o)
         json_t *j = render_outcome_json(&r, m.name, &out, code);
         if (verification)
             json_object_set_new(j, "verification", verification);
+        if (followed) /* the coordinator drove it: how it ended */
+            json_object_set_new(j, "coordinator", followed);
         cli_print_json(j);
     }
     engine_outcome_free(&out);

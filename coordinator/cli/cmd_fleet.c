@@ -210,7 +210,7 @@ exit_for_status(const char *st)
 }
 
 int
-cli_follow(const cli_opts_t *o, const char *name)
+cli_follow(const cli_opts_t *o, const char *name, json_t **final)
 {
     pg_t *pg = cli_connect(o);
     const char *p[1] = {name};
@@ -227,7 +227,7 @@ cli_follow(const cli_opts_t *o, const char *name)
     sa.sa_handler = on_follow_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    progress_init(&prog, o->quiet);
+    progress_init(&prog, o->quiet || final);
     while (!follow_stop) {
         PGresult *r = NULL;
         const char *st, *hold;
@@ -309,6 +309,9 @@ cli_follow(const cli_opts_t *o, const char *name)
             !strcmp(st, "aborted")) {
             progress_finish(&prog);
             rc = exit_for_status(st);
+            if (final)
+                *final = json_pack("{s:s, s:s?}", "status", st, "error",
+                                   PQgetvalue(r, 0, 4)[0] ? PQgetvalue(r, 0, 4) : NULL);
             if (rc != EXIT_OK && PQgetvalue(r, 0, 4)[0])
                 fprintf(stderr, "convoy: %s %s: %s\n", name, st, PQgetvalue(r, 0, 4));
             else if (rc == EXIT_OK)

@@ -194,7 +194,8 @@ static const cli_command_t commands[] = {
      "stderr. Interrupted (SIGINT, SIGTERM) it stops at a safe point; applying again resumes.\n"
      "With --cluster (or $CONVOY_CLUSTER and no --db) it records FILE as submitted on the\n"
      "primary for the cluster's coordinator and follows it (rows/s, ETA, worst replica lag,\n"
-     "holds) until it ends; --detach returns once it is submitted.",
+     "holds) until it ends; --detach returns once it is submitted. With --json it prints one\n"
+     "object when it ends: its \"coordinator\" member holds the final status and error.",
      {EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REFUSED, EXIT_BUSY, EXIT_LOCKED, EXIT_PRECONDITION,
       EXIT_ABORTED, CODES_END}},
     {"status",

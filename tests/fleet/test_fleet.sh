@@ -446,10 +446,15 @@ ALTER TABLE events ADD COLUMN grade int;"
 # ---- 10. verify catches faults ------------------------------------------------------------
 case_verify() {
   local m=verified out
-  mig $m "-- convoy:batch-target 50ms
+  # submitted and followed with --json: it returns when the coordinator is done, one object
+  printf -- '-- convoy:name %s\n%s\n' $m "-- convoy:batch-target 50ms
 -- convoy:backfill doubled = val * 2
 ALTER TABLE users ADD COLUMN doubled bigint;
-CREATE INDEX CONCURRENTLY users_doubled_idx ON users (doubled);"
+CREATE INDEX CONCURRENTLY users_doubled_idx ON users (doubled);" >"$WORK/$m.sql"
+  timeout 120 "$CONVOY" apply --cluster "$CONVOY_CLUSTER" --json "$WORK/$m.sql" >"$WORK/$m.json" 2>"$WORK/$m.err" &&
+    jq -e '.coordinator.status == "done" and .exit_code == 0 and .coordinator.error == null' "$WORK/$m.json" >/dev/null &&
+    is_status $m "done" && ok "apply --cluster --json followed it to the end: $(jq -c .coordinator "$WORK/$m.json")" ||
+    fail "apply --cluster --json: rc $?, $(cat "$WORK/$m.json" "$WORK/$m.err"), status $(status_of $m)"
   finish $m 120
   "$CONVOY" verify $m --cluster "$CONVOY_CLUSTER" >"$WORK/v.out" 2>&1 && ok "a clean migration verifies" ||
     fail "clean verify: $(cat "$WORK/v.out")"
