@@ -307,13 +307,13 @@ cli_follow(const cli_opts_t *o, const char *name, json_t **final)
         }
         if (!strcmp(st, "done") || !strcmp(st, "failed") || !strcmp(st, "blocked") ||
             !strcmp(st, "aborted")) {
+            const char *error = PQgetvalue(r, 0, 4)[0] ? PQgetvalue(r, 0, 4) : NULL;
             progress_finish(&prog);
             rc = exit_for_status(st);
             if (final)
-                *final = json_pack("{s:s, s:s?}", "status", st, "error",
-                                   PQgetvalue(r, 0, 4)[0] ? PQgetvalue(r, 0, 4) : NULL);
-            if (rc != EXIT_OK && PQgetvalue(r, 0, 4)[0])
-                fprintf(stderr, "convoy: %s %s: %s\n", name, st, PQgetvalue(r, 0, 4));
+                *final = json_pack("{s:s, s:s?}", "status", st, "error", error);
+            if (rc != EXIT_OK && error)
+                fprintf(stderr, "convoy: %s %s: %s\n", name, st, error);
             else if (rc == EXIT_OK)
                 fprintf(stderr, "convoy: migration %s applied through the coordinator\n", name);
             PQclear(r);

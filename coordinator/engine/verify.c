@@ -71,57 +71,12 @@ value(pg_t *pg, const char *sql, int n, const char *const *p, char **err)
     return v;
 }
 
-/* Action a names the column that action add adds. */
-static bool
-same_column(const action_t *add, const action_t *a)
-{
-    return a->column && a->table.name && strcmp(a->column, add->column) == 0 &&
-           strcmp(a->table.name, add->table.name) == 0 &&
-           (a->table.schema == NULL || add->table.schema == NULL ||
-            strcmp(a->table.schema, add->table.schema) == 0);
-}
-
-/* The DEFAULT the file leaves on the column action i adds: its own, or a later SET/DROP DEFAULT. */
-static const char *
-final_default(const migration_t *m, size_t i)
-{
-    const char *want = m->actions[i].default_sql;
-
-    for (size_t k = i + 1; k < m->n_actions; k++)
-        if (m->actions[k].kind == ACT_SET_DEFAULT && same_column(&m->actions[i], &m->actions[k]))
-            want = m->actions[k].default_sql;
-    return want;
-}
-
-/*
- * What the file leaves of the column action i adds: NULL_WANT_NOT_NULL (its own NOT NULL or a
- * later SET NOT NULL), NULL_WANT_NULLABLE (a later DROP NOT NULL), else NULL_WANT_ANY (added
- * nullable: a primary key added later may still make it NOT NULL, as psql would).
- */
-typedef enum { NULL_WANT_ANY, NULL_WANT_NOT_NULL, NULL_WANT_NULLABLE } null_want_t;
-
-static null_want_t
-final_nullability(const migration_t *m, size_t i)
-{
-    null_want_t want = m->actions[i].not_null ? NULL_WANT_NOT_NULL : NULL_WANT_ANY;
-
-    for (size_t k = i + 1; k < m->n_actions; k++) {
-        if (!same_column(&m->actions[i], &m->actions[k]))
-            continue;
-        if (m->actions[k].kind == ACT_SET_NOT_NULL)
-            want = NULL_WANT_NOT_NULL;
-        else if (m->actions[k].kind == ACT_DROP_NOT_NULL)
-            want = NULL_WANT_NULLABLE;
-    }
-    return want;
-}
-
 /*
  * Checks one column the file adds (table and column as SQL names, a: its action, want: the
  * nullability the file leaves it).
  */
 static void
-check_added_column(report_t *r, pg_t *pg, const char *tbl, const action_t *a, null_want_t want)
+check_added_column(report_t *r, pg_t *pg, const char *tbl, const action_t *a, column_null_t want)
 {
     const char *p[3];
     PGresult *res = NULL;
@@ -152,10 +107,10 @@ check_added_column(report_t *r, pg_t *pg, const char *tbl, const action_t *a, nu
         bool nn = PQgetvalue(res, 0, 1)[0] == 't';
         check(r, "primary", "column type", PQgetvalue(res, 0, 2)[0] == 't',
               "%s.%s is %s (file: %s)", tbl, a->column, PQgetvalue(res, 0, 0), a->type_sql);
-        if (want != NULL_WANT_ANY)
-            check(r, "primary", "nullability", nn == (want == NULL_WANT_NOT_NULL),
+        if (want != COLUMN_NULL_ANY)
+            check(r, "primary", "nullability", nn == (want == COLUMN_NOT_NULL),
                   "%s.%s is %s (file: %s)", tbl, a->column, nn ? "NOT NULL" : "nullable",
-                  want == NULL_WANT_NOT_NULL ? "NOT NULL" : "nullable");
+                  want == COLUMN_NOT_NULL ? "NOT NULL" : "nullable");
     }
     PQclear(res);
 }
@@ -692,8 +647,8 @@ engine_verify(const verify_req_t *req, bool *passed, json_t **checks_out, char *
             if (a->kind != ACT_ADD_COLUMN || a->table.name == NULL)
                 continue;
             tbl = qname_sql(&a->table);
-            check_added_column(&r, pg, tbl, a, final_nullability(&m, i));
-            check_default(&r, pg, tbl, a, final_default(&m, i));
+            check_added_column(&r, pg, tbl, a, migration_final_nullability(&m, i));
+            check_default(&r, pg, tbl, a, migration_final_default(&m, i));
             free(tbl);
         }
     } else {

@@ -2454,6 +2454,43 @@ migration_load(const char *path, migration_t *out, parse_error_t *err)
     return ok;
 }
 
+/* Action a names the column that action add adds. */
+static bool
+same_column(const action_t *add, const action_t *a)
+{
+    return a->column && a->table.name && add->column && add->table.name &&
+           strcmp(a->column, add->column) == 0 && strcmp(a->table.name, add->table.name) == 0 &&
+           (a->table.schema == NULL || add->table.schema == NULL ||
+            strcmp(a->table.schema, add->table.schema) == 0);
+}
+
+const char *
+migration_final_default(const migration_t *m, size_t i)
+{
+    const char *want = m->actions[i].default_sql;
+
+    for (size_t k = i + 1; k < m->n_actions; k++)
+        if (m->actions[k].kind == ACT_SET_DEFAULT && same_column(&m->actions[i], &m->actions[k]))
+            want = m->actions[k].default_sql;
+    return want;
+}
+
+column_null_t
+migration_final_nullability(const migration_t *m, size_t i)
+{
+    column_null_t want = m->actions[i].not_null ? COLUMN_NOT_NULL : COLUMN_NULL_ANY;
+
+    for (size_t k = i + 1; k < m->n_actions; k++) {
+        if (!same_column(&m->actions[i], &m->actions[k]))
+            continue;
+        if (m->actions[k].kind == ACT_SET_NOT_NULL)
+            want = COLUMN_NOT_NULL;
+        else if (m->actions[k].kind == ACT_DROP_NOT_NULL)
+            want = COLUMN_NULLABLE;
+    }
+    return want;
+}
+
 void
 migration_free(migration_t *m)
 {

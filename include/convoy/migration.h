@@ -195,6 +195,17 @@ bool migration_parse(const char *path, const char *text, migration_t *out, parse
 bool migration_load(const char *path, migration_t *out, parse_error_t *err);
 void migration_free(migration_t *m);
 
+/* The DEFAULT the file leaves on the column action i adds: its own, or a later SET/DROP DEFAULT
+ * of it (NULL: none). Pure; the schema matches when either side leaves it out. */
+const char *migration_final_default(const migration_t *m, size_t i);
+/*
+ * What the file leaves of the column action i adds: COLUMN_NOT_NULL (its own NOT NULL or a
+ * later SET NOT NULL), COLUMN_NULLABLE (a later DROP NOT NULL), else COLUMN_NULL_ANY (added
+ * nullable: a primary key added later may still make it NOT NULL, as psql would).
+ */
+typedef enum { COLUMN_NULL_ANY, COLUMN_NOT_NULL, COLUMN_NULLABLE } column_null_t;
+column_null_t migration_final_nullability(const migration_t *m, size_t i);
+
 /*
  * PostgreSQL's makeObjectName: table_col1_col2_suffix, shortened (on character
  * boundaries) to fit 63 bytes the way PostgreSQL shortens it. Caller frees.

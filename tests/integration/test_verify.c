@@ -4,6 +4,7 @@
  * verifies after apply (which verifies by itself), and a default or nullability changed
  * afterwards fails with the column, what it has and what the file says.
  */
+#include "convoy/util.h"
 #include "itest.h"
 
 #include <stdio.h>
@@ -82,8 +83,7 @@ test_verify_default(void **state)
                    "val int); INSERT INTO t SELECT g, g FROM generate_series(1, 2000) g");
         snprintf(name, sizeof(name), "default_%zu", i);
         snprintf(file, sizeof(file), "%s.sql", name);
-        text = itest_keep(malloc(strlen(cases[i].sql) + 64));
-        sprintf(text, "-- convoy:name %s\n%s\n", name, cases[i].sql);
+        text = itest_keep(xasprintf("-- convoy:name %s\n%s\n", name, cases[i].sql));
         path = itest_write_migration(env, file, text);
         apply[1] = path;
         r = itest_convoy(env, apply);

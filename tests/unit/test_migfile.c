@@ -535,6 +535,59 @@ test_cache_directives(void **state)
     }
 }
 
+/* What a file leaves of each column it adds: the ADD's own DEFAULT and NOT NULL, or the
+ * last later statement on that column (of the same table; schema matched when given). */
+static void
+test_final_column(void **state)
+{
+    static const struct {
+        const char *sql;
+        const char *dflt; /* NULL: none */
+        column_null_t nullability;
+    } cases[] = {
+        {"ALTER TABLE t ADD COLUMN c int;", NULL, COLUMN_NULL_ANY},
+        {"ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 1;", "1", COLUMN_NOT_NULL},
+        {"ALTER TABLE t ADD COLUMN c int DEFAULT 1;\nALTER TABLE t ALTER COLUMN c SET DEFAULT 2;",
+         "2", COLUMN_NULL_ANY},
+        {"ALTER TABLE t ADD COLUMN c int DEFAULT 1;\nALTER TABLE t ALTER COLUMN c DROP DEFAULT;",
+         NULL, COLUMN_NULL_ANY},
+        {"ALTER TABLE t ADD COLUMN c int DEFAULT 0;\nALTER TABLE t ALTER COLUMN c SET NOT NULL;",
+         "0", COLUMN_NOT_NULL},
+        {"ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 0;\nALTER TABLE t ALTER COLUMN c DROP "
+         "NOT NULL;",
+         "0", COLUMN_NULLABLE},
+        {"ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 0;\nALTER TABLE t ALTER COLUMN c DROP "
+         "NOT NULL;\nALTER TABLE t ALTER COLUMN c SET NOT NULL;",
+         "0", COLUMN_NOT_NULL},
+        /* another column, another table, another schema: not this one */
+        {"ALTER TABLE t ADD COLUMN c int DEFAULT 1;\nALTER TABLE t ALTER COLUMN d SET DEFAULT 2;\n"
+         "ALTER TABLE u ALTER COLUMN c SET NOT NULL;",
+         "1", COLUMN_NULL_ANY},
+        {"ALTER TABLE a.t ADD COLUMN c int DEFAULT 1;\nALTER TABLE b.t ALTER COLUMN c SET DEFAULT "
+         "2;\nALTER TABLE t ALTER COLUMN c SET NOT NULL;",
+         "1", COLUMN_NOT_NULL},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        migration_t m;
+        parse_error_t err;
+        const char *got;
+        if (!migration_parse("m.sql", cases[i].sql, &m, &err))
+            fail_msg("case %zu: %s", i, err.message);
+        assert_true(m.n_actions >= 1);
+        assert_int_equal(m.actions[0].kind, ACT_ADD_COLUMN);
+        got = migration_final_default(&m, 0);
+        if (cases[i].dflt == NULL ? got != NULL : got == NULL || strcmp(got, cases[i].dflt) != 0)
+            fail_msg("case %zu: default %s, want %s", i, got ? got : "none",
+                     cases[i].dflt ? cases[i].dflt : "none");
+        if (migration_final_nullability(&m, 0) != cases[i].nullability)
+            fail_msg("case %zu: nullability %d, want %d", i,
+                     (int)migration_final_nullability(&m, 0), (int)cases[i].nullability);
+        migration_free(&m);
+    }
+}
+
 int
 main(void)
 {
@@ -549,6 +602,7 @@ main(void)
         cmocka_unit_test(test_positions_after_block_comments),
         cmocka_unit_test(test_long_flat_lists),
         cmocka_unit_test(test_parse_40k_statements),
+        cmocka_unit_test(test_final_column),
     };
     enum { N_INPUT = sizeof(input_cases) / sizeof(input_cases[0]) };
     struct CMUnitTest inputs[N_INPUT];
